@@ -1,0 +1,112 @@
+"""``pr-auditor audit …``: the Lambda's engine from a terminal, for a dry run or a backfill.
+
+stdout carries the records as JSON lines (the same records the Lambda writes); progress and errors go
+to stderr. Exit 0 when the audit completed (findings are not an error), 1 when GitHub could not be read
+completely, 2 for bad input; always with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from pr_auditor.audit import AuditRequest, Record, run_audit
+from pr_auditor.errors import AuditError, ConfigError, PolicyError
+from pr_auditor.github_source import GitHubSource, connect
+from pr_auditor.invocation import make_window
+from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.settings import connection_from_env, parse_orgs
+
+EXIT_OK, EXIT_SOURCE, EXIT_USAGE = 0, 1, 2
+log = logging.getLogger("pr_auditor")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pr-auditor", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", required=True)
+    audit = commands.add_parser("audit", help="audit PRs merged in [since, until) and print one record each")
+    audit.add_argument("--org", action="append", required=True, help="organisation (repeat, or comma-separate)")
+    audit.add_argument("--since", required=True, help="inclusive, ISO-8601 (UTC unless an offset is given)")
+    audit.add_argument("--until", required=True, help="exclusive, ISO-8601 (UTC unless an offset is given)")
+    audit.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
+    audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser
+
+
+def load_policy(path: Path | None) -> Policy:
+    if path is None:
+        return DEFAULT_POLICY
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from None
+    try:
+        return parse_policy(text, source=str(path))
+    except PolicyError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+
+
+class _JsonLines:
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.count = 0
+
+    def __call__(self, record: Record) -> None:
+        self._stream.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self.count += 1
+        if self.count % 500 == 0:
+            log.info("%d records written", self.count)
+
+
+def audit(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], out: TextIO) -> int:
+    orgs = parse_orgs(args.org, name="--org")
+    window = make_window(args.since, args.until)
+    policy = load_policy(args.policy)
+    token = env.get("GITHUB_TOKEN", "").strip()
+    if not token:
+        raise ConfigError("GITHUB_TOKEN is not set")
+    # A terminal run may wait longer for a rate-limit reset than a Lambda can.
+    connection = connection_from_env(env, max_wait_seconds=900.0)
+    source = GitHubSource(connect(token, connection))
+    request = AuditRequest(orgs=orgs, window=window, run_id=f"cli-{uuid.uuid4()}")
+    log.info("auditing %s, %s", ", ".join(orgs), window.as_dict())
+    summary = run_audit(request, source=source, policy=policy, emit=_JsonLines(out))
+    counts = summary["counts"]
+    log.info(
+        "done: %d audited (%d compliant, %d non-compliant, %d exempt), %d out of scope, %d GitHub requests",
+        counts["audited"], counts["compliant"], counts["non_compliant"], counts["exempt"],
+        counts["out_of_scope"], summary["github_requests"],
+    )  # fmt: skip
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="pr-auditor: %(message)s")
+    logging.getLogger("github").setLevel(logging.WARNING)
+    try:
+        args = build_parser().parse_args(argv)
+        if getattr(args, "quiet", False):
+            log.setLevel(logging.WARNING)
+        return audit(args, os.environ, out or sys.stdout)
+    except ConfigError as exc:
+        print(f"pr-auditor: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AuditError as exc:
+        print(f"pr-auditor: error: {exc}", file=sys.stderr)
+        return EXIT_SOURCE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

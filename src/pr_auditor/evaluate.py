@@ -1,0 +1,263 @@
+"""Pure evaluation: (PullRequest, RepoPolicy) → Evaluation. One small rule per question; no I/O.
+
+The approval semantics are those of DESIGN.md ("Approval semantics"): per reviewer only the latest
+opinionated review counts, and an approval counts only if it is not the author's, not a bot's (unless
+allowed), from someone who can push, and given on the head that was merged (unless stale ones are allowed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pr_auditor.model import (
+    OPINIONATED_STATES,
+    Discounted,
+    EmergencyEvidence,
+    Evaluation,
+    LabelEvent,
+    PullRequest,
+    Review,
+    ReviewState,
+    Verdict,
+    Violation,
+    ViolationCode,
+    iso,
+)
+from pr_auditor.policy import RepoPolicy
+
+# --- reviews -------------------------------------------------------------------------------------
+
+
+def latest_opinions(reviews: Iterable[Review]) -> dict[str, Review]:
+    """Each reviewer's latest opinionated review (APPROVED, CHANGES_REQUESTED, DISMISSED).
+
+    Why: GitHub keeps every review; a reviewer who approved and later requested changes has withdrawn
+    the approval, while a later COMMENTED review says nothing about the change. DISMISSED is the state
+    GitHub gives a review an admin dismissed, so it withdraws what it said. PENDING reviews were never
+    submitted. Reviews by deleted accounts (no author) cannot be attributed and are left out here.
+    """
+    latest: dict[str, Review] = {}
+    ordered = sorted(
+        (r for r in reviews if r.author is not None and r.state in OPINIONATED_STATES),
+        key=lambda r: (r.submitted_at is None, r.submitted_at),
+    )
+    for review in ordered:
+        assert review.author is not None
+        latest[review.author.login.casefold()] = review
+    return latest
+
+
+def is_authors_own_approval(review: Review, pr: PullRequest) -> bool:
+    """Is this approval the PR author's own? It never counts: nobody authorises their own change.
+
+    Fix: ask another maintainer to review.
+    """
+    return (
+        review.author is not None
+        and pr.author is not None
+        and review.author.login.casefold() == pr.author.login.casefold()
+    )
+
+
+def is_bot_approval(review: Review) -> bool:
+    """Is this approval from a bot (``…[bot]`` / Actor type Bot)? Bots do not count unless the policy
+    says ``bot_approvals_count: true``. Fix: a human reviewer approves, or the policy allows bots."""
+    return review.author is not None and review.author.is_bot
+
+
+def can_reviewer_push(review: Review) -> bool:
+    """Could the reviewer push to the repository (``authorCanPushToRepository``)? Only people who could
+    have merged the change themselves can authorise it. Fix: a maintainer with write access reviews."""
+    return review.author_can_push
+
+
+def is_approval_on_merged_head(review: Review, pr: PullRequest) -> bool:
+    """Was the approval given on the commit that was merged (the PR's final head)? An approval of an
+    earlier commit did not see the last push. Fix: re-request review after pushing, or enable
+    "dismiss stale approvals" in branch protection."""
+    return review.commit_oid is not None and review.commit_oid == pr.head_sha
+
+
+def discount_reason(review: Review, pr: PullRequest, policy: RepoPolicy) -> str | None:
+    """Why an approval does not count, or None if it counts. The first failing rule is the reason."""
+    if is_authors_own_approval(review, pr):
+        return "author"
+    if is_bot_approval(review) and not policy.bot_approvals_count:
+        return "bot"
+    if not can_reviewer_push(review):
+        return "cannot push"
+    if not policy.count_stale_approvals and not is_approval_on_merged_head(review, pr):
+        return f"stale — approved {_short(review.commit_oid)}, merged head {_short(pr.head_sha)}"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalTally:
+    approvers: tuple[str, ...]
+    discounted: tuple[Discounted, ...]
+    standing_change_requests: tuple[str, ...]
+
+
+def tally_approvals(pr: PullRequest, policy: RepoPolicy) -> ApprovalTally:
+    """Which approvals count, which do not (and why), and whose change requests still stand at merge."""
+    approvers: list[str] = []
+    discounted: list[Discounted] = []
+    requests: list[str] = []
+    for review in latest_opinions(pr.reviews).values():
+        assert review.author is not None
+        login = review.author.login
+        if review.state is ReviewState.APPROVED:
+            reason = discount_reason(review, pr, policy)
+            if reason is None:
+                approvers.append(login)
+            else:
+                discounted.append(Discounted(login, reason))
+        elif review.state is ReviewState.DISMISSED:
+            discounted.append(Discounted(login, "review dismissed"))
+        elif has_standing_change_request(review, pr):
+            requests.append(login)
+    for review in pr.reviews:
+        if review.author is None and review.state is ReviewState.APPROVED:
+            discounted.append(Discounted("ghost", "deleted account"))
+    return ApprovalTally(tuple(sorted(approvers)), tuple(discounted), tuple(sorted(requests)))
+
+
+def has_standing_change_request(review: Review, pr: PullRequest) -> bool:
+    """Did a reviewer who can push still have CHANGES_REQUESTED as their latest opinion at merge?
+
+    Why: merging over an objection from a maintainer is a change nobody authorised. Fix: resolve the
+    objection and have the reviewer approve, or dismiss the review with a reason.
+    """
+    return (
+        review.state is ReviewState.CHANGES_REQUESTED
+        and review.author_can_push
+        and not is_authors_own_approval(review, pr)
+    )
+
+
+# --- labels, exemptions, tickets -------------------------------------------------------------------
+
+
+def emergency_evidence(pr: PullRequest, policy: RepoPolicy) -> EmergencyEvidence | None:
+    """Was an emergency label on the PR at merge, or added afterwards? Either makes it an emergency change.
+
+    The timeline is replayed up to the merge to know what was present then; a label added after the
+    merge is a retroactive justification, which auditors want to see with who added it and when. A label
+    present now with no timeline event (history beyond what was read) is treated as present at merge.
+    """
+    at_merge: dict[str, LabelEvent] = {}
+    added_later: dict[str, LabelEvent] = {}
+    for event in sorted(pr.label_events, key=lambda e: e.at):
+        if not policy.is_emergency_label(event.label):
+            continue
+        name = event.label.casefold()
+        if event.at <= pr.merged_at:
+            if event.added:
+                at_merge[name] = event
+            else:
+                at_merge.pop(name, None)
+        elif event.added and name not in at_merge:
+            added_later.setdefault(name, event)
+    seen_in_timeline = {e.label.casefold() for e in pr.label_events}
+    for label in pr.labels:
+        if policy.is_emergency_label(label) and label.casefold() not in seen_in_timeline:
+            return EmergencyEvidence(label=label, present_at_merge=True, added_by=None, added_at=None)
+    for events, present in ((at_merge, True), (added_later, False)):
+        for event in events.values():
+            return EmergencyEvidence(
+                label=event.label,
+                present_at_merge=present,
+                added_by=event.actor.login if event.actor else None,
+                added_at=event.at,
+            )
+    return None
+
+
+def is_exempt_author(pr: PullRequest, policy: RepoPolicy) -> bool:
+    """Is the author listed in ``exempt_authors`` (e.g. a dependency bot)? Such PRs are ``exempt``
+    unless they carry an emergency label. Deleted authors are never exempt."""
+    return pr.author is not None and policy.is_exempt_login(pr.author.login)
+
+
+def has_ticket_reference(pr: PullRequest, policy: RepoPolicy) -> bool:
+    """Does the title, body or head branch match ``ticket_pattern``? True when no pattern is set.
+    Fix: put the ticket key (e.g. ``OPS-123``) in the title or branch name."""
+    pattern = policy.ticket_pattern
+    if pattern is None:
+        return True
+    return any(pattern.search(text) for text in (pr.title, pr.body, pr.head_ref) if text)
+
+
+def is_in_scope(pr: PullRequest, policy: RepoPolicy) -> bool:
+    """Does the PR target a branch the policy covers (``branches`` globs; default: the default branch)?
+    PRs into other branches are counted but are not findings."""
+    return policy.branch_in_scope(pr.base, pr.default_branch)
+
+
+# --- the verdict -----------------------------------------------------------------------------------
+
+
+def evaluate(pr: PullRequest, policy: RepoPolicy, *, policy_version: str) -> Evaluation:
+    """Judge one in-scope merged PR. Exempt authors short-circuit unless the change is an emergency."""
+    tally = tally_approvals(pr, policy)
+    emergency = emergency_evidence(pr, policy)
+    exempt_reason: str | None = None
+    violations: tuple[Violation, ...] = ()
+    if emergency is None and is_exempt_author(pr, policy):
+        assert pr.author is not None
+        exempt_reason = f"author {pr.author.login} is in exempt_authors"
+        verdict = Verdict.EXEMPT
+    else:
+        violations = tuple(_violations(pr, policy, tally, emergency))
+        verdict = Verdict.NON_COMPLIANT if violations else Verdict.COMPLIANT
+    return Evaluation(
+        pull_request=pr,
+        verdict=verdict,
+        violations=violations,
+        approvers=tally.approvers,
+        discounted=tally.discounted,
+        required_approvals=policy.required_approvals,
+        policy_version=policy_version,
+        emergency=emergency,
+        exempt_reason=exempt_reason,
+    )
+
+
+def _violations(
+    pr: PullRequest, policy: RepoPolicy, tally: ApprovalTally, emergency: EmergencyEvidence | None
+) -> Iterable[Violation]:
+    if emergency is not None:
+        yield Violation(ViolationCode.EMERGENCY_LABEL, _emergency_detail(emergency))
+    if len(tally.approvers) < policy.required_approvals:
+        yield Violation(ViolationCode.INSUFFICIENT_APPROVALS, _approvals_detail(tally, policy))
+    if tally.standing_change_requests:
+        who = ", ".join(tally.standing_change_requests)
+        yield Violation(ViolationCode.CHANGES_REQUESTED, f"changes still requested at merge by {who}")
+    if not has_ticket_reference(pr, policy):
+        assert policy.ticket_pattern is not None
+        yield Violation(
+            ViolationCode.MISSING_TICKET,
+            f"no match for /{policy.ticket_pattern.pattern}/ in title, body or head branch {pr.head_ref!r}",
+        )
+
+
+def _approvals_detail(tally: ApprovalTally, policy: RepoPolicy) -> str:
+    counted = ", ".join(tally.approvers) or "none"
+    detail = f"{len(tally.approvers)} of {policy.required_approvals} required approvals (counted: {counted})"
+    if tally.discounted:
+        detail += "; not counted: " + "; ".join(str(d) for d in tally.discounted)
+    return detail
+
+
+def _emergency_detail(evidence: EmergencyEvidence) -> str:
+    who = f" by {evidence.added_by}" if evidence.added_by else ""
+    when = f" at {iso(evidence.added_at)}" if evidence.added_at else ""
+    if evidence.present_at_merge:
+        added = f" (added{who}{when})" if who or when else ""
+        return f"label {evidence.label!r} present at merge{added}"
+    return f"label {evidence.label!r} added after merge{who}{when}"
+
+
+def _short(oid: str | None) -> str:
+    return oid[:7] if oid else "unknown commit"

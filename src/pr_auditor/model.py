@@ -1,0 +1,182 @@
+"""Domain data: frozen snapshots of what GitHub said about a pull request, and the verdict on it. No I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class ReviewState(StrEnum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+    PENDING = "PENDING"
+
+
+#: States that express an opinion on the change. A later COMMENTED review says nothing about it.
+OPINIONATED_STATES = frozenset({ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED, ReviewState.DISMISSED})
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """A GitHub account. ``login`` is normalised: bots always carry the ``[bot]`` suffix.
+
+    GraphQL reports a Bot's login without the suffix (``dependabot``) while REST and people write
+    ``dependabot[bot]``; policies are written by people, so we normalise to the REST spelling.
+    """
+
+    login: str
+    is_bot: bool = False
+
+    @staticmethod
+    def of(login: str, *, is_bot: bool = False) -> Actor:
+        if is_bot and not login.endswith("[bot]"):
+            login = f"{login}[bot]"
+        return Actor(login=login, is_bot=is_bot or login.endswith("[bot]"))
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One submitted review. ``author`` is None for a deleted account (GitHub's ``ghost``)."""
+
+    author: Actor | None
+    state: ReviewState
+    submitted_at: datetime | None
+    commit_oid: str | None
+    author_can_push: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LabelEvent:
+    """A label added or removed, from the PR timeline (``LabeledEvent``/``UnlabeledEvent``)."""
+
+    label: str
+    added: bool
+    actor: Actor | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """Everything the rules may look at, read once from GitHub. Rules never call back to GitHub."""
+
+    repository: str
+    number: int
+    url: str
+    title: str
+    author: Actor | None
+    merged_by: Actor | None
+    merged_at: datetime
+    base: str
+    head_sha: str
+    merge_commit_sha: str | None
+    default_branch: str
+    body: str = ""
+    head_ref: str = ""
+    labels: tuple[str, ...] = ()
+    reviews: tuple[Review, ...] = ()
+    label_events: tuple[LabelEvent, ...] = ()
+    review_decision: str | None = None
+    archived: bool = False
+
+    @property
+    def key(self) -> tuple[str, int, str]:
+        """Identity of one merged change: a PR number alone can be reused across repositories."""
+        return (self.repository, self.number, self.merge_commit_sha or "")
+
+    @property
+    def org(self) -> str:
+        return self.repository.split("/", 1)[0]
+
+
+class Verdict(StrEnum):
+    COMPLIANT = "compliant"
+    NON_COMPLIANT = "non_compliant"
+    EXEMPT = "exempt"
+
+
+class ViolationCode(StrEnum):
+    """Fixed vocabulary (a contract): add new codes, never rename."""
+
+    INSUFFICIENT_APPROVALS = "insufficient_approvals"
+    EMERGENCY_LABEL = "emergency_label"
+    CHANGES_REQUESTED = "changes_requested"
+    MISSING_TICKET = "missing_ticket"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    code: ViolationCode
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Discounted:
+    """An approval that did not count, and why (``alice: author``)."""
+
+    login: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.login}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyEvidence:
+    """Which emergency label made this an emergency change, and when and by whom it was applied."""
+
+    label: str
+    present_at_merge: bool
+    added_by: str | None
+    added_at: datetime | None
+
+    @property
+    def added_after_merge(self) -> bool:
+        return not self.present_at_merge
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The verdict on one PR with everything needed to defend it."""
+
+    pull_request: PullRequest
+    verdict: Verdict
+    violations: tuple[Violation, ...]
+    approvers: tuple[str, ...]
+    discounted: tuple[Discounted, ...]
+    required_approvals: int
+    policy_version: str
+    emergency: EmergencyEvidence | None = None
+    exempt_reason: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A half-open UTC interval [since, until)."""
+
+    since: datetime
+    until: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value.tzinfo is None or value.utcoffset() is None:
+                raise ValueError(f"{name} must be timezone-aware")
+        if self.since >= self.until:
+            raise ValueError(f"since ({iso(self.since)}) must be before until ({iso(self.until)})")
+
+    def contains(self, moment: datetime) -> bool:
+        return self.since <= moment < self.until
+
+    def as_dict(self) -> dict[str, str]:
+        return {"since": iso(self.since), "until": iso(self.until)}
+
+
+def iso(moment: datetime) -> str:
+    """UTC ISO-8601 with a ``Z``; whole seconds unless the moment has a fraction."""
+    moment = moment.astimezone(UTC)
+    text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
+    return text.replace("+00:00", "Z")

@@ -1,0 +1,192 @@
+"""Policy file (YAML or JSON) → a validated, versioned Policy with per-repository overrides. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+from fnmatch import fnmatchcase
+from typing import Any
+
+import yaml
+
+from pr_auditor.errors import PolicyError
+
+_REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class RepoPolicy:
+    """The rules that apply to one repository (defaults, overridden by its ``repositories`` entry)."""
+
+    required_approvals: int = 1
+    emergency_labels: tuple[str, ...] = ("emergency",)
+    count_stale_approvals: bool = False
+    bot_approvals_count: bool = False
+    exempt_authors: tuple[str, ...] = ()
+    ticket_pattern: re.Pattern[str] | None = None
+    branches: tuple[str, ...] | None = None  # None: the repository's default branch only
+
+    def branch_in_scope(self, base: str, default_branch: str) -> bool:
+        if self.branches is None:
+            return base == default_branch
+        return any(fnmatchcase(base, glob) for glob in self.branches)
+
+    def is_emergency_label(self, label: str) -> bool:
+        return label.casefold() in {name.casefold() for name in self.emergency_labels}
+
+    def is_exempt_login(self, login: str) -> bool:
+        """Exempt-author match, case-insensitive; ``dependabot`` in a policy also names ``dependabot[bot]``."""
+        wanted = login.casefold()
+        for entry in self.exempt_authors:
+            entry = entry.casefold()
+            if wanted in (entry, f"{entry}[bot]"):
+                return True
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    default: RepoPolicy
+    overrides: Mapping[str, RepoPolicy]
+    version: str
+
+    def for_repository(self, repository: str) -> RepoPolicy:
+        # GitHub owner and repository names are case-insensitive.
+        return self.overrides.get(repository.casefold(), self.default)
+
+
+# --- validation: one checker per key; each returns the typed value or raises with the key's path ---
+
+
+def _bool(path: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise PolicyError(f"{path}: expected true or false, got {value!r}")
+    return value
+
+
+def _count(path: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PolicyError(f"{path}: expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def _names(path: str, value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise PolicyError(f"{path}: expected a list of strings, got {value!r}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str) or not item.strip():
+            raise PolicyError(f"{path}[{index}]: expected a non-empty string, got {item!r}")
+    return tuple(item.strip() for item in value)
+
+
+def _labels(path: str, value: Any) -> tuple[str, ...]:
+    return _names(path, value)
+
+
+def _branches(path: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    globs = _names(path, value)
+    if not globs:
+        raise PolicyError(f"{path}: an empty list would put every branch out of scope; omit the key instead")
+    return globs
+
+
+def _pattern(path: str, value: Any) -> re.Pattern[str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise PolicyError(f"{path}: expected a regular expression string or null, got {value!r}")
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise PolicyError(f"{path}: invalid regular expression {value!r}: {exc}") from None
+
+
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "required_approvals": _count,
+    "emergency_labels": _labels,
+    "count_stale_approvals": _bool,
+    "bot_approvals_count": _bool,
+    "exempt_authors": _names,
+    "ticket_pattern": _pattern,
+    "branches": _branches,
+}
+assert set(_CHECKS) == {f.name for f in fields(RepoPolicy)}
+
+
+def _repo_policy(path: str, raw: Mapping[str, Any], base: RepoPolicy) -> RepoPolicy:
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        check = _CHECKS.get(key)
+        if check is None:
+            raise PolicyError(f"{_join(path, key)}: unknown key (allowed: {', '.join(sorted(_CHECKS))})")
+        values[key] = check(_join(path, key), value)
+    return replace(base, **values)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _mapping(path: str, value: Any) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise PolicyError(f"{path or 'policy'}: expected a mapping of keys to values, got {type(value).__name__}")
+    return value
+
+
+def policy_from_mapping(raw: Any) -> Policy:
+    """Validate a decoded policy document. Raises PolicyError naming the offending key's path."""
+    if raw is None:
+        raw = {}
+    document = dict(_mapping("", raw))
+    repositories = _mapping("repositories", document.pop("repositories", None) or {})
+    default = _repo_policy("", document, RepoPolicy())
+    overrides: dict[str, RepoPolicy] = {}
+    for name, entry in repositories.items():
+        path = f"repositories.{name}"
+        if not isinstance(name, str) or not _REPO_NAME.match(name):
+            raise PolicyError(f"{path}: expected a repository as 'org/repo'")
+        if name.casefold() in overrides:
+            raise PolicyError(f"{path}: listed twice (names are case-insensitive)")
+        overrides[name.casefold()] = _repo_policy(path, _mapping(path, entry), default)
+    return Policy(default=default, overrides=overrides, version=_version(default, overrides))
+
+
+def parse_policy(text: str, *, source: str = "policy") -> Policy:
+    """Parse YAML or JSON text (JSON is valid YAML 1.2 for our purposes)."""
+    try:
+        raw = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise PolicyError(f"{source}: not valid YAML or JSON{where}") from None
+    return policy_from_mapping(raw)
+
+
+def _canonical(policy: RepoPolicy) -> dict[str, Any]:
+    return {
+        "required_approvals": policy.required_approvals,
+        "emergency_labels": sorted(label.casefold() for label in policy.emergency_labels),
+        "count_stale_approvals": policy.count_stale_approvals,
+        "bot_approvals_count": policy.bot_approvals_count,
+        "exempt_authors": sorted(login.casefold() for login in policy.exempt_authors),
+        "ticket_pattern": policy.ticket_pattern.pattern if policy.ticket_pattern else None,
+        "branches": list(policy.branches) if policy.branches is not None else None,
+    }
+
+
+def _version(default: RepoPolicy, overrides: Mapping[str, RepoPolicy]) -> str:
+    """Content hash of the *effective* policy: formatting, key order and comments do not change it."""
+    document = {
+        "default": _canonical(default),
+        "repositories": {name: _canonical(p) for name, p in sorted(overrides.items())},
+    }
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    return f"sha256:{digest[:16]}"
+
+
+DEFAULT_POLICY = policy_from_mapping({})

@@ -1,0 +1,133 @@
+"""Evaluation → record dict (the documented schema, DESIGN.md "Contracts"), and the run summary. No I/O.
+
+Records are data: stable keys, JSON-serialisable values. Alarms filter on ``kind``/``verdict``/
+``emergency``/``status``, never on ``message`` or ``title`` (PR titles are attacker-controlled).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from pr_auditor.model import Evaluation, PullRequest, Verdict, Window, iso
+
+SCHEMA_VERSION = 1
+
+
+def pull_request_record(evaluation: Evaluation, *, window: Window, run_id: str) -> dict[str, Any]:
+    """One record per audited PR — compliant ones too: auditors sample from the whole population."""
+    pr = evaluation.pull_request
+    record: dict[str, Any] = {
+        "kind": "pull_request",
+        "schema_version": SCHEMA_VERSION,
+        "repository": pr.repository,
+        "number": pr.number,
+        "url": pr.url,
+        "title": pr.title,
+        "author": pr.author.login if pr.author else None,
+        "merged_by": pr.merged_by.login if pr.merged_by else None,
+        "merged_at": iso(pr.merged_at),
+        "base": pr.base,
+        "head_ref": pr.head_ref,
+        "head_sha": pr.head_sha,
+        "merge_commit_sha": pr.merge_commit_sha,
+        "labels": list(pr.labels),
+        "verdict": evaluation.verdict.value,
+        "violations": [{"code": v.code.value, "detail": v.detail} for v in evaluation.violations],
+        "approvers": list(evaluation.approvers),
+        "discounted_approvals": [str(d) for d in evaluation.discounted],
+        "required_approvals": evaluation.required_approvals,
+        "emergency": evaluation.emergency is not None,
+        "review_decision": pr.review_decision,
+        "archived_repository": pr.archived,
+        "policy_version": evaluation.policy_version,
+        "window": window.as_dict(),
+        "run_id": run_id,
+        "message": message(evaluation),
+    }
+    if evaluation.emergency is not None:
+        evidence = evaluation.emergency
+        record["emergency_label"] = {
+            "label": evidence.label,
+            "present_at_merge": evidence.present_at_merge,
+            "added_by": evidence.added_by,
+            "added_at": iso(evidence.added_at) if evidence.added_at else None,
+        }
+    if evaluation.exempt_reason:
+        record["exempt_reason"] = evaluation.exempt_reason
+    return record
+
+
+def message(evaluation: Evaluation) -> str:
+    """The human line. Non-compliant ones contain ``is non-compliant!`` (the phrase the classic Rewind
+    filter matched); the PR title is deliberately left out, so the line cannot be forged by a title."""
+    ref = f"{evaluation.pull_request.repository}#{evaluation.pull_request.number}"
+    if evaluation.verdict is Verdict.NON_COMPLIANT:
+        reasons = "; ".join(f"{v.code.value}: {v.detail}" for v in evaluation.violations)
+        return f"{ref} is non-compliant! {reasons}"
+    if evaluation.verdict is Verdict.EXEMPT:
+        return f"{ref} is exempt ({evaluation.exempt_reason})"
+    return f"{ref} is compliant"
+
+
+@dataclass(slots=True)
+class RunStats:
+    """What a run saw, accumulated as it goes; turned into the ``run_summary`` record at the end."""
+
+    verdicts: Counter[str] = field(default_factory=Counter)
+    out_of_scope: int = 0
+    duplicates: int = 0
+    non_compliant: list[str] = field(default_factory=list)
+
+    def count(self, evaluation: Evaluation) -> None:
+        self.verdicts[evaluation.verdict.value] += 1
+        if evaluation.verdict is Verdict.NON_COMPLIANT:
+            pr = evaluation.pull_request
+            self.non_compliant.append(f"{pr.repository}#{pr.number}")
+
+    def skip_out_of_scope(self, pr: PullRequest) -> None:
+        del pr
+        self.out_of_scope += 1
+
+    @property
+    def audited(self) -> int:
+        return sum(self.verdicts.values())
+
+
+def run_summary_record(
+    *,
+    run_id: str,
+    orgs: tuple[str, ...],
+    window: Window,
+    stats: RunStats,
+    github_requests: int,
+    sub_windows: int,
+    duration_seconds: float,
+    policy_version: str,
+    error: Exception | None = None,
+) -> dict[str, Any]:
+    """The closing record of a run: the window, counts per verdict, GitHub requests, duration, status."""
+    counts = {verdict.value: stats.verdicts.get(verdict.value, 0) for verdict in Verdict}
+    counts.update(audited=stats.audited, out_of_scope=stats.out_of_scope, duplicates=stats.duplicates)
+    status = "failed" if error else "completed"
+    record: dict[str, Any] = {
+        "kind": "run_summary",
+        "schema_version": SCHEMA_VERSION,
+        "run_id": run_id,
+        "status": status,
+        "orgs": list(orgs),
+        "window": window.as_dict(),
+        "counts": counts,
+        "github_requests": github_requests,
+        "sub_windows": sub_windows,
+        "duration_seconds": round(duration_seconds, 3),
+        "policy_version": policy_version,
+        "message": (
+            f"audit run {status}: {stats.audited} PRs audited, {counts['non_compliant']} non-compliant"
+            + (f"; error: {error}" if error else "")
+        ),
+    }
+    if error is not None:
+        record["error"] = {"type": type(error).__name__, "message": str(error)}
+    return record

@@ -1,0 +1,114 @@
+"""Environment → validated Settings, once at cold start (or CLI start). Errors name the variable."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+from pr_auditor.errors import ConfigError
+from pr_auditor.github_source import Connection
+
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    orgs: tuple[str, ...]
+    connection: Connection
+    token_secret: str
+    policy_parameter: str | None
+    schedule_minutes: int
+    overlap_minutes: int
+
+
+def parse_orgs(values: list[str] | str, *, name: str) -> tuple[str, ...]:
+    """Organisation logins from repeated flags or a comma-separated list; duplicates dropped, order kept."""
+    items = values.split(",") if isinstance(values, str) else [p for v in values for p in v.split(",")]
+    orgs = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    if not orgs:
+        raise ConfigError(f"{name}: at least one organisation is required")
+    for org in orgs:
+        if not _LOGIN.match(org):
+            raise ConfigError(f"{name}: {org!r} is not a valid GitHub organisation login")
+    return orgs
+
+
+def parse_api_url(value: str, *, name: str = "GITHUB_API_URL") -> str:
+    """REST base URL: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server."""
+    url = value.strip().rstrip("/")
+    parts = urlparse(url)
+    local = parts.hostname in {"127.0.0.1", "localhost", "::1"}
+    if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        raise ConfigError(f"{name}: expected an https:// URL, got {value!r}")
+    if not parts.hostname:
+        raise ConfigError(f"{name}: no host in {value!r}")
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name}: expected a number >= 0, got {raw!r}")
+    return value
+
+
+def connection_from_env(env: Mapping[str, str], *, max_wait_seconds: float) -> Connection:
+    return Connection(
+        api_url=parse_api_url(env.get("GITHUB_API_URL") or "https://api.github.com"),
+        throttle_seconds=_float(env, "GITHUB_THROTTLE_SECONDS", 0.25),
+        max_wait_seconds=_float(env, "GITHUB_MAX_WAIT_SECONDS", max_wait_seconds),
+    )
+
+
+def settings_from_env(env: Mapping[str, str]) -> Settings:
+    """The Lambda's configuration, validated before any work."""
+    secret = env.get("GITHUB_TOKEN_SECRET", "").strip()
+    if not secret:
+        raise ConfigError("GITHUB_TOKEN_SECRET: required (ARN or name of the Secrets Manager secret)")
+    return Settings(
+        orgs=parse_orgs(env.get("GITHUB_ORGS", ""), name="GITHUB_ORGS"),
+        # A rate-limit wait must end well inside the 15-minute Lambda timeout.
+        connection=connection_from_env(env, max_wait_seconds=120.0),
+        token_secret=secret,
+        policy_parameter=env.get("POLICY_PARAMETER", "").strip() or None,
+        schedule_minutes=_int(env, "SCHEDULE_MINUTES", 60, low=1, high=7 * 24 * 60),
+        overlap_minutes=_int(env, "OVERLAP_MINUTES", 30, low=0, high=7 * 24 * 60),
+    )
+
+
+def token_from_secret(value: str | bytes | None) -> str:
+    """The secret holds the token as plain text or as JSON ``{"token": "..."}``. Never logged."""
+    if isinstance(value, bytes):
+        value = value.decode()
+    text = (value or "").strip()
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigError("GitHub token secret: JSON that does not parse") from None
+        text = str(document.get("token", "")).strip() if isinstance(document, dict) else ""
+    if not text:
+        raise ConfigError('GitHub token secret: empty (expected the token or {"token": ...})')
+    return text
