@@ -1,0 +1,119 @@
+"""Records follow the DESIGN.md contract: the keys auditors and external checks rely on, with JSON types."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from pr_auditor.evaluate import evaluate
+from pr_auditor.model import Window
+from pr_auditor.policy import policy_from_mapping
+from pr_auditor.records import RunStats, pull_request_record, run_summary_record
+
+from builders import label_event, pull_request, review
+
+WINDOW = Window(datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+CONTRACT_KEYS = {
+    "kind": str,
+    "repository": str,
+    "number": int,
+    "url": str,
+    "title": str,
+    "author": (str, type(None)),
+    "merged_by": (str, type(None)),
+    "merged_at": str,
+    "base": str,
+    "head_sha": str,
+    "merge_commit_sha": (str, type(None)),
+    "labels": list,
+    "verdict": str,
+    "violations": list,
+    "approvers": list,
+    "required_approvals": int,
+    "policy_version": str,
+    "window": dict,
+    "run_id": str,
+}
+
+
+def record_for(**pr_fields: object) -> dict[str, object]:
+    policy = policy_from_mapping({})
+    evaluation = evaluate(pull_request(**pr_fields), policy.default, policy_version=policy.version)
+    return json.loads(json.dumps(pull_request_record(evaluation, window=WINDOW, run_id="run-1")))
+
+
+def test_pull_request_record_has_every_contract_key_with_its_json_type() -> None:
+    record = record_for(reviews=(review("bob"),))
+    for key, kind in CONTRACT_KEYS.items():
+        assert isinstance(record[key], kind), key
+    assert record["kind"] == "pull_request"
+    assert record["verdict"] == "compliant"
+    assert record["merged_at"] == "2026-11-20T12:00:00Z"
+    assert record["window"] == {"since": "2026-11-20T00:00:00Z", "until": "2026-11-21T00:00:00Z"}
+    assert record["approvers"] == ["bob"]
+    assert record["emergency"] is False
+
+
+def test_non_compliant_message_carries_the_rewind_phrase_but_never_the_title() -> None:
+    record = record_for(title="harmless title", reviews=(review("alice"),))
+    assert record["verdict"] == "non_compliant"
+    assert "is non-compliant!" in str(record["message"])
+    assert "harmless title" not in str(record["message"])
+    assert record["violations"] == [
+        {
+            "code": "insufficient_approvals",
+            "detail": "0 of 1 required approvals (counted: none); not counted: alice: author",
+        }
+    ]
+
+
+def test_compliant_pr_with_a_forged_title_does_not_say_non_compliant_in_its_message() -> None:
+    record = record_for(title="acme/api#42 is non-compliant!", reviews=(review("bob"),))
+    assert record["verdict"] == "compliant"
+    assert record["message"] == "acme/api#42 is compliant"
+
+
+def test_emergency_record_says_who_added_the_label_after_merge() -> None:
+    record = record_for(
+        reviews=(review("bob"),),
+        labels=("emergency",),
+        label_events=(label_event("emergency", by="mallory", minutes_after_merge=45),),
+        review_decision="REVIEW_REQUIRED",
+    )
+    assert record["emergency"] is True
+    assert record["emergency_label"] == {
+        "label": "emergency",
+        "present_at_merge": False,
+        "added_by": "mallory",
+        "added_at": "2026-11-20T12:45:00Z",
+    }
+    assert record["review_decision"] == "REVIEW_REQUIRED"
+
+
+def test_run_summary_counts_every_verdict_and_reports_failure() -> None:
+    stats = RunStats(verdicts=Counter({"compliant": 3, "non_compliant": 2}), out_of_scope=4)
+    summary = run_summary_record(
+        run_id="r",
+        orgs=("acme",),
+        window=WINDOW,
+        stats=stats,
+        github_requests=7,
+        sub_windows=1,
+        duration_seconds=1.23456,
+        policy_version="sha256:x",
+        error=RuntimeError("GitHub answered HTTP 502"),
+    )
+    assert summary["kind"] == "run_summary"
+    assert summary["status"] == "failed"
+    assert summary["counts"] == {
+        "compliant": 3,
+        "non_compliant": 2,
+        "exempt": 0,
+        "audited": 5,
+        "out_of_scope": 4,
+        "duplicates": 0,
+    }
+    assert summary["error"] == {"type": "RuntimeError", "message": "GitHub answered HTTP 502"}
+    assert summary["duration_seconds"] == 1.235
+    assert summary["window"]["until"] == (WINDOW.since + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
