@@ -29,6 +29,7 @@ PAGE_SIZE = 100  # GitHub's maximum for a connection
 SEARCH_CAP = 1000  # GitHub search returns at most 1,000 results per query
 SPLIT_TARGET = 900  # aim sub-windows below the cap with room for PRs merged while we page
 MAX_QUERY_LENGTH = 256  # GitHub rejects longer search queries
+FOLLOW_UP_BATCH = 25  # connections continued per follow-up request (25 x 100 nodes, far below 500,000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +117,16 @@ class GitHubSource:
 
     def merged_pull_requests(self, orgs: tuple[str, ...], window: Window) -> Iterator[PullRequest]:
         """Every PR merged in [since, until) in the organisations. Windows past the cap are split."""
+        unfinished: list[tuple[dict[str, Any], Window]] = []  # PRs with more than 100 reviews, labels or label events
         for group in org_groups(orgs, window):
-            yield from self._search_window(group, window)
+            yield from self._search_window(group, window, unfinished)
+        yield from self._finish(unfinished)
 
-    def _search_window(self, orgs: tuple[str, ...], window: Window) -> Iterator[PullRequest]:
+    def _search_window(
+        self, orgs: tuple[str, ...], window: Window, unfinished: list[tuple[dict[str, Any], Window]]
+    ) -> Iterator[PullRequest]:
+        """Page through one window; PRs that need follow-ups are parked in ``unfinished`` and completed in
+        batches, so that a few PRs with long review histories cost one request between them."""
         query = search_query(orgs, window)
         after: str | None = None
         while True:
@@ -128,28 +135,61 @@ class GitHubSource:
             search = _field(data, "search")
             total = int(_field(search, "issueCount"))
             if total >= SEARCH_CAP:
-                # Past the cap GitHub stops paging silently: split until every part is complete.
-                yield from self._split(orgs, window, total)
+                # Past the cap GitHub stops paging silently: split until every part is complete. PRs
+                # already yielded come again in a part and are deduplicated by the caller.
+                yield from self._split(orgs, window, total, unfinished)
                 return
             for node in _field(search, "nodes"):
                 if node is None or node.get("__typename") != "PullRequest":
                     continue
-                pr = self._complete(node)
-                if window.contains(pr.merged_at):
-                    yield pr
+                if _has_more(node):
+                    unfinished.append((node, window))
+                else:
+                    yield from _in_window(snapshot(node), window)
+            if len(unfinished) >= FOLLOW_UP_BATCH:
+                yield from self._finish(unfinished)
+                unfinished.clear()
             page = _field(search, "pageInfo")
             if not page.get("hasNextPage"):
                 return
             after = page.get("endCursor")
 
-    def _split(self, orgs: tuple[str, ...], window: Window, total: int) -> Iterator[PullRequest]:
+    def _finish(self, parked: list[tuple[dict[str, Any], Window]]) -> Iterator[PullRequest]:
+        """Fetch the rest of every connection that did not fit in its page, batched by alias, then snapshot."""
+        nodes = [_copy_connections(node) for node, _ in parked]
+        while True:
+            wanted = [
+                (node, connection)
+                for node in nodes
+                for connection in queries.FOLLOW_UP_CONNECTIONS
+                if _field(_field(node, connection), "pageInfo").get("hasNextPage")
+            ][:FOLLOW_UP_BATCH]
+            if not wanted:
+                break
+            pages = []
+            for node, connection in wanted:
+                owner, name = str(_field(_field(node, "repository"), "nameWithOwner")).split("/", 1)
+                cursor = str(_field(_field(node, connection), "pageInfo").get("endCursor"))
+                pages.append((owner, name, int(_field(node, "number")), connection, cursor))
+            document, variables = queries.follow_up(pages)
+            data = self._query(document, variables)
+            for i, (node, connection) in enumerate(wanted):
+                more = _field(_field(_field(data, f"c{i}"), "pullRequest"), connection)
+                node[connection]["nodes"].extend(_field(more, "nodes"))
+                node[connection]["pageInfo"] = _field(more, "pageInfo")
+        for node, (_, window) in zip(nodes, parked, strict=True):
+            yield from _in_window(snapshot(node), window)
+
+    def _split(
+        self, orgs: tuple[str, ...], window: Window, total: int, unfinished: list[tuple[dict[str, Any], Window]]
+    ) -> Iterator[PullRequest]:
         parts = split_window(window, total, target=SPLIT_TARGET)
         if not parts:
             raise SourceError(f"{total} PRs merged within one second ({window.as_dict()}) exceed GitHub's search cap")
         self.sub_windows += len(parts) - 1
         log.info("window %s holds %d PRs: split into %d parts", window.as_dict(), total, len(parts))
         for part in parts:
-            yield from self._search_window(orgs, part)
+            yield from self._search_window(orgs, part, unfinished)
 
     def _note_rate_limit(self, data: Mapping[str, Any]) -> None:
         rate = data.get("rateLimit") or {}
@@ -157,29 +197,25 @@ class GitHubSource:
         if isinstance(remaining, int):
             self.rate_limit_remaining = remaining
 
-    # --- snapshots --------------------------------------------------------------------------------
 
-    def _complete(self, node: dict[str, Any]) -> PullRequest:
-        """Build the snapshot, first fetching whatever did not fit in the page (reviews past 100, …)."""
-        owner, name = str(_field(_field(node, "repository"), "nameWithOwner")).split("/", 1)
-        number = int(_field(node, "number"))
-        for connection, document, key in (
-            ("reviews", queries.MORE_REVIEWS, "reviews"),
-            ("labels", queries.MORE_LABELS, "labels"),
-            ("timelineItems", queries.MORE_LABEL_EVENTS, "timelineItems"),
-        ):
-            page = _field(node, connection)
-            after = _field(page, "pageInfo").get("endCursor")
-            more = _field(page, "pageInfo").get("hasNextPage")
-            nodes = list(_field(page, "nodes"))
-            while more:
-                data = self._query(document, {"owner": owner, "name": name, "number": number, "after": after})
-                extra = _field(_field(_field(data, "repository"), "pullRequest"), key)
-                nodes.extend(_field(extra, "nodes"))
-                more = _field(extra, "pageInfo").get("hasNextPage")
-                after = _field(extra, "pageInfo").get("endCursor")
-            node = {**node, connection: {**page, "nodes": nodes}}
-        return snapshot(node)
+def _has_more(node: Mapping[str, Any]) -> bool:
+    return any(
+        _field(_field(node, connection), "pageInfo").get("hasNextPage") for connection in queries.FOLLOW_UP_CONNECTIONS
+    )
+
+
+def _copy_connections(node: Mapping[str, Any]) -> dict[str, Any]:
+    copied = dict(node)
+    for connection in queries.FOLLOW_UP_CONNECTIONS:
+        page = _field(node, connection)
+        copied[connection] = {**page, "nodes": list(_field(page, "nodes")), "pageInfo": dict(_field(page, "pageInfo"))}
+    return copied
+
+
+def _in_window(pr: PullRequest, window: Window) -> Iterator[PullRequest]:
+    """GitHub's range is widened to whole seconds; keep exactly [since, until)."""
+    if window.contains(pr.merged_at):
+        yield pr
 
 
 def snapshot(node: Mapping[str, Any]) -> PullRequest:

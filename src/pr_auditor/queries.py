@@ -67,43 +67,41 @@ query AuditSearch($query: String!, $first: Int!, $after: String) {
     + _LABEL_EVENT
 )
 
-MORE_REVIEWS = (
-    """
-query AuditMoreReviews($owner: String!, $name: String!, $number: Int!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequest(number: $number) {
-      reviews(first: 100, after: $after) { pageInfo { hasNextPage endCursor } nodes { ...AuditReview } }
-    }
-  }
+_FOLLOW_UP_SELECTIONS = {
+    "reviews": ("reviews(first: 100, after: $a{i})", "nodes {{ ...AuditReview }}", _REVIEW),
+    "labels": ("labels(first: 100, after: $a{i})", "nodes {{ name }}", ""),
+    "timelineItems": (
+        "timelineItems(first: 100, after: $a{i}, itemTypes: [LABELED_EVENT, UNLABELED_EVENT])",
+        "nodes {{ ...AuditLabelEvent }}",
+        _LABEL_EVENT,
+    ),
 }
-"""
-    + _REVIEW
-)
+FOLLOW_UP_CONNECTIONS = tuple(_FOLLOW_UP_SELECTIONS)
 
-MORE_LABELS = """
-query AuditMoreLabels($owner: String!, $name: String!, $number: Int!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequest(number: $number) {
-      labels(first: 100, after: $after) { pageInfo { hasNextPage endCursor } nodes { name } }
-    }
-  }
-}
-"""
 
-MORE_LABEL_EVENTS = (
+def follow_up(pages: list[tuple[str, str, int, str, str]]) -> tuple[str, dict[str, object]]:
+    """One request for the next page of several PRs' connections (reviews past 100, …), by alias.
+
+    ``pages``: (owner, name, number, connection, cursor) each. Batching keeps a PR with 120 reviews from
+    costing a request of its own: the follow-ups of a whole window usually fit in one request.
     """
-query AuditMoreLabelEvents($owner: String!, $name: String!, $number: Int!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    pullRequest(number: $number) {
-      timelineItems(first: 100, after: $after, itemTypes: [LABELED_EVENT, UNLABELED_EVENT]) {
-        pageInfo { hasNextPage endCursor } nodes { ...AuditLabelEvent }
-      }
-    }
-  }
-}
-"""
-    + _LABEL_EVENT
-)
+    params: list[str] = []
+    fields: list[str] = []
+    fragments: dict[str, str] = {}
+    variables: dict[str, object] = {}
+    for i, (owner, name, number, connection, cursor) in enumerate(pages):
+        call, nodes, fragment = _FOLLOW_UP_SELECTIONS[connection]
+        params.append(f"$o{i}: String!, $n{i}: String!, $p{i}: Int!, $a{i}: String")
+        fields.append(
+            f"c{i}: repository(owner: $o{i}, name: $n{i}) {{ pullRequest(number: $p{i}) {{ "
+            f"{call.format(i=i)} {{ pageInfo {{ hasNextPage endCursor }} {nodes.format()} }} }} }}"
+        )
+        if fragment:
+            fragments[connection] = fragment
+        variables.update({f"o{i}": owner, f"n{i}": name, f"p{i}": number, f"a{i}": cursor})
+    body = "\n  ".join(fields)
+    document = f"query AuditFollowUp({', '.join(params)}) {{\n  {body}\n}}\n" + "".join(fragments.values())
+    return document, variables
 
 
 def access_check(orgs: tuple[str, ...]) -> tuple[str, dict[str, str]]:
