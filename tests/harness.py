@@ -1,0 +1,235 @@
+"""The AWS side on moto, shaped by template.yaml: log group, ops route (SNS → SQS + DLQ), secret, policy.
+
+What moto does for real here: Secrets Manager, SSM (read by Powertools Parameters inside the handler),
+CloudWatch Logs put/get, SNS → SQS delivery with the DLQ redrive. What it cannot do (measured on moto 5.2,
+see shared DESIGN.md): turn metric filters into metrics, or alarms into notifications. Those two hops are
+stood in for here, plainly: the template's own filter patterns are evaluated on the logged records by
+``cwfilter`` (which rejects syntax it does not know), and an alarm whose metric crosses its threshold
+publishes the JSON CloudWatch publishes for an alarm state change to the alarm's SNS topic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from cwfilter import matches
+from template_model import AlarmSpec, MetricFilterSpec, alarms, load_template, metric_filters
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+STACK = "pr-auditor"
+
+
+@dataclass
+class LambdaContext:
+    """What the Lambda runtime passes; Powertools reads these attributes."""
+
+    function_name: str = f"{STACK}-auditor"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-auditor"
+    aws_request_id: str = "demo-request-0001"
+
+
+@dataclass
+class AwsRoute:
+    """The deployed resources the function and ops touch, created in moto."""
+
+    log_group: str
+    topic_arn: str
+    queue_url: str
+    dlq_url: str
+    secret_arn: str
+    policy_parameter: str
+    filters: list[MetricFilterSpec] = field(default_factory=list)
+    alarms: list[AlarmSpec] = field(default_factory=list)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=REGION)
+
+
+def aws_environment() -> None:
+    """Credentials and region for moto; never real ones."""
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+    )
+
+
+def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
+    """Create what template.yaml declares for the data path (call inside ``moto.mock_aws``)."""
+    template = load_template()
+    resources = template["Resources"]
+    logs, sns, sqs = (boto3.client(s, region_name=REGION) for s in ("logs", "sns", "sqs"))
+    secrets, ssm = boto3.client("secretsmanager", region_name=REGION), boto3.client("ssm", region_name=REGION)
+
+    log_group = f"/aws/lambda/{stack}-auditor"
+    logs.create_log_group(logGroupName=log_group)
+    retention = int(template["Parameters"]["LogRetentionDays"]["Default"])
+    logs.put_retention_policy(logGroupName=log_group, retentionInDays=retention)
+
+    topic_arn = sns.create_topic(Name=f"{stack}-alarms")["TopicArn"]
+    max_receive = int(resources["OpsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
+    dlq_url = sqs.create_queue(QueueName=f"{stack}-ops-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    queue_url = sqs.create_queue(
+        QueueName=f"{stack}-ops",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})},
+    )["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url,
+        Attributes={
+            "Policy": json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "sns.amazonaws.com"},
+                            "Action": "sqs:SendMessage",
+                            "Resource": queue_arn,
+                            "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}},
+                        }
+                    ],
+                }
+            )
+        },
+    )
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+    secret_arn = secrets.create_secret(Name=f"{stack}/github-token", SecretString=json.dumps({"token": token}))["ARN"]
+    parameter = f"/{stack}/policy"
+    ssm.put_parameter(Name=parameter, Value=policy_text, Type="String")
+    return AwsRoute(
+        log_group=log_group,
+        topic_arn=topic_arn,
+        queue_url=queue_url,
+        dlq_url=dlq_url,
+        secret_arn=secret_arn,
+        policy_parameter=parameter,
+        filters=metric_filters(template, stack_name=stack),
+        alarms=alarms(template, stack_name=stack),
+    )
+
+
+@contextmanager
+def captured_function_logs(logger: Any) -> Iterator[list[str]]:
+    """What the Lambda runtime would ship from stdout: every line the function's Powertools Logger writes."""
+    buffer = io.StringIO()
+    capture = logging.StreamHandler(buffer)
+    capture.setFormatter(logger.registered_formatter)
+    logger.addHandler(capture)
+    lines: list[str] = []
+    try:
+        yield lines
+    finally:
+        logger._logger.removeHandler(capture)
+        lines.extend(line for line in buffer.getvalue().splitlines() if line.strip())
+
+
+def ship(route: AwsRoute, lines: list[str]) -> list[str]:
+    """Put the lines into the log group (as the Lambda runtime does) and read them back from moto."""
+    logs = route.client("logs")
+    stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]demo"
+    logs.create_log_stream(logGroupName=route.log_group, logStreamName=stream)
+    now = int(time.time() * 1000)
+    for start in range(0, len(lines), 5000):
+        batch = [{"timestamp": now, "message": line} for line in lines[start : start + 5000]]
+        logs.put_log_events(logGroupName=route.log_group, logStreamName=stream, logEvents=batch)
+    events: list[str] = []
+    kwargs: dict[str, Any] = {"logGroupName": route.log_group, "logStreamName": stream, "startFromHead": True}
+    while True:
+        page = logs.get_log_events(**kwargs)
+        events.extend(e["message"] for e in page["events"])
+        if not page["events"] or page["nextForwardToken"] == kwargs.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextForwardToken"]
+
+
+def metric_values(route: AwsRoute, events: list[str]) -> dict[str, int]:
+    """STAND-IN for CloudWatch: the template's filter patterns applied to the logged events (sum per metric)."""
+    return {spec.metric_name: sum(1 for event in events if matches(spec.pattern, event)) for spec in route.filters}
+
+
+def alarms_in_alarm(route: AwsRoute, values: dict[str, int], *, lambda_errors: int = 0) -> list[AlarmSpec]:
+    """STAND-IN for CloudWatch alarm evaluation over one period holding this run's datapoints."""
+    compare = {
+        "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+        "GreaterThanThreshold": lambda v, t: v > t,
+        "LessThanThreshold": lambda v, t: v < t,
+        "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+    }
+    firing = []
+    for alarm in route.alarms:
+        total = 0
+        for metric in alarm.metrics:
+            total += lambda_errors if metric.namespace == "AWS/Lambda" else values.get(metric.metric_name, 0)
+        if compare[alarm.comparison](total, alarm.threshold):
+            firing.append(alarm)
+    return firing
+
+
+def publish_alarm(route: AwsRoute, alarm: AlarmSpec, value: int) -> None:
+    """Publish what CloudWatch publishes to an alarm action topic on OK → ALARM (the message shape of
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/AlarmThatSendsEmail.html)."""
+    metric = alarm.metrics[0]
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    body = {
+        "AlarmName": alarm.alarm_name,
+        "AlarmDescription": alarm.properties.get("AlarmDescription"),
+        "AWSAccountId": ACCOUNT,
+        "AlarmConfigurationUpdatedTimestamp": now,
+        "NewStateValue": "ALARM",
+        "NewStateReason": f"Threshold Crossed: 1 datapoint [{float(value)}] was "
+        f"{'greater than or equal to' if 'Greater' in alarm.comparison else 'less than'} "
+        f"the threshold ({alarm.threshold}).",
+        "StateChangeTime": now,
+        "Region": "EU (Ireland)",
+        "AlarmArn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm.alarm_name}",
+        "OldStateValue": "OK",
+        "AlarmActions": [route.topic_arn],
+        "Trigger": {
+            "MetricName": metric.metric_name,
+            "Namespace": metric.namespace,
+            "Statistic": metric.statistic.upper(),
+            "Period": metric.period if isinstance(metric.period, int) else 300,
+            "EvaluationPeriods": alarm.evaluation_periods,
+            "ComparisonOperator": alarm.comparison,
+            "Threshold": alarm.threshold,
+            "TreatMissingData": alarm.treat_missing_data,
+        },
+    }
+    route.client("sns").publish(
+        TopicArn=route.topic_arn,
+        Subject=f'ALARM: "{alarm.alarm_name}" in EU (Ireland)'[:100],
+        Message=json.dumps(body),
+    )
+
+
+def read_queue(route: AwsRoute, *, queue_url: str | None = None) -> list[dict[str, Any]]:
+    """Receive and delete every message on the ops queue; SNS envelopes are unwrapped."""
+    sqs = route.client("sqs")
+    messages: list[dict[str, Any]] = []
+    while True:
+        got = sqs.receive_message(QueueUrl=queue_url or route.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
+        batch = got.get("Messages", [])
+        if not batch:
+            return messages
+        for message in batch:
+            envelope = json.loads(message["Body"])
+            messages.append({"subject": envelope.get("Subject"), "alarm": json.loads(envelope["Message"])})
+            sqs.delete_message(QueueUrl=queue_url or route.queue_url, ReceiptHandle=message["ReceiptHandle"])
