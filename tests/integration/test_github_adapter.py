@@ -303,5 +303,5 @@ def test_a_transient_502_is_retried_by_pygithub(github: tuple[GitHubState, Stand
 def test_persistent_5xx_ends_as_a_source_error(github: tuple[GitHubState, StandIn]) -> None:
     state, server = github
     state.faults.add(Fault("http_500", times=50, match="graphql"))
-    with pytest.raises(SourceError, match="after retries|HTTP 500"):
+    with pytest.raises(SourceError, match=r"after retries|HTTP 500"):
         audited(server)
