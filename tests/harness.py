@@ -128,16 +128,16 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
 
 @contextmanager
 def captured_function_logs(logger: Any) -> Iterator[list[str]]:
-    """What the Lambda runtime would ship from stdout: every line the function's Powertools Logger writes."""
+    """What the Lambda runtime ships to CloudWatch Logs: every line the function's Powertools Logger writes
+    to its stream (stdout in Lambda), taken here instead of printed."""
     buffer = io.StringIO()
-    capture = logging.StreamHandler(buffer)
-    capture.setFormatter(logger.registered_formatter)
-    logger.addHandler(capture)
+    handler: logging.StreamHandler[Any] = logger.registered_handler
+    previous = handler.setStream(buffer)
     lines: list[str] = []
     try:
         yield lines
     finally:
-        logger._logger.removeHandler(capture)
+        handler.setStream(previous)
         lines.extend(line for line in buffer.getvalue().splitlines() if line.strip())
 
 

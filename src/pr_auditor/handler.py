@@ -11,12 +11,13 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pr_auditor.audit import AuditRequest, Record, run_audit
+from pr_auditor.errors import ConfigError
 from pr_auditor.github_source import GitHubSource, connect
 from pr_auditor.invocation import window_from_event
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
 
-logger = Logger()  # service name from POWERTOOLS_SERVICE_NAME
+logger = Logger(utc=True)  # service name from POWERTOOLS_SERVICE_NAME
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
 
 
@@ -49,9 +50,14 @@ def emit(record: Record) -> None:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
     config = settings()
-    window, orgs = window_from_event(
-        event, period_minutes=config.schedule_minutes, overlap_minutes=config.overlap_minutes
-    )
+    try:
+        window, orgs = window_from_event(
+            event, period_minutes=config.schedule_minutes, overlap_minutes=config.overlap_minutes
+        )
+    except ConfigError as exc:
+        # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
+        logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
+        raise
     policy = current_policy(config)
     token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
     source = GitHubSource(connect(token, config.connection))

@@ -78,6 +78,8 @@ def connection_from_env(env: Mapping[str, str], *, max_wait_seconds: float) -> C
     return Connection(
         api_url=parse_api_url(env.get("GITHUB_API_URL") or "https://api.github.com"),
         throttle_seconds=_float(env, "GITHUB_THROTTLE_SECONDS", 0.25),
+        retries=_int(env, "GITHUB_RETRIES", 4, low=0, high=10),
+        backoff_seconds=_float(env, "GITHUB_BACKOFF_SECONDS", 1.0),
         max_wait_seconds=_float(env, "GITHUB_MAX_WAIT_SECONDS", max_wait_seconds),
     )
 

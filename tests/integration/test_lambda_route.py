@@ -1,0 +1,190 @@
+"""The deployed path, in-process: Lambda handler → GitHub stand-in (HTTP) → records in CloudWatch Logs (moto)
+→ the template's metric filters → alarm notification on SNS → ops SQS queue (moto).
+
+Simulated hops, because moto cannot perform them: metric filters producing metrics (the template's own
+patterns are evaluated on the logged records instead) and CloudWatch publishing an alarm (the harness
+publishes CloudWatch's alarm message to the alarm's topic). SNS → SQS delivery is moto's own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from pr_auditor import handler
+from pr_auditor.audit import AuditFailedError
+from pr_auditor.errors import ConfigError
+from pr_auditor.policy import parse_policy
+
+from harness import (
+    LambdaContext,
+    alarms_in_alarm,
+    aws_environment,
+    captured_function_logs,
+    deploy,
+    metric_values,
+    publish_alarm,
+    read_queue,
+    ship,
+)
+from standin.generate import add_pr, make_state, review
+from standin.model import Fault, GitHubState
+from standin.server import StandIn
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "ghp_demoTOKEN0123456789abcdefSECRET"
+POLICY = "required_approvals: 1\nemergency_labels: [emergency, hotfix]\nexempt_authors: [dependabot]\n"
+EVENT_TIME = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+SCHEDULED = {
+    "version": "0",
+    "id": "1",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-11-21T10:00:00Z",
+    "region": "eu-west-1",
+    "resources": [],
+    "detail": {},
+}
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GitHubState, Any]]:
+    aws_environment()
+    state = make_state(org="acme", repos=("api",), tokens=(TOKEN,))
+    merged = EVENT_TIME - timedelta(minutes=20)
+    add_pr(state, "api", reviews=[review("bob")], merged_at=merged, title="OPS-1 fine")
+    add_pr(state, "api", reviews=[review("alice")], merged_at=merged, title="acme/api#2 is compliant")
+    add_pr(state, "api", reviews=[review("bob")], merged_at=merged, labels=["Hotfix"])
+    add_pr(state, "api", reviews=[review("bob")], merged_at=EVENT_TIME - timedelta(days=3))  # outside the window
+    with StandIn(state) as server, mock_aws():
+        parameters.clear_caches()
+        parameters.base.DEFAULT_PROVIDERS.clear()  # boto3 clients must be created inside this moto context
+        route = deploy(token=TOKEN, policy_text=POLICY)
+        env = {
+            "GITHUB_ORGS": "acme",
+            "GITHUB_API_URL": server.base_url,
+            "GITHUB_TOKEN_SECRET": route.secret_arn,
+            "POLICY_PARAMETER": route.policy_parameter,
+            "SCHEDULE_MINUTES": "60",
+            "OVERLAP_MINUTES": "30",
+            "GITHUB_THROTTLE_SECONDS": "0",
+            "POWERTOOLS_SERVICE_NAME": "pr-auditor",
+        }
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        handler.settings.cache_clear()
+        yield state, route
+        handler.settings.cache_clear()
+
+
+def invoke(event: dict[str, Any]) -> tuple[Any, list[str], BaseException | None]:
+    with captured_function_logs(handler.logger) as lines:
+        try:
+            result, error = handler.lambda_handler(event, LambdaContext()), None
+        except Exception as exc:  # the Lambda runtime would record it as a function error
+            result, error = None, exc
+    return result, lines, error
+
+
+def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: tuple[GitHubState, Any]) -> None:
+    state, route = world
+    # When the scheduled event invokes the handler
+    summary, lines, error = invoke(SCHEDULED)
+    assert error is None
+    # Then one record per PR merged in the window lands in the log group, plus the run summary
+    events = ship(route, lines)
+    records = [json.loads(e) for e in events]
+    prs = {r["number"]: r for r in records if r.get("kind") == "pull_request"}
+    assert sorted(prs) == [1, 2, 3]
+    assert (prs[1]["verdict"], prs[2]["verdict"], prs[3]["verdict"]) == ("compliant", "non_compliant", "non_compliant")
+    assert prs[3]["emergency"] is True
+    assert all(r["policy_version"] == parse_policy(POLICY).version for r in prs.values())
+    assert summary["status"] == "completed"
+    assert summary["window"] == {"since": "2026-11-21T08:30:00Z", "until": "2026-11-21T10:00:00Z"}
+    # And the template's filters count exactly the non-compliant and emergency changes (stand-in for CloudWatch)
+    values = metric_values(route, events)
+    assert values == {
+        "NonCompliantChanges": 2,
+        "EmergencyChanges": 1,
+        "AuditorRunFailures": 0,
+        "AuditorRunsCompleted": 1,
+    }
+    # And the alarms that fire notify the topic, whose message reaches the ops queue through SNS → SQS
+    firing = alarms_in_alarm(route, values)
+    assert sorted(a.logical_id for a in firing) == ["EmergencyChangeAlarm", "NonCompliantChangeAlarm"]
+    for alarm in firing:
+        publish_alarm(route, alarm, values[alarm.metrics[0].metric_name])
+    messages = read_queue(route)
+    assert sorted(m["alarm"]["AlarmName"] for m in messages) == [
+        "pr-auditor-emergency-change",
+        "pr-auditor-non-compliant-change",
+    ]
+    assert all(m["alarm"]["NewStateValue"] == "ALARM" for m in messages)
+
+
+def test_the_token_never_reaches_a_log_line(world: tuple[GitHubState, Any]) -> None:
+    _, route = world
+    _, lines, _ = invoke(SCHEDULED)
+    assert lines
+    assert not [line for line in lines if TOKEN in line]
+
+
+def test_a_github_outage_fails_the_run_and_raises_the_error_alarm(
+    world: tuple[GitHubState, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, route = world
+    monkeypatch.setenv("GITHUB_BACKOFF_SECONDS", "0.01")
+    handler.settings.cache_clear()
+    state.faults.add(Fault("http_502", times=1000, match="graphql"))
+    _, lines, error = invoke(SCHEDULED)
+    assert isinstance(error, AuditFailedError)
+    events = ship(route, lines)
+    summaries = [json.loads(e) for e in events if '"run_summary"' in e]
+    assert [s["status"] for s in summaries] == ["failed"]
+    values = metric_values(route, events)
+    assert values["AuditorRunFailures"] == 1
+    assert values["AuditorRunsCompleted"] == 0
+    firing = {a.logical_id for a in alarms_in_alarm(route, values, lambda_errors=1)}
+    assert {"AuditorErrorsAlarm", "AuditorStalledAlarm"} <= firing
+    assert "NonCompliantChangeAlarm" not in firing
+
+
+def test_a_malformed_event_is_rejected_before_any_github_request(world: tuple[GitHubState, Any]) -> None:
+    state, _ = world
+    _, lines, error = invoke({"action": "backfill", "since": "2026-11-02", "until": "2026-11-01"})
+    assert isinstance(error, ConfigError)
+    assert state.count() == 0
+    assert [json.loads(line)["kind"] for line in lines] == ["event_rejected"]
+
+
+def test_a_backfill_event_audits_its_own_window(world: tuple[GitHubState, Any]) -> None:
+    _, _ = world
+    since = (EVENT_TIME - timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = (EVENT_TIME - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    summary, _, error = invoke({"action": "backfill", "since": since, "until": until})
+    assert error is None
+    assert summary["counts"]["audited"] == 1
+
+
+def test_an_unread_ops_message_goes_to_the_dead_letter_queue(world: tuple[GitHubState, Any]) -> None:
+    _, route = world
+    sqs = route.client("sqs")
+    sqs.send_message(QueueUrl=route.queue_url, MessageBody="poison")
+    max_receive = json.loads(
+        sqs.get_queue_attributes(QueueUrl=route.queue_url, AttributeNames=["RedrivePolicy"])["Attributes"][
+            "RedrivePolicy"
+        ]
+    )["maxReceiveCount"]
+    for _ in range(int(max_receive)):
+        got = sqs.receive_message(QueueUrl=route.queue_url, VisibilityTimeout=0)
+        assert got["Messages"][0]["Body"] == "poison"
+    assert "Messages" not in sqs.receive_message(QueueUrl=route.queue_url, VisibilityTimeout=0)
+    assert sqs.receive_message(QueueUrl=route.dlq_url)["Messages"][0]["Body"] == "poison"
