@@ -108,6 +108,7 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
     assert prs[3]["emergency"] is True
     assert all(r["policy_version"] == parse_policy(POLICY).version for r in prs.values())
     assert summary["status"] == "completed"
+    assert summary["github_requests"] == state.count("graphql")  # what the stand-in served, counted server-side
     assert summary["window"] == {"since": "2026-11-21T08:30:00Z", "until": "2026-11-21T10:00:00Z"}
     # And the template's filters count exactly the non-compliant and emergency changes (stand-in for CloudWatch)
     values = metric_values(route, events)
@@ -131,7 +132,6 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
 
 
 def test_the_token_never_reaches_a_log_line(world: tuple[GitHubState, Any]) -> None:
-    _, route = world
     _, lines, _ = invoke(SCHEDULED)
     assert lines
     assert not [line for line in lines if TOKEN in line]
