@@ -1,0 +1,96 @@
+"""The template's metric-filter patterns against records the function really emits (through Powertools).
+
+Checked with ``cwfilter``, an evaluator of CloudWatch's JSON pattern syntax that raises on syntax it does
+not know, so a typo in a pattern fails here instead of matching everything (moto ignores patterns).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from pr_auditor import handler
+from pr_auditor.evaluate import evaluate
+from pr_auditor.model import Window
+from pr_auditor.policy import policy_from_mapping
+from pr_auditor.records import RunStats, pull_request_record, run_summary_record
+
+from builders import bot, label_event, pull_request, review
+from cwfilter import matches
+from harness import captured_function_logs
+from template_model import metric_filters
+
+WINDOW = Window(datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
+FILTERS = {spec.metric_name: spec.pattern for spec in metric_filters()}
+
+
+def logged(record: dict[str, Any]) -> str:
+    """The line the Lambda writes for a record (Powertools JSON), as CloudWatch Logs stores it."""
+    with captured_function_logs(handler.logger) as lines:
+        handler.emit(record)
+    [line] = lines
+    assert json.loads(line)["kind"] == record["kind"]
+    return line
+
+
+def pr_line(**fields: Any) -> str:
+    policy = policy_from_mapping({})
+    evaluation = evaluate(pull_request(**fields), policy.default, policy_version=policy.version)
+    return logged(pull_request_record(evaluation, window=WINDOW, run_id="r"))
+
+
+def summary_line(error: Exception | None) -> str:
+    return logged(
+        run_summary_record(
+            run_id="r",
+            orgs=("acme",),
+            window=WINDOW,
+            stats=RunStats(),
+            github_requests=1,
+            sub_windows=1,
+            duration_seconds=0.1,
+            policy_version="v",
+            error=error,
+        )
+    )
+
+
+CASES = {
+    "non-compliant": (lambda: pr_line(reviews=()), {"NonCompliantChanges"}),
+    "compliant": (lambda: pr_line(reviews=(review("bob"),)), set()),
+    "compliant-with-forged-title": (
+        lambda: pr_line(title="acme/api#42 is non-compliant!", reviews=(review("bob"),)),
+        set(),
+    ),
+    "compliant-with-json-in-title": (
+        lambda: pr_line(title='", "verdict": "non_compliant", "emergency": true, "x": "', reviews=(review("bob"),)),
+        set(),
+    ),
+    "emergency": (
+        lambda: pr_line(reviews=(review("bob"),), labels=("emergency",), label_events=(label_event("emergency"),)),
+        {"NonCompliantChanges", "EmergencyChanges"},
+    ),
+    "exempt": (lambda: exempt_line(), set()),
+    "run-completed": (lambda: summary_line(None), {"AuditorRunsCompleted"}),
+    "run-failed": (lambda: summary_line(RuntimeError("GitHub answered HTTP 502")), {"AuditorRunFailures"}),
+    "plain-text-phrase": (lambda: "acme/api#42 is non-compliant! verdict non_compliant", set()),
+}
+
+
+def exempt_line() -> str:
+    policy = policy_from_mapping({"exempt_authors": ["dependabot"]})
+    pr = pull_request(author=bot("dependabot"))
+    return logged(pull_request_record(evaluate(pr, policy.default, policy_version="v"), window=WINDOW, run_id="r"))
+
+
+def test_the_template_has_the_four_documented_filters() -> None:
+    assert set(FILTERS) == {"NonCompliantChanges", "EmergencyChanges", "AuditorRunFailures", "AuditorRunsCompleted"}
+
+
+@pytest.mark.parametrize(("make", "expected"), CASES.values(), ids=CASES.keys())
+def test_each_record_matches_exactly_the_filters_meant_for_it(make: Any, expected: set[str]) -> None:
+    line = make()
+    assert {metric for metric, pattern in FILTERS.items() if matches(pattern, line)} == expected
