@@ -62,16 +62,29 @@ $(CHECKOV_VENV)/.stamp:
 	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
-validate: install $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp  ## cfn-lint, sam validate --lint, sam build, checkov
-	$(BIN)/cfn-lint template.yaml
-	AWS_DEFAULT_REGION=eu-west-1 SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam validate --lint --template template.yaml
-	@test -n "$(PY313)" || { echo "sam build needs python3.13 on PATH (the function runtime)"; exit 1; }
-	mkdir -p .venv-sam/py313 && ln -sf "$(PY313)" .venv-sam/py313/python3.13
-	PATH="$(CURDIR)/.venv-sam/py313:$$PATH" AWS_DEFAULT_REGION=eu-west-1 SAM_CLI_TELEMETRY=0 \
-	  $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation --file template.yaml
+# `sam build` (no container) runs pip with the first python3.13 on PATH: a venv of the function's runtime
+# guarantees it has pip. A bare symlink inside another venv would pick up that venv's pyvenv.cfg instead.
+# The pyenv shim is skipped unless 3.13 is its active version (the check runs each candidate).
+PY313_VENV := .venv-py313
+$(PY313_VENV)/.stamp:
+	@py=""; for c in "$(PY313)" $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+	  if [ -x "$$c" ] && "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then py="$$c"; break; fi; \
+	done; \
+	test -n "$$py" || { echo "sam build needs python3.13 (the function runtime) and none was found"; exit 1; }; \
+	echo "sam build uses $$py"; "$$py" -m venv --clear $(PY313_VENV)
+	touch $@
+
+SAM_ENV := AWS_DEFAULT_REGION=eu-west-1 SAM_CLI_TELEMETRY=0
+validate: install $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp $(PY313_VENV)/.stamp  ## cfn-lint, sam validate --lint, sam build, checkov
+	@echo "== cfn-lint"; time $(BIN)/cfn-lint template.yaml
+	@echo "== sam validate --lint"; time $(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	@echo "== sam build (layer: arm64 wheels)"; time PATH="$(CURDIR)/$(PY313_VENV)/bin:$$PATH" $(SAM_ENV) \
+	  $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --parallel
+	@echo "== layer native code is aarch64"; time REQUIRE_SAM_BUILD=1 $(BIN)/pytest -q -p no:cacheprovider \
+	  tests/contract/test_template.py -k built_layer
+	@echo "== checkov"; time $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
 check: lint test validate  ## the whole gate, as CI runs it
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(PY313_VENV) node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache
