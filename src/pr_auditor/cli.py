@@ -92,13 +92,21 @@ def audit(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], out:
     return EXIT_OK
 
 
+def _progress_to_stderr(quiet: bool) -> None:
+    """Progress lines go to stderr (stdout is the JSON-lines record stream)."""
+    for old in list(log.handlers):
+        log.removeHandler(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("pr-auditor: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+    log.propagate = False
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="pr-auditor: %(message)s")
-    logging.getLogger("github").setLevel(logging.WARNING)
     try:
         args = build_parser().parse_args(argv)
-        if getattr(args, "quiet", False):
-            log.setLevel(logging.WARNING)
+        _progress_to_stderr(args.quiet)
         return audit(args, os.environ, out or sys.stdout)
     except ConfigError as exc:
         print(f"pr-auditor: error: {exc}", file=sys.stderr)

@@ -1,0 +1,125 @@
+"""`pr-auditor audit` against the stand-in: records on stdout, one-line errors and exit codes for bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from standin.generate import generate_org
+from standin.model import GitHubState
+from standin.server import StandIn
+
+from pr_auditor.cli import main
+
+pytestmark = pytest.mark.integration
+
+SINCE = datetime(2026, 11, 20, tzinfo=UTC)
+UNTIL = SINCE + timedelta(days=1)
+WINDOW_ARGS = ["--since", "2026-11-20T00:00:00Z", "--until", "2026-11-21T00:00:00Z"]
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GitHubState, StandIn]]:
+    state = generate_org(seed=11, n_prs=150, since=SINCE, until=UNTIL, tokens=("cli-token",))
+    with StandIn(state) as server:
+        monkeypatch.setenv("GITHUB_TOKEN", "cli-token")
+        monkeypatch.setenv("GITHUB_API_URL", server.base_url)
+        monkeypatch.setenv("GITHUB_THROTTLE_SECONDS", "0")
+        yield state, server
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[dict[str, object]], str]:
+    out = io.StringIO()
+    code = main(argv, out=out)
+    return code, [json.loads(line) for line in out.getvalue().splitlines()], capsys.readouterr().err
+
+
+def test_audit_prints_one_record_per_pr_merged_in_the_window_and_none_outside(
+    github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    state, _ = github
+    (tmp_path / "all-branches.yaml").write_text("branches: ['*']\n")
+    policy_everything = ["--policy", str(tmp_path / "all-branches.yaml")]
+    code, records, err = run(["audit", "--org", "acme", *WINDOW_ARGS, *policy_everything], capsys)
+    assert code == 0
+    inside = {(p.repo.full_name, p.number) for p in state.prs if p.merged_at and SINCE <= p.merged_at < UNTIL}
+    outside = {(p.repo.full_name, p.number) for p in state.prs if p.merged_at and not SINCE <= p.merged_at < UNTIL}
+    assert outside  # the generator puts PRs just before and at the window's edges
+    printed = [(r["repository"], r["number"]) for r in records if r["kind"] == "pull_request"]
+    assert sorted(printed) == sorted(inside)
+    assert records[-1]["kind"] == "run_summary"
+    assert "done:" in err  # progress on stderr, never on stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "code", "message"),
+    [
+        (["audit", "--org", "nope-org", *WINDOW_ARGS], {}, 1, "unknown organisation or not visible to this token: nope-org"),
+        (["audit", "--org", "acme", *WINDOW_ARGS], {"GITHUB_TOKEN": "bad"}, 1, "GitHub rejected the token (401 Bad credentials)"),
+        (
+            ["audit", "--org", "acme", "--since", "2026-11-21", "--until", "2026-11-20"],
+            {},
+            2,
+            "since (2026-11-21) must be before until (2026-11-20)",
+        ),
+        (["audit", "--org", "acme", "--since", "last tuesday", "--until", "2026-11-20"], {}, 2, "since: not an ISO-8601"),
+        (["audit", "--org", "acme", *WINDOW_ARGS], {"GITHUB_TOKEN": ""}, 2, "GITHUB_TOKEN is not set"),
+        (["audit", "--org", "bad org!", *WINDOW_ARGS], {}, 2, "'bad org!' is not a valid GitHub organisation login"),
+        (["audit", *WINDOW_ARGS], {}, 2, "the following arguments are required: --org"),
+    ],
+    ids=["unknown-org", "bad-token", "since-after-until", "unparseable-date", "no-token", "bad-org-name", "no-org"],
+)
+def test_bad_input_is_one_line_and_non_zero(
+    github: tuple[GitHubState, StandIn],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    env: dict[str, str],
+    code: int,
+    message: str,
+) -> None:
+    state, _ = github
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    got, records, err = run(argv, capsys)
+    assert got == code
+    # a run that started and failed closes with a failed run_summary, as the Lambda's does; bad input has none
+    assert [(r["kind"], r["status"]) for r in records] == ([("run_summary", "failed")] if code == 1 else [])
+    [line] = [line for line in err.splitlines() if line.startswith("pr-auditor: error:")]
+    assert message in line
+    if code == 2:
+        assert state.count() == 0  # bad input never reaches GitHub
+
+
+def test_a_policy_file_with_an_unknown_key_is_rejected_before_github(
+    github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    state, _ = github
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("required_approvals: 1\nrepositories:\n  acme/api:\n    reviewers: 2\n")
+    code, _, err = run(["audit", "--org", "acme", *WINDOW_ARGS, "--policy", str(policy)], capsys)
+    assert code == 2
+    assert f"pr-auditor: error: {policy}: repositories.acme/api.reviewers: unknown key" in err
+    assert state.count() == 0
+
+
+def test_the_installed_console_script_runs_the_same_audit(github: tuple[GitHubState, StandIn]) -> None:
+    script = Path(sys.executable).with_name("pr-auditor")
+    done = subprocess.run(  # noqa: S603 - our own console script
+        [str(script), "audit", "--org", "acme", *WINDOW_ARGS, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert lines[-1]["kind"] == "run_summary"
+    assert lines[-1]["counts"]["audited"] == len(lines) - 1
+    assert "cli-token" not in done.stdout + done.stderr
