@@ -60,7 +60,7 @@ def serve(n_prs: int, latency_ms: float, pipe: Connection) -> None:
 def run_auditor(base_url: str) -> dict[str, Any]:
     from pr_auditor.audit import AuditRequest, run_audit
     from pr_auditor.github_source import Connection as GitHubConnection
-    from pr_auditor.github_source import GitHubSource, connect
+    from pr_auditor.github_source import open_source
     from pr_auditor.model import Window
     from pr_auditor.policy import policy_from_mapping
 
@@ -70,7 +70,7 @@ def run_auditor(base_url: str) -> dict[str, Any]:
         nonlocal audited
         audited += record["kind"] == "pull_request"
 
-    source = GitHubSource(connect(TOKEN, GitHubConnection(api_url=base_url, throttle_seconds=0)))
+    source = open_source(TOKEN, GitHubConnection(api_url=base_url, throttle_seconds=0))
     policy = policy_from_mapping({"branches": ["*"]})
     run_audit(AuditRequest(("acme",), Window(SINCE, UNTIL), "bench"), source=source, policy=policy, emit=count)
     return {"prs": audited, "client_requests": source.requests}

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from pr_auditor.audit import AuditRequest, Record, run_audit
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
-from pr_auditor.github_source import GitHubSource, connect
+from pr_auditor.github_source import open_source
 from pr_auditor.invocation import make_window
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.settings import connection_from_env, parse_orgs
@@ -79,7 +79,7 @@ def audit(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], out:
         raise ConfigError("GITHUB_TOKEN is not set")
     # A terminal run may wait longer for a rate-limit reset than a Lambda can.
     connection = connection_from_env(env, max_wait_seconds=900.0)
-    source = GitHubSource(connect(token, connection))
+    source = open_source(token, connection)
     request = AuditRequest(orgs=orgs, window=window, run_id=f"cli-{uuid.uuid4()}")
     log.info("auditing %s, %s", ", ".join(orgs), window.as_dict())
     summary = run_audit(request, source=source, policy=policy, emit=_JsonLines(out))
@@ -92,22 +92,24 @@ def audit(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], out:
     return EXIT_OK
 
 
-def _progress_to_stderr(quiet: bool) -> None:
+def _progress_to_stderr(quiet: bool) -> logging.Handler:
     """Progress lines go to stderr (stdout is the JSON-lines record stream)."""
-    for old in list(log.handlers):
-        log.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("pr-auditor: %(message)s"))
     log.addHandler(handler)
     log.setLevel(logging.WARNING if quiet else logging.INFO)
     log.propagate = False
+    return handler
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        _progress_to_stderr(args.quiet)
-        return audit(args, os.environ, out or sys.stdout)
+        progress = _progress_to_stderr(args.quiet)
+        try:
+            return audit(args, os.environ, out or sys.stdout)
+        finally:
+            log.removeHandler(progress)
     except ConfigError as exc:
         print(f"pr-auditor: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -27,9 +27,30 @@ class UnknownOrgError(SourceError):
     """An organisation does not exist or is not visible to the token. Retrying will not help."""
 
 
+class NotFoundError(SourceError):
+    """GitHub says an object does not exist (or is not visible to the token). Retrying will not help."""
+
+
 class RateLimitError(SourceError):
-    """GitHub's rate limit would outlast the time this run may wait."""
+    """GitHub's rate limit would outlast the time this run may wait. ``retry_in``: seconds until reset."""
+
+    def __init__(self, message: str, *, retry_in: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
 
 
 class UnavailableError(SourceError):
     """GitHub kept failing (5xx, time-outs, errors in a GraphQL answer) after bounded retries."""
+
+
+class MalformedAnswerError(UnavailableError):
+    """A required field was missing or null, or a value did not parse; the request is retried."""
+
+
+class IncompleteSearchError(UnavailableError):
+    """GitHub's search timed out and returned part of the results; the window is split and searched again."""
+
+
+class StateError(SourceError):
+    """The audit state (watermark, ledger of recorded PRs) could not be read or written; the window is
+    audited again by a later run, so nothing is lost."""

@@ -9,17 +9,27 @@ as a result); a Bot's GraphQL login has no ``[bot]`` suffix; deleted accounts ar
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
 from pr_auditor import queries
-from pr_auditor.errors import AuthError, RateLimitError, SourceError, UnavailableError, UnknownOrgError
+from pr_auditor.errors import (
+    AuthError,
+    IncompleteSearchError,
+    MalformedAnswerError,
+    NotFoundError,
+    RateLimitError,
+    SourceError,
+    UnavailableError,
+    UnknownOrgError,
+)
 from pr_auditor.model import Actor, LabelEvent, PullRequest, Review, ReviewState, Window, iso
 from pr_auditor.windows import search_range, split_window
 
@@ -42,7 +52,8 @@ class Connection:
     api_url: str = "https://api.github.com"
     timeout_seconds: int = 30
     throttle_seconds: float = 0.25
-    retries: int = 4
+    retries: int = 4  # PyGithub's transport retries (5xx, time-outs, rate limits with Retry-After)
+    answer_attempts: int = 3  # attempts at a request whose answer is unusable (GraphQL errors, malformed)
     backoff_seconds: float = 1.0
     max_wait_seconds: float = 120.0
 
@@ -66,13 +77,60 @@ def connect(token: str, connection: Connection) -> Github:
     )
 
 
-class GitHubSource:
-    """Finds every PR merged in a window for a set of organisations, as complete snapshots."""
+T = TypeVar("T")
 
-    def __init__(self, github: Github) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One search page, already turned into snapshots (so a malformed answer is retried as a whole)."""
+
+    total: int
+    complete: list[PullRequest]
+    unfinished: list[dict[str, Any]]
+    has_next: bool
+    cursor: str | None
+
+
+def open_source(token: str, connection: Connection) -> GitHubSource:
+    """The configured source: PyGithub's transport retries plus this module's answer retries."""
+    return GitHubSource(
+        connect(token, connection),
+        attempts=connection.answer_attempts,
+        backoff_seconds=connection.backoff_seconds,
+        max_wait_seconds=connection.max_wait_seconds,
+    )
+
+
+class GitHubSource:
+    """Finds every PR merged in a window for a set of organisations, as complete snapshots.
+
+    Failures: PyGithub retries 5xx, time-outs and rate limits with ``Retry-After`` itself (bounded by
+    ``Connection``); on top of that, answers PyGithub cannot judge — GraphQL ``errors`` (partial data is a
+    failure), malformed or null fields, 5xx that outlived PyGithub's retries — are retried here a bounded
+    number of times with exponential backoff, and an exhausted GraphQL point budget is waited out when
+    its reset is within ``max_wait_seconds``. Then the error is raised: the caller fails the run and the
+    same window is audited again later. A bad token or an unknown organisation is never retried.
+    """
+
+    def __init__(
+        self,
+        github: Github,
+        *,
+        attempts: int = 3,
+        backoff_seconds: float = 2.0,
+        max_wait_seconds: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        now: Callable[[], float] = time.time,
+    ) -> None:
         self._github = github
+        self._attempts = max(1, attempts)
+        self._backoff = backoff_seconds
+        self._max_wait = max_wait_seconds
+        self._sleep = sleep
+        self._now = now
         self.requests = 0
         self.sub_windows = 0
+        self.retries = 0
         self.rate_limit_remaining: int | None = None
 
     # --- requests ---------------------------------------------------------------------------------
@@ -84,9 +142,9 @@ class GitHubSource:
         except BadCredentialsException as exc:
             raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
         except RateLimitExceededException as exc:
-            raise RateLimitError(f"GitHub rate limit exceeded and would outlast the allowed wait: {exc}") from exc
+            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
         except GithubException as exc:
-            raise _translate(exc) from exc
+            raise _translate(exc, self._now()) from exc
         except (requests.exceptions.RequestException, OSError) as exc:
             # After its retries PyGithub surfaces 5xx as requests' RetryError, not a GithubException.
             raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
@@ -95,18 +153,37 @@ class GitHubSource:
             raise UnavailableError("GitHub GraphQL answer has no data")
         return data
 
+    def _attempt(self, action: Callable[..., T], *args: Any) -> T:
+        """Run ``action(*args)`` (a request and the reading of its answer), retrying what may pass."""
+        delay = self._backoff
+        attempt = 1
+        while True:
+            try:
+                return action(*args)
+            except IncompleteSearchError:
+                raise  # the caller splits the window instead
+            except RateLimitError as exc:
+                if exc.retry_in is None or exc.retry_in > self._max_wait or attempt >= self._attempts:
+                    raise
+                log.warning("GraphQL rate limit exhausted: waiting %.0f s for its reset", exc.retry_in)
+                self._sleep(exc.retry_in)
+            except UnavailableError as exc:
+                if attempt >= self._attempts:
+                    raise
+                log.warning("GitHub failed (%s); retry %d of %d in %.1f s", exc, attempt, self._attempts - 1, delay)
+                self._sleep(delay)
+                delay *= 2
+            attempt += 1
+            self.retries += 1
+
     def verify_access(self, orgs: tuple[str, ...]) -> str:
         """Fail fast on a bad token or an unknown organisation, before any search. Returns the viewer."""
         document, variables = queries.access_check(orgs)
         try:
-            data = self._query(document, variables)
-        except SourceError as exc:
-            missing = _not_found_orgs(exc.__cause__, orgs)
-            if missing:
-                raise UnknownOrgError(
-                    f"unknown organisation or not visible to this token: {', '.join(missing)}"
-                ) from exc
-            raise
+            data = self._attempt(self._query, document, variables)
+        except NotFoundError as exc:
+            missing = _not_found_orgs(exc.__cause__, orgs) or list(orgs)
+            raise UnknownOrgError(f"unknown organisation or not visible to this token: {', '.join(missing)}") from exc
         missing = [org for i, org in enumerate(orgs) if not data.get(f"o{i}")]
         if missing:
             raise UnknownOrgError(f"unknown organisation or not visible to this token: {', '.join(missing)}")
@@ -117,42 +194,67 @@ class GitHubSource:
 
     def merged_pull_requests(self, orgs: tuple[str, ...], window: Window) -> Iterator[PullRequest]:
         """Every PR merged in [since, until) in the organisations. Windows past the cap are split."""
-        unfinished: list[tuple[dict[str, Any], Window]] = []  # PRs with more than 100 reviews, labels or label events
-        for group in org_groups(orgs, window):
+        unfinished: list[tuple[dict[str, Any], Window]] = []  # PRs with >100 reviews, labels or label events
+        for group in qualifier_groups(tuple(f"org:{org}" for org in orgs), window):
             yield from self._search_window(group, window, unfinished)
         yield from self._finish(unfinished)
 
     def _search_window(
-        self, orgs: tuple[str, ...], window: Window, unfinished: list[tuple[dict[str, Any], Window]]
+        self, scope: tuple[str, ...], window: Window, unfinished: list[tuple[dict[str, Any], Window]]
     ) -> Iterator[PullRequest]:
         """Page through one window; PRs that need follow-ups are parked in ``unfinished`` and completed in
         batches, so that a few PRs with long review histories cost one request between them."""
-        query = search_query(orgs, window)
+        query = search_query(scope, window)
         after: str | None = None
         while True:
-            data = self._query(queries.SEARCH_MERGED, {"query": query, "first": PAGE_SIZE, "after": after})
-            self._note_rate_limit(data)
-            search = _field(data, "search")
-            total = int(_field(search, "issueCount"))
-            if total >= SEARCH_CAP:
+            try:
+                page = self._attempt(self._search_page, query, after)
+            except IncompleteSearchError:
+                # GitHub timed out and returned part of the page: ask for less at a time.
+                halves = split_window(window, 2, target=1)
+                if not halves:
+                    raise
+                self.sub_windows += 1
+                log.info("search for %s came back incomplete: bisecting", window.as_dict())
+                for half in halves:
+                    yield from self._search_window(scope, half, unfinished)
+                return
+            if page.total >= SEARCH_CAP:
                 # Past the cap GitHub stops paging silently: split until every part is complete. PRs
                 # already yielded come again in a part and are deduplicated by the caller.
-                yield from self._split(orgs, window, total, unfinished)
+                yield from self._split(scope, window, page.total, unfinished)
                 return
-            for node in _field(search, "nodes"):
-                if node is None or node.get("__typename") != "PullRequest":
-                    continue
-                if _has_more(node):
-                    unfinished.append((node, window))
-                else:
-                    yield from _in_window(snapshot(node), window)
+            for pr in page.complete:
+                yield from _in_window(pr, window)
+            unfinished.extend((node, window) for node in page.unfinished)
             if len(unfinished) >= FOLLOW_UP_BATCH:
                 yield from self._finish(unfinished)
                 unfinished.clear()
-            page = _field(search, "pageInfo")
-            if not page.get("hasNextPage"):
+            if not page.has_next:
                 return
-            after = page.get("endCursor")
+            after = page.cursor
+
+    def _search_page(self, query: str, after: str | None) -> Page:
+        data = self._query(queries.SEARCH_MERGED, {"query": query, "first": PAGE_SIZE, "after": after})
+        self._note_rate_limit(data)
+        search = _field(data, "search")
+        complete: list[PullRequest] = []
+        unfinished: list[dict[str, Any]] = []
+        for node in _field(search, "nodes"):
+            if node is None or node.get("__typename") != "PullRequest":
+                continue
+            if _has_more(node):
+                unfinished.append(node)
+            else:
+                complete.append(snapshot(node))
+        page = _field(search, "pageInfo")
+        return Page(
+            total=int(_field(search, "issueCount")),
+            complete=complete,
+            unfinished=unfinished,
+            has_next=bool(page.get("hasNextPage")),
+            cursor=page.get("endCursor"),
+        )
 
     def _finish(self, parked: list[tuple[dict[str, Any], Window]]) -> Iterator[PullRequest]:
         """Fetch the rest of every connection that did not fit in its page, batched by alias, then snapshot."""
@@ -172,24 +274,58 @@ class GitHubSource:
                 cursor = str(_field(_field(node, connection), "pageInfo").get("endCursor"))
                 pages.append((owner, name, int(_field(node, "number")), connection, cursor))
             document, variables = queries.follow_up(pages)
-            data = self._query(document, variables)
-            for i, (node, connection) in enumerate(wanted):
-                more = _field(_field(_field(data, f"c{i}"), "pullRequest"), connection)
+            answers = self._attempt(self._follow_up_answers, document, variables, wanted)
+            for (node, connection), more in zip(wanted, answers, strict=True):
                 node[connection]["nodes"].extend(_field(more, "nodes"))
                 node[connection]["pageInfo"] = _field(more, "pageInfo")
         for node, (_, window) in zip(nodes, parked, strict=True):
             yield from _in_window(snapshot(node), window)
 
+    def _follow_up_answers(
+        self, document: str, variables: Mapping[str, Any], wanted: list[tuple[dict[str, Any], str]]
+    ) -> list[dict[str, Any]]:
+        data = self._query(document, variables)
+        return [
+            _field(_field(_field(data, f"c{i}"), "pullRequest"), connection) for i, (_, connection) in enumerate(wanted)
+        ]
+
     def _split(
-        self, orgs: tuple[str, ...], window: Window, total: int, unfinished: list[tuple[dict[str, Any], Window]]
+        self,
+        scope: tuple[str, ...],
+        window: Window,
+        total: int,
+        unfinished: list[tuple[dict[str, Any], Window]],
     ) -> Iterator[PullRequest]:
         parts = split_window(window, total, target=SPLIT_TARGET)
-        if not parts:
-            raise SourceError(f"{total} PRs merged within one second ({window.as_dict()}) exceed GitHub's search cap")
-        self.sub_windows += len(parts) - 1
-        log.info("window %s holds %d PRs: split into %d parts", window.as_dict(), total, len(parts))
-        for part in parts:
-            yield from self._search_window(orgs, part, unfinished)
+        if parts:
+            self.sub_windows += len(parts) - 1
+            log.info("window %s holds %d PRs: split into %d parts", window.as_dict(), total, len(parts))
+            for part in parts:
+                yield from self._search_window(scope, part, unfinished)
+            return
+        # One second still holds more than the cap: partition by repository instead of by time.
+        if any(not term.startswith("org:") for term in scope):
+            raise SourceError(f"{total} PRs merged in one second in {' '.join(scope)} exceed GitHub's search cap")
+        repos = tuple(f"repo:{name}" for term in scope for name in self._repositories(term.removeprefix("org:")))
+        groups = qualifier_groups(repos, window)
+        self.sub_windows += len(groups) - 1
+        log.info(
+            "window %s holds %d PRs in one second: partitioned into %d repository groups", window, total, len(groups)
+        )
+        for group in groups:
+            yield from self._search_window(group, window, unfinished)
+
+    def _repositories(self, org: str) -> list[str]:
+        names: list[str] = []
+        after: str | None = None
+        while True:
+            data = self._attempt(self._query, queries.ORG_REPOSITORIES, {"login": org, "after": after})
+            connection = _field(_field(data, "organization"), "repositories")
+            names.extend(str(_field(node, "nameWithOwner")) for node in _field(connection, "nodes") if node)
+            page = _field(connection, "pageInfo")
+            if not page.get("hasNextPage"):
+                return names
+            after = page.get("endCursor")
 
     def _note_rate_limit(self, data: Mapping[str, Any]) -> None:
         rate = data.get("rateLimit") or {}
@@ -262,7 +398,7 @@ def review(node: Mapping[str, Any]) -> Review:
     try:
         parsed = ReviewState(state)
     except ValueError:
-        raise SourceError(f"malformed review in GitHub's answer: unknown state {state!r}") from None
+        raise MalformedAnswerError(f"malformed review in GitHub's answer: unknown state {state!r}") from None
     submitted = node.get("submittedAt")
     return Review(
         author=actor(node.get("author")),
@@ -286,28 +422,27 @@ def timestamp(value: Any) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
-        raise SourceError(f"malformed timestamp in GitHub's answer: {value!r}") from None
+        raise MalformedAnswerError(f"malformed timestamp in GitHub's answer: {value!r}") from None
     if moment.tzinfo is None:
-        raise SourceError(f"timestamp without a timezone in GitHub's answer: {value!r}")
+        raise MalformedAnswerError(f"timestamp without a timezone in GitHub's answer: {value!r}")
     return moment
 
 
-def search_query(orgs: tuple[str, ...], window: Window) -> str:
+def search_query(scope: tuple[str, ...], window: Window) -> str:
     """``is:pr is:merged merged:A..B org:X …`` — A and B inclusive, to the second, in UTC."""
     first, last = search_range(window)
-    scope = " ".join(f"org:{org}" for org in orgs)
-    return f"is:pr is:merged merged:{iso(first)}..{iso(last)} {scope} sort:created-asc"
+    return f"is:pr is:merged merged:{iso(first)}..{iso(last)} {' '.join(scope)} sort:created-asc"
 
 
-def org_groups(orgs: tuple[str, ...], window: Window) -> list[tuple[str, ...]]:
-    """Group organisations so that each search query stays within GitHub's 256-character limit."""
+def qualifier_groups(qualifiers: tuple[str, ...], window: Window) -> list[tuple[str, ...]]:
+    """Group ``org:``/``repo:`` qualifiers so that each search query stays within GitHub's 256 characters."""
     groups: list[tuple[str, ...]] = []
     current: tuple[str, ...] = ()
-    for org in orgs:
-        candidate = (*current, org)
+    for qualifier in qualifiers:
+        candidate = (*current, qualifier)
         if current and len(search_query(candidate, window)) > MAX_QUERY_LENGTH:
             groups.append(current)
-            candidate = (org,)
+            candidate = (qualifier,)
         current = candidate
     if current:
         groups.append(current)
@@ -318,7 +453,7 @@ def _field(node: Any, name: str) -> Any:
     """A required field: a null or missing one makes the whole answer unusable (never silently skipped)."""
     value = node.get(name) if isinstance(node, Mapping) else None
     if value is None:
-        raise SourceError(f"malformed answer from GitHub: field {name!r} is missing or null")
+        raise MalformedAnswerError(f"malformed answer from GitHub: field {name!r} is missing or null")
     return value
 
 
@@ -326,20 +461,45 @@ def _nodes(node: Mapping[str, Any], connection: str) -> list[dict[str, Any]]:
     return [n for n in (_field(_field(node, connection), "nodes")) if n is not None]
 
 
-def _translate(exc: GithubException) -> SourceError:
+def _translate(exc: GithubException, now: float) -> SourceError:
     """PyGithub exception → our error tree, by status and GitHub's error types (never by message text)."""
     status = exc.status
     if status == 401:
         return AuthError("GitHub rejected the token (401 Bad credentials)")
     if status == 403:
         return AuthError("the token may not read this (403 Forbidden); check its scopes or the App installation")
-    if status == 404:
-        return SourceError("GitHub answered 404 Not Found")
     errors = exc.data.get("errors") if isinstance(exc.data, dict) else None
+    if status == 404 and not errors:
+        return NotFoundError("GitHub answered 404 Not Found")
     if isinstance(errors, list) and errors:
-        kinds = sorted({str(e.get("type", "ERROR")) for e in errors if isinstance(e, dict)})
+        entries = [e for e in errors if isinstance(e, dict)]
+        kinds = sorted({str(e.get("type") or "ERROR") for e in entries})
+        if "RATE_LIMITED" in kinds:
+            reset = _header(exc.headers, "x-ratelimit-reset")
+            wait = max(0.0, reset - now) + 1 if reset is not None else None
+            return RateLimitError("GitHub GraphQL point budget exhausted", retry_in=wait)
+        if kinds == ["NOT_FOUND"]:
+            return NotFoundError(f"GitHub GraphQL: not found ({len(entries)} error(s))")
+        if all(_path(e)[:1] == ["search"] for e in entries) and set(kinds) <= {"ERROR", "TIMEOUT"}:
+            # GitHub gave up on the search in time and answered with part of the page.
+            return IncompleteSearchError("GitHub search timed out and returned incomplete results")
         return UnavailableError(f"GitHub GraphQL answered with errors ({', '.join(kinds)}); partial data rejected")
     return UnavailableError(f"GitHub answered HTTP {status}")
+
+
+def _path(error: Mapping[str, Any]) -> list[Any]:
+    path = error.get("path")
+    return path if isinstance(path, list) else []
+
+
+def _header(headers: Mapping[str, Any] | None, name: str) -> float | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                return None
+    return None
 
 
 def _not_found_orgs(cause: BaseException | None, orgs: tuple[str, ...]) -> list[str]:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pr_auditor.audit import AuditRequest, Record, run_audit
 from pr_auditor.errors import ConfigError
-from pr_auditor.github_source import GitHubSource, connect
+from pr_auditor.github_source import open_source
 from pr_auditor.invocation import window_from_event
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
@@ -60,6 +60,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
         raise
     policy = current_policy(config)
     token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
-    source = GitHubSource(connect(token, config.connection))
+    source = open_source(token, config.connection)
     request = AuditRequest(orgs=orgs or config.orgs, window=window, run_id=context.aws_request_id)
     return run_audit(request, source=source, policy=policy, emit=emit)

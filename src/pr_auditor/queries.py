@@ -104,6 +104,15 @@ def follow_up(pages: list[tuple[str, str, int, str, str]]) -> tuple[str, dict[st
     return document, variables
 
 
+ORG_REPOSITORIES = """
+query AuditOrgRepositories($login: String!, $after: String) {
+  organization(login: $login) {
+    repositories(first: 100, after: $after) { pageInfo { hasNextPage endCursor } nodes { nameWithOwner } }
+  }
+}
+"""
+
+
 def access_check(orgs: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     """One request that proves the token works (``viewer``) and every organisation exists."""
     params = ", ".join(f"$o{i}: String!" for i in range(len(orgs)))

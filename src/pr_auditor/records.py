@@ -77,7 +77,8 @@ class RunStats:
 
     verdicts: Counter[str] = field(default_factory=Counter)
     out_of_scope: int = 0
-    duplicates: int = 0
+    duplicates: int = 0  # returned twice within this run
+    already_recorded: int = 0  # recorded by an earlier run (overlap, retry, backfill): no second finding
     non_compliant: list[str] = field(default_factory=list)
 
     def count(self, evaluation: Evaluation) -> None:
@@ -109,7 +110,12 @@ def run_summary_record(
 ) -> dict[str, Any]:
     """The closing record of a run: the window, counts per verdict, GitHub requests, duration, status."""
     counts = {verdict.value: stats.verdicts.get(verdict.value, 0) for verdict in Verdict}
-    counts.update(audited=stats.audited, out_of_scope=stats.out_of_scope, duplicates=stats.duplicates)
+    counts.update(
+        audited=stats.audited,
+        out_of_scope=stats.out_of_scope,
+        duplicates=stats.duplicates,
+        already_recorded=stats.already_recorded,
+    )
     status = "failed" if error else "completed"
     record: dict[str, Any] = {
         "kind": "run_summary",

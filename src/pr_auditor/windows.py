@@ -52,3 +52,33 @@ def scheduled_window(now: datetime, *, period_minutes: int, overlap_minutes: int
     for GitHub's search-index lag (minutes, sometimes hours; GitHub staff in cli/cli#7764)."""
     until = floor_second(now)
     return Window(until - timedelta(minutes=period_minutes + overlap_minutes), until)
+
+
+def plan_chunks(
+    *,
+    watermark: datetime | None,
+    now: datetime,
+    overlap: timedelta,
+    chunk: timedelta,
+    first_start: datetime,
+) -> list[Window]:
+    """The windows a scheduled run audits, in order: from the watermark minus the trailing overlap (GitHub's
+    search index lags, so PRs merged just before the last run may only now be searchable) up to now, cut
+    into chunks that each fit one Lambda run and are checkpointed one by one. The first run starts at
+    ``first_start``. Returns [] when there is nothing to audit yet."""
+    since = watermark - overlap if watermark is not None else first_start
+    return _cut(since, floor_second(now), chunk)
+
+
+def chunked(window: Window, chunk: timedelta) -> list[Window]:
+    """A backfill window cut into contiguous chunks of at most ``chunk``."""
+    return _cut(window.since, window.until, chunk)
+
+
+def _cut(since: datetime, until: datetime, chunk: timedelta) -> list[Window]:
+    windows: list[Window] = []
+    while since < until:
+        end = min(since + chunk, until)
+        windows.append(Window(since, end))
+        since = end
+    return windows

@@ -16,7 +16,7 @@ import pytest
 from pr_auditor.audit import AuditRequest, run_audit
 from pr_auditor.errors import AuthError, SourceError, UnavailableError, UnknownOrgError
 from pr_auditor.evaluate import evaluate
-from pr_auditor.github_source import Connection, GitHubSource, connect
+from pr_auditor.github_source import Connection, GitHubSource, open_source
 from pr_auditor.model import PullRequest, Window
 from pr_auditor.policy import policy_from_mapping
 
@@ -40,7 +40,7 @@ def source_for(server: StandIn, token: str = "test-token", **overrides: Any) -> 
         "max_wait_seconds": 5,
     }
     options.update(overrides)
-    return GitHubSource(connect(token, Connection(**options)))
+    return open_source(token, Connection(**options))
 
 
 @pytest.fixture
@@ -288,9 +288,19 @@ def test_unknown_organisation_is_named(github: tuple[GitHubState, StandIn]) -> N
 def test_graphql_errors_with_partial_data_are_a_failure_not_a_result(github: tuple[GitHubState, StandIn]) -> None:
     state, server = github
     add_pr(state, "api", reviews=[review("bob")], merged_at=MERGED)
-    state.faults.add(Fault("graphql_errors", partial=True, error_type="SERVICE_UNAVAILABLE", match="graphql"))
+    # Given every attempt (3) answers 200 with partial data and an error
+    state.faults.add(Fault("graphql_errors", times=3, partial=True, error_type="SERVICE_UNAVAILABLE", match="graphql"))
     with pytest.raises(UnavailableError, match="SERVICE_UNAVAILABLE"):
         audited(server)
+    assert state.count("graphql") == 3
+
+
+def test_a_passing_graphql_error_is_retried_and_the_page_read_whole(github: tuple[GitHubState, StandIn]) -> None:
+    state, server = github
+    add_pr(state, "api", reviews=[review("bob")], merged_at=MERGED)
+    state.faults.add(Fault("graphql_errors", partial=True, error_type="SERVICE_UNAVAILABLE", match="graphql"))
+    assert len(audited(server)) == 1
+    assert state.count("graphql") == 2
 
 
 def test_a_transient_502_is_retried_by_pygithub(github: tuple[GitHubState, StandIn]) -> None:

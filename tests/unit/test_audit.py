@@ -79,6 +79,7 @@ def test_every_pr_gets_one_record_and_the_run_ends_with_a_summary() -> None:
         "audited": 2,
         "out_of_scope": 1,
         "duplicates": 1,
+        "already_recorded": 0,
     }
     assert summary["github_requests"] == 5
 

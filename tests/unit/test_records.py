@@ -113,6 +113,7 @@ def test_run_summary_counts_every_verdict_and_reports_failure() -> None:
         "audited": 5,
         "out_of_scope": 4,
         "duplicates": 0,
+        "already_recorded": 0,
     }
     assert summary["error"] == {"type": "RuntimeError", "message": "GitHub answered HTTP 502"}
     assert summary["duration_seconds"] == 1.235
