@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +24,10 @@ POLICY = """\
 required_approvals: 1
 emergency_labels: [emergency, hotfix]
 exempt_authors: [dependabot, renovate]
+ticket_pattern: '(?i)\\b(OPS|PLAT|SEC)-\\d+'   # a Jira key in the title, body or branch
 repositories:
   acme/infra:
     required_approvals: 2
-  acme/web:
-    ticket_pattern: '(?i)\\b[A-Z]{2,}-\\d+'
 """
 N_PRS = 400
 
@@ -36,7 +36,8 @@ def main() -> int:
     started = time.monotonic()
     from moto import mock_aws
 
-    from pr_auditor.invocation import window_from_event
+    from pr_auditor.invocation import parse_time
+    from pr_auditor.model import Window
 
     from harness import (
         LambdaContext,
@@ -44,37 +45,29 @@ def main() -> int:
         aws_environment,
         captured_function_logs,
         deploy,
+        function_environment,
         metric_values,
         publish_alarm,
         read_queue,
         ship,
     )
-    from standin.generate import generate_org
+    from standin.generate import add_pr, generate_org, review
     from standin.server import StandIn
 
     aws_environment()
     event = json.loads((ROOT / "events" / "scheduled.json").read_text())
-    schedule_minutes, overlap_minutes = 1440, 60
-    window, _ = window_from_event(event, period_minutes=schedule_minutes, overlap_minutes=overlap_minutes)
+    now = parse_time(event["time"], name="time")
+    window = Window(now - timedelta(days=1), now)  # the first run audits one schedule period back
     state = generate_org(seed=2026, n_prs=N_PRS, since=window.since, until=window.until, tokens=(TOKEN,))
     scenario_of = {(p.repo.full_name, p.number): p.scenario for p in state.prs}
 
     with StandIn(state) as github, mock_aws():
         route = deploy(token=TOKEN, policy_text=POLICY)
-        os.environ.update(
-            GITHUB_ORGS="acme",
-            GITHUB_API_URL=github.base_url,
-            GITHUB_TOKEN_SECRET=route.secret_arn,
-            POLICY_PARAMETER=route.policy_parameter,
-            SCHEDULE_MINUTES=str(schedule_minutes),
-            OVERLAP_MINUTES=str(overlap_minutes),
-            GITHUB_THROTTLE_SECONDS="0",
-            POWERTOOLS_SERVICE_NAME="pr-auditor",
-        )
+        os.environ.update(function_environment(route, github.base_url, SCHEDULE_MINUTES="1440"))
         from pr_auditor import handler
 
         with captured_function_logs(handler.logger) as lines:
-            summary = handler.lambda_handler(event, LambdaContext())
+            handler.lambda_handler(event, LambdaContext())
         events = ship(route, lines)
         values = metric_values(route, events)
         firing = alarms_in_alarm(route, values)
@@ -83,12 +76,35 @@ def main() -> int:
         messages = read_queue(route)
         served = state.count()
 
+        # The next scheduled run, an hour later: it re-scans the 2-hour overlap behind the watermark (the
+        # search index lags) and records only what is new; what it sees again raises no second finding.
+        for minutes, reviews in ((10, [review("bob")]), (25, []), (40, [review("carol")])):
+            add_pr(
+                state,
+                "web",
+                title=f"OPS-{minutes} late change",
+                merged_at=now + timedelta(minutes=minutes),
+                reviews=reviews,
+            )
+        later = event | {"time": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        with captured_function_logs(handler.logger) as second_lines:
+            handler.lambda_handler(later, LambdaContext(aws_request_id="demo-request-0002"))
+        second = [json.loads(line) for line in ship(route, second_lines)]
+
     records = [json.loads(e) for e in events]
+    [summary] = [r for r in records if r.get("kind") == "run_summary"]
     OUT.mkdir(exist_ok=True)
-    (OUT / "records.jsonl").write_text("".join(e + "\n" for e in events))
-    leaked = sum(TOKEN in e for e in events)
+    (OUT / "records.jsonl").write_text("".join(e + "\n" for e in events + second_lines))
+    leaked = sum(TOKEN in e for e in events + second_lines)
     report(summary, records, values, firing, messages, scenario_of, served, leaked, window)
-    print(f"\nDone in {time.monotonic() - started:.1f} s. All {len(events)} log records: {OUT / 'records.jsonl'}")
+    [next_summary] = [r for r in second if r.get("kind") == "run_summary"]
+    counts = next_summary["counts"]
+    print(
+        f"\nNext run ({next_summary['window']['since']} .. {next_summary['window']['until']}: from the watermark "
+        f"minus the 2 h overlap): {counts['audited']} new PRs recorded ({counts['non_compliant']} non-compliant); "
+        f"{counts['already_recorded']} seen again in the overlap and not recorded twice."
+    )
+    print(f"\nDone in {time.monotonic() - started:.1f} s. All log records: {OUT / 'records.jsonl'}")
     return 0 if summary["status"] == "completed" and not leaked and messages else 1
 
 
@@ -107,7 +123,7 @@ def report(
     counts = summary["counts"]
     print("pr-auditor demo — GitHub stand-in (GraphQL on GitHub's published schema) + moto\n")
     print(
-        f"Window      {window.as_dict()['since']} .. {window.as_dict()['until']} (scheduled event, 24 h + 1 h overlap)"
+        f"Window      {window.as_dict()['since']} .. {window.as_dict()['until']} (first scheduled run: one schedule period)"
     )
     print(f"Policy      {prs[0]['policy_version'] if prs else '-'} (from the SSM parameter)")
     print(

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,6 +40,10 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-auditor"
     aws_request_id: str = "demo-request-0001"
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
 
 @dataclass
@@ -51,11 +56,32 @@ class AwsRoute:
     dlq_url: str
     secret_arn: str
     policy_parameter: str
+    state_table: str
     filters: list[MetricFilterSpec] = field(default_factory=list)
     alarms: list[AlarmSpec] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)
+
+
+def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> dict[str, str]:
+    """The function's environment as template.yaml sets it, pointed at the stand-ins."""
+    env = {
+        "GITHUB_ORGS": "acme",
+        "GITHUB_API_URL": github_url,
+        "GITHUB_TOKEN_SECRET": route.secret_arn,
+        "POLICY_PARAMETER": route.policy_parameter,
+        "STATE_TABLE": route.state_table,
+        "SCHEDULE_MINUTES": "60",
+        "OVERLAP_MINUTES": "120",
+        "CHUNK_MINUTES": "1440",
+        "DEDUPE_TTL_DAYS": "400",
+        "START_AT": "",
+        "GITHUB_THROTTLE_SECONDS": "0",
+        "POWERTOOLS_SERVICE_NAME": "pr-auditor",
+    }
+    env.update(overrides)
+    return env
 
 
 def aws_environment() -> None:
@@ -111,6 +137,7 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
     )
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
+    state_table = create_state_table(resources["AuditStateTable"]["Properties"], f"{stack}-audit-state")
     secret_arn = secrets.create_secret(Name=f"{stack}/github-token", SecretString=json.dumps({"token": token}))["ARN"]
     parameter = f"/{stack}/policy"
     ssm.put_parameter(Name=parameter, Value=policy_text, Type="String")
@@ -121,9 +148,26 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
         dlq_url=dlq_url,
         secret_arn=secret_arn,
         policy_parameter=parameter,
+        state_table=state_table,
         filters=metric_filters(template, stack_name=stack),
         alarms=alarms(template, stack_name=stack),
     )
+
+
+def create_state_table(properties: dict[str, Any], name: str) -> str:
+    """The template's state table (key schema, billing, TTL attribute taken from its properties)."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName=name,
+        KeySchema=properties["KeySchema"],
+        AttributeDefinitions=properties["AttributeDefinitions"],
+        BillingMode=properties["BillingMode"],
+    )
+    ttl = properties["TimeToLiveSpecification"]
+    dynamodb.update_time_to_live(
+        TableName=name, TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]}
+    )
+    return name
 
 
 @contextmanager
@@ -144,7 +188,7 @@ def captured_function_logs(logger: Any) -> Iterator[list[str]]:
 def ship(route: AwsRoute, lines: list[str]) -> list[str]:
     """Put the lines into the log group (as the Lambda runtime does) and read them back from moto."""
     logs = route.client("logs")
-    stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]demo"
+    stream = f"{datetime.now(UTC):%Y/%m/%d}/[$LATEST]{uuid.uuid4().hex}"  # one stream per invocation
     logs.create_log_stream(logGroupName=route.log_group, logStreamName=stream)
     now = int(time.time() * 1000)
     for start in range(0, len(lines), 5000):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
@@ -10,20 +11,32 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pr_auditor.audit import AuditRequest, Record, run_audit
+from pr_auditor.audit import Record, run_backfill, run_scheduled
+from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import ConfigError
 from pr_auditor.github_source import open_source
-from pr_auditor.invocation import window_from_event
+from pr_auditor.invocation import BackfillRun, parse_event
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
 
 logger = Logger(utc=True)  # service name from POWERTOOLS_SERVICE_NAME
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
+# Start no new chunk with less than this left: a chunk that is cut off is harmless (the watermark stays,
+# the ledger prevents second findings) but wastes the work; 5 minutes fits a day of PRs with retries.
+SAFETY_MARGIN_MS = 300_000
 
 
 @cache
 def settings() -> Settings:
-    return settings_from_env(os.environ)
+    config = settings_from_env(os.environ)
+    if config.state_table is None:
+        raise ConfigError("STATE_TABLE: required (the DynamoDB table holding the watermark and the ledger)")
+    return config
+
+
+@cache
+def state_table(name: str, ttl_days: int) -> StateTable:
+    return StateTable(name, ttl=timedelta(days=ttl_days))
 
 
 @cache
@@ -51,15 +64,46 @@ def emit(record: Record) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
     config = settings()
     try:
-        window, orgs = window_from_event(
-            event, period_minutes=config.schedule_minutes, overlap_minutes=config.overlap_minutes
-        )
+        invocation = parse_event(event)
     except ConfigError as exc:
         # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
         logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
         raise
-    policy = current_policy(config)
+    assert config.state_table is not None
+    state = state_table(config.state_table, config.dedupe_ttl_days)
     token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
-    source = open_source(token, config.connection)
-    request = AuditRequest(orgs=orgs or config.orgs, window=window, run_id=context.aws_request_id)
-    return run_audit(request, source=source, policy=policy, emit=emit)
+    audit: dict[str, Any] = {
+        "source": open_source(token, config.connection),
+        "policy": current_policy(config),
+        "emit": emit,
+        "ledger": state,
+    }
+
+    def has_time() -> bool:
+        return context.get_remaining_time_in_millis() > SAFETY_MARGIN_MS
+
+    if isinstance(invocation, BackfillRun):
+        run = run_backfill(
+            invocation.orgs or config.orgs,
+            invocation.window,
+            chunk=timedelta(minutes=config.chunk_minutes),
+            run_id=context.aws_request_id,
+            has_time=has_time,
+            **audit,
+        )
+    else:
+        run = run_scheduled(
+            config.orgs,
+            now=invocation.now,
+            schedule=config.schedule(invocation.now),
+            checkpoint=state,
+            run_id=context.aws_request_id,
+            has_time=has_time,
+            **audit,
+        )
+    if run.pending:
+        logger.warning(
+            f"out of time with {len(run.pending)} chunk(s) left; resume from {run.as_result()['resume_from']}",
+            extra={"kind": "run_continues"},
+        )
+    return run.as_result()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
 from pr_auditor.errors import ConfigError
 from pr_auditor.model import Window
-from pr_auditor.windows import scheduled_window
 
 _SCHEDULED_KEYS = {
     "version",
@@ -49,12 +49,25 @@ def make_window(since: Any, until: Any) -> Window:
     return Window(start, end)
 
 
-def window_from_event(
-    event: Mapping[str, Any], *, period_minutes: int, overlap_minutes: int
-) -> tuple[Window, tuple[str, ...] | None]:
-    """A scheduled EventBridge event audits the period ending at its ``time``; a backfill event names
-    its window (``{"action": "backfill", "since": …, "until": …, "orgs": [...]}``). Anything else is
-    rejected before any work, so a malformed event changes nothing."""
+@dataclass(frozen=True, slots=True)
+class ScheduledRun:
+    """An EventBridge scheduled event: audit from the watermark up to its ``time``."""
+
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillRun:
+    """An explicit historical window, independent of the watermark (same dedupe)."""
+
+    window: Window
+    orgs: tuple[str, ...] | None = None
+
+
+def parse_event(event: Any) -> ScheduledRun | BackfillRun:
+    """A scheduled EventBridge event, or a backfill event (``{"action": "backfill", "since": …,
+    "until": …, "orgs": [...]}``). Anything else is rejected before any work, so a malformed event
+    changes nothing."""
     if not isinstance(event, Mapping):
         raise ConfigError(f"event: expected a JSON object, got {type(event).__name__}")
     if event.get("action") == "backfill":
@@ -64,13 +77,12 @@ def window_from_event(
         orgs = event.get("orgs")
         if orgs is not None and (not isinstance(orgs, list) or not all(isinstance(o, str) and o for o in orgs)):
             raise ConfigError("backfill event: orgs must be a list of organisation logins")
-        return make_window(event.get("since"), event.get("until")), tuple(orgs) if orgs else None
+        return BackfillRun(make_window(event.get("since"), event.get("until")), tuple(orgs) if orgs else None)
     if event.get("detail-type") == "Scheduled Event":
         unknown = sorted(set(event) - _SCHEDULED_KEYS)
         if unknown:
             raise ConfigError(f"scheduled event: unknown keys {unknown}")
-        now = parse_time(event.get("time"), name="time")
-        return scheduled_window(now, period_minutes=period_minutes, overlap_minutes=overlap_minutes), None
+        return ScheduledRun(parse_time(event.get("time"), name="time"))
     raise ConfigError(
         "event: neither an EventBridge scheduled event nor a backfill event "
         '({"action": "backfill", "since": ..., "until": ...})'

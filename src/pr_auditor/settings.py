@@ -6,10 +6,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
+from pr_auditor.audit import Schedule
 from pr_auditor.errors import ConfigError
 from pr_auditor.github_source import Connection
+from pr_auditor.invocation import parse_time
 
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 
@@ -22,6 +25,19 @@ class Settings:
     policy_parameter: str | None
     schedule_minutes: int
     overlap_minutes: int
+    state_table: str | None = None
+    start_at: datetime | None = None
+    chunk_minutes: int = 1440
+    dedupe_ttl_days: int = 400
+
+    def schedule(self, now: datetime) -> Schedule:
+        """Window planning for a run at ``now``: the first run starts one schedule period back unless
+        START_AT says where the audit begins."""
+        return Schedule(
+            overlap=timedelta(minutes=self.overlap_minutes),
+            chunk=timedelta(minutes=self.chunk_minutes),
+            first_start=self.start_at or now - timedelta(minutes=self.schedule_minutes),
+        )
 
 
 def parse_orgs(values: list[str] | str, *, name: str) -> tuple[str, ...]:
@@ -96,7 +112,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         token_secret=secret,
         policy_parameter=env.get("POLICY_PARAMETER", "").strip() or None,
         schedule_minutes=_int(env, "SCHEDULE_MINUTES", 60, low=1, high=7 * 24 * 60),
-        overlap_minutes=_int(env, "OVERLAP_MINUTES", 30, low=0, high=7 * 24 * 60),
+        overlap_minutes=_int(env, "OVERLAP_MINUTES", 120, low=0, high=7 * 24 * 60),
+        state_table=env.get("STATE_TABLE", "").strip() or None,
+        start_at=parse_time(env["START_AT"], name="START_AT") if env.get("START_AT", "").strip() else None,
+        chunk_minutes=_int(env, "CHUNK_MINUTES", 1440, low=15, high=7 * 24 * 60),
+        dedupe_ttl_days=_int(env, "DEDUPE_TTL_DAYS", 400, low=1, high=3650),
     )
 
 

@@ -47,13 +47,6 @@ def split_window(window: Window, count: int, *, target: int) -> list[Window]:
     return [Window(a, b) for a, b in pairwise(edges) if a < b]
 
 
-def scheduled_window(now: datetime, *, period_minutes: int, overlap_minutes: int) -> Window:
-    """The window a scheduled run audits when no checkpoint is kept: the last period plus a trailing overlap
-    for GitHub's search-index lag (minutes, sometimes hours; GitHub staff in cli/cli#7764)."""
-    until = floor_second(now)
-    return Window(until - timedelta(minutes=period_minutes + overlap_minutes), until)
-
-
 def plan_chunks(
     *,
     watermark: datetime | None,

@@ -163,12 +163,64 @@ def test_given_the_function_environment_when_read_then_it_carries_exactly_the_se
         "POLICY_PARAMETER": {"Ref": "PolicyParameter"},
         "SCHEDULE_MINUTES": {"Ref": "ScheduleMinutes"},
         "OVERLAP_MINUTES": {"Ref": "OverlapMinutes"},
+        "STATE_TABLE": {"Ref": "AuditStateTable"},
+        "START_AT": {"Ref": "StartAt"},
+        "CHUNK_MINUTES": {"Ref": "ChunkMinutes"},
+        "DEDUPE_TTL_DAYS": {"Ref": "DedupeTtlDays"},
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",
         "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
     }
     assert cfn["Parameters"]["GitHubApiUrl"]["Default"] == "https://api.github.com"
-    assert cfn["Parameters"]["OverlapMinutes"]["Default"] == 30
+    assert cfn["Parameters"]["OverlapMinutes"]["Default"] == 120
     assert "Default" not in cfn["Parameters"]["GitHubTokenSecretArn"]
+
+
+def test_given_the_checkpoint_parameters_when_read_then_their_defaults_and_bounds_are_the_documented_ones(
+    sam: dict[str, Any],
+) -> None:
+    parameters = sam["Parameters"]
+    overlap = parameters["OverlapMinutes"]
+    assert (overlap["Type"], overlap["Default"], overlap["MinValue"], overlap["MaxValue"]) == ("Number", 120, 0, 1440)
+    assert "lags" in overlap["Description"] and "hours" in overlap["Description"]
+    chunk = parameters["ChunkMinutes"]
+    assert (chunk["Type"], chunk["Default"], chunk["MinValue"], chunk["MaxValue"]) == ("Number", 1440, 15, 10080)
+    ttl = parameters["DedupeTtlDays"]
+    assert (ttl["Type"], ttl["Default"], ttl["MinValue"], ttl["MaxValue"]) == ("Number", 400, 1, 3650)
+    # The shortest ledger memory still outlasts the longest overlap, so an overlap never re-reports a PR.
+    assert ttl["MinValue"] * 24 * 60 >= overlap["MaxValue"]
+    start = parameters["StartAt"]
+    assert (start["Type"], start["Default"]) == ("String", "")
+    (audit_group,) = [
+        g
+        for g in sam["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        if g["Label"]["default"] == "Audit"
+    ]
+    assert {"OverlapMinutes", "StartAt", "ChunkMinutes", "DedupeTtlDays"} <= set(audit_group["Parameters"])
+
+
+@pytest.mark.parametrize(
+    ("value", "allowed"),
+    [
+        ("", True),
+        ("2026-11-01T00:00:00Z", True),
+        ("2024-02-29T23:59:59Z", True),
+        ("2026-11-01T00:00:00", False),
+        ("2026-11-01T00:00:00+00:00", False),
+        ("2026-11-01T00:00:00.000Z", False),
+        ("2026-11-01 00:00:00Z", False),
+        ("2026-13-01T00:00:00Z", False),
+        ("2026-11-01T24:00:00Z", False),
+        ("2026-11-01", False),
+        (" ", False),
+    ],
+)
+def test_given_a_start_at_value_when_checked_against_its_pattern_then_only_empty_or_a_utc_instant_passes(
+    sam: dict[str, Any], value: str, allowed: bool
+) -> None:
+    pattern = sam["Parameters"]["StartAt"]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is allowed
+    if allowed and value:
+        assert datetime.fromisoformat(value).utcoffset() is not None
 
 
 def test_given_the_policy_parameter_when_read_then_it_is_a_string_holding_the_policy_document(
@@ -209,7 +261,7 @@ def test_given_the_log_group_when_read_then_it_is_the_functions_own_with_the_ret
     assert 731 in retention["AllowedValues"]
 
 
-@pytest.mark.parametrize("logical_id", ["AuditLogGroup", "AuditKey"])
+@pytest.mark.parametrize("logical_id", ["AuditLogGroup", "AuditKey", "AuditStateTable"])
 def test_given_the_evidence_resources_when_the_stack_is_deleted_or_replaced_then_they_are_retained(
     cfn: dict[str, Any], logical_id: str
 ) -> None:
@@ -232,6 +284,31 @@ def test_given_a_data_holding_resource_when_read_then_it_is_encrypted_with_the_s
     cfn: dict[str, Any], logical_id: str, key_property: str
 ) -> None:
     assert refers_to(props(cfn, logical_id)[key_property], "AuditKey")
+
+
+def test_given_the_state_table_when_read_then_it_is_keyed_on_pk_only_encrypted_recoverable_and_protected(
+    cfn: dict[str, Any],
+) -> None:
+    tables = resources(cfn, "AWS::DynamoDB::Table")
+    assert list(tables) == ["AuditStateTable"]
+    table = tables["AuditStateTable"]
+    assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    properties = table["Properties"]
+    assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
+    assert "GlobalSecondaryIndexes" not in properties and "LocalSecondaryIndexes" not in properties
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+    assert "ProvisionedThroughput" not in properties
+    assert properties["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Fn::GetAtt": ["AuditKey", "Arn"]},
+    }
+    assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert properties["DeletionProtectionEnabled"] is True
+    # A fixed name: a change needing replacement fails instead of starting an empty table (watermark restart).
+    assert tm.resolve(cfn, properties["TableName"]) == f"{STACK}-audit-state"
 
 
 def test_given_the_key_when_read_then_it_rotates_and_grants_services_only_for_this_stacks_resources(
@@ -264,11 +341,16 @@ def test_given_the_key_when_read_then_it_rotates_and_grants_services_only_for_th
         tm.resolve(cfn, sns["Condition"]["ArnEquals"]["aws:SourceArn"])
         == f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic_name}"
     )
+    dynamodb = by_sid["DynamoDbReadsKeyMetadata"]
+    assert dynamodb["Principal"] == {"Service": "dynamodb.amazonaws.com"}
+    assert sorted(as_list(dynamodb["Action"])) == ["kms:Describe*", "kms:Get*", "kms:List*"]
+    assert "Condition" not in dynamodb
     assert set(by_sid) == {
         "AccountRootDelegatesToIam",
         "CloudWatchLogsForTheAuditLogGroup",
         "CloudWatchAlarmsPublishToTheEncryptedTopic",
         "SnsDeliversTheAlarmTopicToEncryptedQueues",
+        "DynamoDbReadsKeyMetadata",
     }
 
 
@@ -573,11 +655,50 @@ def test_given_the_function_role_when_read_then_each_permission_names_its_exact_
         "WriteOwnLogGroup": (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": ["AuditLogGroup", "Arn"]}),
         "ReadGitHubToken": (["secretsmanager:GetSecretValue"], {"Ref": "GitHubTokenSecretArn"}),
         "ReadChangePolicy": (["ssm:GetParameter"], grants["ReadChangePolicy"][1]),
+        "ReadWriteAuditState": (
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+            {"Fn::GetAtt": ["AuditStateTable", "Arn"]},
+        ),
         "PublishFailedInvocations": (["sns:Publish"], {"Ref": "AlarmTopic"}),
         "UseAuditKeyViaSnsAndLambda": (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": ["AuditKey", "Arn"]}),
+        "UseAuditKeyViaDynamoDb": (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": ["AuditKey", "Arn"]}),
     }
     via = tm.resolve(cfn, by_sid["UseAuditKeyViaSnsAndLambda"]["Condition"]["StringEquals"]["kms:ViaService"])
     assert via == [f"sns.{REGION}.amazonaws.com", f"lambda.{REGION}.amazonaws.com"]
+
+
+@pytest.mark.parametrize("holds_secret_key", [False, True])
+def test_given_the_function_role_when_its_dynamodb_grants_are_read_then_only_get_put_update_on_the_state_table(
+    cfn: dict[str, Any], holds_secret_key: bool
+) -> None:
+    found = role_statements(cfn, holds_secret_key)
+    dynamodb = [s for s in found if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert len(dynamodb) == 1
+    (statement,) = dynamodb
+    assert statement["Effect"] == "Allow"
+    assert sorted(as_list(statement["Action"])) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["AuditStateTable", "Arn"]}, "the table only, no index ARNs"
+    assert "Condition" not in statement
+    granted = {action.lower() for s in found for action in as_list(s["Action"])}
+    forbidden = {"dynamodb:*", "dynamodb:scan", "dynamodb:query", "dynamodb:deleteitem", "dynamodb:batchwriteitem"}
+    assert not granted & forbidden
+
+
+def test_given_the_function_role_when_it_uses_the_key_for_the_state_table_then_only_via_dynamodb_for_that_table(
+    cfn: dict[str, Any],
+) -> None:
+    by_sid = {s["Sid"]: s for s in role_statements(cfn, holds_secret_key=False)}
+    statement = by_sid["UseAuditKeyViaDynamoDb"]
+    assert sorted(as_list(statement["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert statement["Resource"] == {"Fn::GetAtt": ["AuditKey", "Arn"]}
+    condition = statement["Condition"]
+    assert set(condition) == {"StringEquals"}
+    assert tm.resolve(cfn, condition["StringEquals"]["kms:ViaService"]) == f"dynamodb.{REGION}.amazonaws.com"
+    assert condition["StringEquals"]["kms:EncryptionContext:aws:dynamodb:tableName"] == {"Ref": "AuditStateTable"}
+    # No other statement lets the function use the key through DynamoDB.
+    for sid, other in by_sid.items():
+        if sid != "UseAuditKeyViaDynamoDb" and "Condition" in other:
+            assert "dynamodb" not in json.dumps(tm.resolve(cfn, other["Condition"])), sid
 
 
 def test_given_a_customer_managed_key_on_the_secret_when_set_then_decrypt_is_allowed_on_it_via_secrets_manager(
@@ -625,6 +746,8 @@ def test_given_the_outputs_when_read_then_operators_find_the_queues_topic_log_gr
     assert outputs["AuditLogGroupName"] == {"Ref": "AuditLogGroup"}
     assert outputs["AuditorFunctionName"] == {"Ref": "AuditorFunction"}
     assert outputs["PolicyParameterName"] == {"Ref": "PolicyParameter"}
+    assert outputs["AuditStateTableName"] == {"Ref": "AuditStateTable"}
+    assert outputs["AuditKeyArn"] == {"Fn::GetAtt": ["AuditKey", "Arn"]}
 
 
 # --------------------------------------------------------------------------- repository files
@@ -652,12 +775,15 @@ def test_given_the_sample_events_when_read_then_they_are_a_scheduled_event_and_a
 
 
 @pytest.mark.parametrize("name", ["scheduled.json", "backfill.json"])
-def test_given_a_sample_event_when_the_handler_plans_its_window_then_it_is_accepted(name: str) -> None:
+def test_given_a_sample_event_when_the_handler_parses_it_then_it_is_accepted(name: str) -> None:
     invocation = pytest.importorskip("pr_auditor.invocation")
     event = json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
-    window, orgs = invocation.window_from_event(event, period_minutes=60, overlap_minutes=30)
-    assert window.since < window.until
-    assert orgs == (("acme",) if name == "backfill.json" else None)
+    parsed = invocation.parse_event(event)
+    if name == "backfill.json":
+        assert parsed.window.since < parsed.window.until
+        assert parsed.orgs == ("acme",)
+    else:
+        assert parsed.now.utcoffset() is not None
 
 
 @pytest.mark.parametrize("environment", ["default", "dev", "prod"])

@@ -11,11 +11,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
+from pr_auditor.cli import main
+
 from standin.generate import generate_org
 from standin.model import GitHubState
 from standin.server import StandIn
-
-from pr_auditor.cli import main
 
 pytestmark = pytest.mark.integration
 
@@ -60,15 +61,30 @@ def test_audit_prints_one_record_per_pr_merged_in_the_window_and_none_outside(
 @pytest.mark.parametrize(
     ("argv", "env", "code", "message"),
     [
-        (["audit", "--org", "nope-org", *WINDOW_ARGS], {}, 1, "unknown organisation or not visible to this token: nope-org"),
-        (["audit", "--org", "acme", *WINDOW_ARGS], {"GITHUB_TOKEN": "bad"}, 1, "GitHub rejected the token (401 Bad credentials)"),
+        (
+            ["audit", "--org", "nope-org", *WINDOW_ARGS],
+            {},
+            1,
+            "unknown organisation or not visible to this token: nope-org",
+        ),
+        (
+            ["audit", "--org", "acme", *WINDOW_ARGS],
+            {"GITHUB_TOKEN": "bad"},
+            1,
+            "GitHub rejected the token (401 Bad credentials)",
+        ),
         (
             ["audit", "--org", "acme", "--since", "2026-11-21", "--until", "2026-11-20"],
             {},
             2,
             "since (2026-11-21) must be before until (2026-11-20)",
         ),
-        (["audit", "--org", "acme", "--since", "last tuesday", "--until", "2026-11-20"], {}, 2, "since: not an ISO-8601"),
+        (
+            ["audit", "--org", "acme", "--since", "last tuesday", "--until", "2026-11-20"],
+            {},
+            2,
+            "since: not an ISO-8601",
+        ),
         (["audit", "--org", "acme", *WINDOW_ARGS], {"GITHUB_TOKEN": ""}, 2, "GITHUB_TOKEN is not set"),
         (["audit", "--org", "bad org!", *WINDOW_ARGS], {}, 2, "'bad org!' is not a valid GitHub organisation login"),
         (["audit", *WINDOW_ARGS], {}, 2, "the following arguments are required: --org"),

@@ -28,6 +28,7 @@ from harness import (
     aws_environment,
     captured_function_logs,
     deploy,
+    function_environment,
     metric_values,
     publish_alarm,
     read_queue,
@@ -68,21 +69,13 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GitHubState, Any]]:
         parameters.clear_caches()
         parameters.base.DEFAULT_PROVIDERS.clear()  # boto3 clients must be created inside this moto context
         route = deploy(token=TOKEN, policy_text=POLICY)
-        env = {
-            "GITHUB_ORGS": "acme",
-            "GITHUB_API_URL": server.base_url,
-            "GITHUB_TOKEN_SECRET": route.secret_arn,
-            "POLICY_PARAMETER": route.policy_parameter,
-            "SCHEDULE_MINUTES": "60",
-            "OVERLAP_MINUTES": "30",
-            "GITHUB_THROTTLE_SECONDS": "0",
-            "POWERTOOLS_SERVICE_NAME": "pr-auditor",
-        }
-        for key, value in env.items():
+        for key, value in function_environment(route, server.base_url).items():
             monkeypatch.setenv(key, value)
         handler.settings.cache_clear()
+        handler.state_table.cache_clear()
         yield state, route
         handler.settings.cache_clear()
+        handler.state_table.cache_clear()
 
 
 def invoke(event: dict[str, Any]) -> tuple[Any, list[str], BaseException | None]:
@@ -97,7 +90,7 @@ def invoke(event: dict[str, Any]) -> tuple[Any, list[str], BaseException | None]
 def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: tuple[GitHubState, Any]) -> None:
     state, route = world
     # When the scheduled event invokes the handler
-    summary, lines, error = invoke(SCHEDULED)
+    result, lines, error = invoke(SCHEDULED)
     assert error is None
     # Then one record per PR merged in the window lands in the log group, plus the run summary
     events = ship(route, lines)
@@ -107,9 +100,20 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
     assert (prs[1]["verdict"], prs[2]["verdict"], prs[3]["verdict"]) == ("compliant", "non_compliant", "non_compliant")
     assert prs[3]["emergency"] is True
     assert all(r["policy_version"] == parse_policy(POLICY).version for r in prs.values())
+    [summary] = [r for r in records if r.get("kind") == "run_summary"]
     assert summary["status"] == "completed"
     assert summary["github_requests"] == state.count("graphql")  # what the stand-in served, counted server-side
-    assert summary["window"] == {"since": "2026-11-21T08:30:00Z", "until": "2026-11-21T10:00:00Z"}
+    # the first run (no watermark, no START_AT) audits one schedule period back
+    assert summary["window"] == {"since": "2026-11-21T09:00:00Z", "until": "2026-11-21T10:00:00Z"}
+    assert result == {
+        "chunks_completed": 1,
+        "chunks_pending": 0,
+        "resume_from": None,
+        "audited": 3,
+        "non_compliant": 2,
+        "github_requests": summary["github_requests"],
+        "windows": [summary["window"]],
+    }
     # And the template's filters count exactly the non-compliant and emergency changes (stand-in for CloudWatch)
     values = metric_values(route, events)
     assert values == {
@@ -169,9 +173,10 @@ def test_a_backfill_event_audits_its_own_window(world: tuple[GitHubState, Any]) 
     _, _ = world
     since = (EVENT_TIME - timedelta(days=4)).strftime("%Y-%m-%dT%H:%M:%SZ")
     until = (EVENT_TIME - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    summary, _, error = invoke({"action": "backfill", "since": since, "until": until})
+    result, _, error = invoke({"action": "backfill", "since": since, "until": until})
     assert error is None
-    assert summary["counts"]["audited"] == 1
+    assert result["audited"] == 1
+    assert result["chunks_completed"] == 2  # two days in one-day chunks
 
 
 def test_an_unread_ops_message_goes_to_the_dead_letter_queue(world: tuple[GitHubState, Any]) -> None:

@@ -241,7 +241,9 @@ class StandIn:
         server = _Server((self._host, self._port), _Handler)
         server.standin = self
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="github-standin", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="github-standin", daemon=True
+        )
         self._thread.start()
         return self
 

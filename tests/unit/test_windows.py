@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
 from pr_auditor.errors import ConfigError
-from pr_auditor.invocation import make_window, parse_time, window_from_event
+from pr_auditor.invocation import BackfillRun, ScheduledRun, make_window, parse_event, parse_time
 from pr_auditor.model import Window
-from pr_auditor.windows import search_range, split_window
+from pr_auditor.windows import chunked, plan_chunks, search_range, split_window
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -73,17 +74,14 @@ def test_bad_windows_are_rejected(since: str, until: str, message: str) -> None:
         make_window(since, until)
 
 
-def test_scheduled_event_audits_the_period_plus_overlap_ending_at_its_time() -> None:
+def test_scheduled_event_carries_the_time_the_run_audits_up_to() -> None:
     event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-01T10:00:00Z", "detail": {}}
-    window, orgs = window_from_event(event, period_minutes=60, overlap_minutes=30)
-    assert window == Window(T0 + timedelta(hours=8, minutes=30), T0 + timedelta(hours=10))
-    assert orgs is None
+    assert parse_event(event) == ScheduledRun(T0 + timedelta(hours=10))
 
 
 def test_backfill_event_names_its_window_and_orgs() -> None:
     event = {"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "orgs": ["acme"]}
-    window, orgs = window_from_event(event, period_minutes=60, overlap_minutes=30)
-    assert (window, orgs) == (Window(T0, T0 + timedelta(days=1)), ("acme",))
+    assert parse_event(event) == BackfillRun(Window(T0, T0 + timedelta(days=1)), ("acme",))
 
 
 @pytest.mark.parametrize(
@@ -94,10 +92,58 @@ def test_backfill_event_names_its_window_and_orgs() -> None:
         ({"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "org": "x"}, "unknown keys"),
         ({"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "orgs": "acme"}, "orgs must be a list"),
         ({"detail-type": "Scheduled Event", "time": "noon"}, "time: not an ISO-8601"),
+        ({"detail-type": "Scheduled Event", "time": "2026-11-01T00:00:00Z", "extra": 1}, "unknown keys"),
         ({"hello": "world"}, "neither an EventBridge scheduled event nor a backfill event"),
+        (["not", "an", "object"], "expected a JSON object"),
     ],
-    ids=["since-after-until", "bad-date", "unknown-key", "orgs-not-list", "bad-time", "unknown-shape"],
+    ids=[
+        "since-after-until",
+        "bad-date",
+        "unknown-key",
+        "orgs-not-list",
+        "bad-time",
+        "scheduled-extra-key",
+        "unknown-shape",
+        "not-an-object",
+    ],
 )
-def test_malformed_events_are_rejected(event: dict[str, object], message: str) -> None:
+def test_malformed_events_are_rejected(event: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        window_from_event(event, period_minutes=60, overlap_minutes=30)
+        parse_event(event)
+
+
+HOUR = timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("watermark", "now", "expected"),
+    [
+        (None, T0 + 3 * HOUR, [(T0, T0 + 3 * HOUR)]),
+        (T0 + 5 * HOUR, T0 + 6 * HOUR, [(T0 + 3 * HOUR, T0 + 6 * HOUR)]),
+        (T0 + 5 * HOUR, T0 + 5 * HOUR, [(T0 + 3 * HOUR, T0 + 5 * HOUR)]),
+        (
+            T0 + 2 * HOUR,
+            T0 + 2 * HOUR + 50 * HOUR,
+            [(T0, T0 + 24 * HOUR), (T0 + 24 * HOUR, T0 + 48 * HOUR), (T0 + 48 * HOUR, T0 + 52 * HOUR)],
+        ),
+        (None, T0, []),
+    ],
+    ids=[
+        "first-run-from-start",
+        "overlap-behind-watermark",
+        "rerun-at-same-time-rescans-overlap",
+        "outage-of-two-days-in-chunks",
+        "nothing-yet",
+    ],
+)
+def test_plan_chunks(watermark: datetime | None, now: datetime, expected: list[tuple[datetime, datetime]]) -> None:
+    planned = plan_chunks(watermark=watermark, now=now, overlap=2 * HOUR, chunk=24 * HOUR, first_start=T0)
+    assert [(w.since, w.until) for w in planned] == expected
+
+
+def test_chunked_backfill_covers_the_window_exactly_without_gaps() -> None:
+    window = Window(T0, T0 + timedelta(days=90, seconds=0.5))
+    parts = chunked(window, timedelta(days=1))
+    assert len(parts) == 91
+    assert parts[0].since == window.since and parts[-1].until == window.until
+    assert all(a.until == b.since for a, b in pairwise(parts))
