@@ -12,10 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
-
-from pr_auditor.errors import StateError
+from pr_auditor.errors import ConfigError, StateError
 from pr_auditor.model import Verdict, iso
 
 PRKey = tuple[str, int, str]
@@ -34,7 +31,13 @@ class StateTable:
     ) -> None:
         self._table = table_name
         self._ttl = ttl
-        self._client = client or boto3.client("dynamodb")
+        if client is None:
+            try:
+                import boto3  # in the Lambda runtime; for the CLI an optional extra
+            except ImportError:  # pragma: no cover - depends on the installation
+                raise ConfigError("--state-table needs boto3: pip install 'pr-auditor[aws]'") from None
+            client = boto3.client("dynamodb")
+        self._client = client
         self._clock = clock
 
     def watermark(self, scope: str) -> datetime | None:
@@ -82,6 +85,8 @@ class StateTable:
         return True
 
     def _call(self, operation: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError  # boto3 is optional for the CLI
+
         try:
             return getattr(self._client, operation)(**kwargs)
         except ClientError as exc:

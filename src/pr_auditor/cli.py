@@ -1,4 +1,4 @@
-"""``pr-auditor audit …``: the Lambda's engine from a terminal, for a dry run or a backfill.
+"""``pr-auditor audit …`` and ``pr-auditor backfill …``: the Lambda's engine from a terminal.
 
 stdout carries the records as JSON lines (the same records the Lambda writes); progress and errors go
 to stderr. Exit 0 when the audit completed (findings are not an error), 1 when GitHub could not be read
@@ -13,11 +13,13 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from pr_auditor.audit import AuditRequest, Record, run_audit
+from pr_auditor.audit import AuditRequest, Ledger, MemoryLedger, PullRequestSource, Record, run_audit, run_backfill
+from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
 from pr_auditor.github_source import open_source
 from pr_auditor.invocation import make_window
@@ -25,6 +27,7 @@ from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.settings import connection_from_env, parse_orgs
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE = 0, 1, 2
+Env = Mapping[str, str]
 log = logging.getLogger("pr_auditor")
 
 
@@ -42,7 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--until", required=True, help="exclusive, ISO-8601 (UTC unless an offset is given)")
     audit.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
     audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    return parser
+    backfill = commands.add_parser(
+        "backfill",
+        help="audit a historical period in chunks, recording each change once (same dedupe as the Lambda)",
+    )
+    for flag, text in (
+        ("--org", "organisation (repeat, or comma-separate)"),
+        ("--since", "inclusive, ISO-8601"),
+        ("--until", "exclusive, ISO-8601"),
+    ):
+        backfill.add_argument(flag, required=True, action="append" if flag == "--org" else "store", help=text)
+    backfill.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
+    backfill.add_argument("--chunk-hours", type=float, default=24.0, help="hours per chunk (default 24)")
+    backfill.add_argument(
+        "--state-table",
+        default=os.environ.get("STATE_TABLE") or None,
+        help="DynamoDB table of the deployed stack (env STATE_TABLE): changes it already recorded are skipped, "
+        "and this backfill's are remembered; without it duplicates are suppressed within this run only",
+    )
+    backfill.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser  # fmt: skip
 
 
 def load_policy(path: Path | None) -> Policy:
@@ -70,16 +92,19 @@ class _JsonLines:
             log.info("%d records written", self.count)
 
 
-def audit(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], out: TextIO) -> int:
-    orgs = parse_orgs(args.org, name="--org")
-    window = make_window(args.since, args.until)
-    policy = load_policy(args.policy)
+def _github(env: Env) -> PullRequestSource:
     token = env.get("GITHUB_TOKEN", "").strip()
     if not token:
         raise ConfigError("GITHUB_TOKEN is not set")
     # A terminal run may wait longer for a rate-limit reset than a Lambda can.
-    connection = connection_from_env(env, max_wait_seconds=900.0)
-    source = open_source(token, connection)
+    return open_source(token, connection_from_env(env, max_wait_seconds=900.0))
+
+
+def audit(args: argparse.Namespace, env: Env, out: TextIO) -> int:
+    orgs = parse_orgs(args.org, name="--org")
+    window = make_window(args.since, args.until)
+    policy = load_policy(args.policy)
+    source = _github(env)
     request = AuditRequest(orgs=orgs, window=window, run_id=f"cli-{uuid.uuid4()}")
     log.info("auditing %s, %s", ", ".join(orgs), window.as_dict())
     summary = run_audit(request, source=source, policy=policy, emit=_JsonLines(out))
@@ -90,6 +115,63 @@ def audit(args: argparse.Namespace, env: dict[str, str] | os._Environ[str], out:
         counts["out_of_scope"], summary["github_requests"],
     )  # fmt: skip
     return EXIT_OK
+
+
+def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
+    orgs = parse_orgs(args.org, name="--org")
+    window = make_window(args.since, args.until)
+    policy = load_policy(args.policy)
+    if not 0 < args.chunk_hours <= 24 * 31:
+        raise ConfigError(f"--chunk-hours: expected more than 0 and at most 744, got {args.chunk_hours}")
+    ledger: Ledger
+    if args.state_table:
+        ledger = StateTable(args.state_table)
+    else:
+        ledger = MemoryLedger()
+        log.warning("no --state-table: a change is recorded once within this backfill, not across runs")
+    source = _github(env)
+    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
+    run = run_backfill(
+        orgs,
+        window,
+        chunk=timedelta(hours=args.chunk_hours),
+        run_id=f"cli-backfill-{uuid.uuid4()}",
+        progress=bar,
+        source=source,
+        policy=policy,
+        emit=_JsonLines(out),
+        ledger=ledger,
+    )
+    if bar is not None:
+        bar.close()
+    result = run.as_result()
+    log.info(
+        "backfill done: %d chunks, %d PRs recorded (%d non-compliant), %d GitHub requests",
+        result["chunks_completed"], result["audited"], result["non_compliant"], result["github_requests"],
+    )  # fmt: skip
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """One line on a terminal, rewritten per completed chunk."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._audited = 0
+        self._findings = 0
+
+    def __call__(self, done: int, total: int, summary: Record) -> None:
+        self._audited += summary["counts"]["audited"]
+        self._findings += summary["counts"]["non_compliant"]
+        filled = round(30 * done / total)
+        self._stream.write(
+            f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} chunks, "
+            f"{self._audited} PRs, {self._findings} non-compliant, through {summary['window']['until']}"
+        )
+        self._stream.flush()
+
+    def close(self) -> None:
+        self._stream.write("\n")
 
 
 def _progress_to_stderr(quiet: bool) -> logging.Handler:
@@ -107,7 +189,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         args = build_parser().parse_args(argv)
         progress = _progress_to_stderr(args.quiet)
         try:
-            return audit(args, os.environ, out or sys.stdout)
+            command = audit if args.command == "audit" else backfill
+            return command(args, os.environ, out or sys.stdout)
         finally:
             log.removeHandler(progress)
     except ConfigError as exc:
