@@ -11,12 +11,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 
 from pr_auditor.cli import main
 
+from harness import aws_environment, create_state_table
 from standin.generate import generate_org
 from standin.model import GitHubState
 from standin.server import StandIn
+from template_model import load_template
 
 pytestmark = pytest.mark.integration
 
@@ -139,3 +142,40 @@ def test_the_installed_console_script_runs_the_same_audit(github: tuple[GitHubSt
     assert lines[-1]["kind"] == "run_summary"
     assert lines[-1]["counts"]["audited"] == len(lines) - 1
     assert "cli-token" not in done.stdout + done.stderr
+
+
+def test_backfill_records_every_pr_of_the_period_once_in_chunks(
+    github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, _ = github
+    args = ["backfill", "--org", "acme", "--since", "2026-11-19T12:00:00Z", "--until", "2026-11-21T12:00:00Z"]
+    code, records, err = run([*args, "--chunk-hours", "12"], capsys)
+    assert code == 0
+    summaries = [r for r in records if r["kind"] == "run_summary"]
+    assert len(summaries) == 4
+    assert all(s["status"] == "completed" for s in summaries)
+    printed = [(r["repository"], r["number"]) for r in records if r["kind"] == "pull_request"]
+    in_scope_inside = {
+        (p.repo.full_name, p.number)
+        for p in state.prs
+        if p.merged_at
+        and datetime(2026, 11, 19, 12, tzinfo=UTC) <= p.merged_at < datetime(2026, 11, 21, 12, tzinfo=UTC)
+        and p.base_ref == p.repo.default_branch
+    }
+    assert sorted(printed) == sorted(in_scope_inside)
+    assert "no --state-table" in err
+
+
+def test_backfill_with_the_state_table_never_records_a_change_twice(
+    github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    aws_environment()
+    with mock_aws():
+        table = create_state_table(load_template()["Resources"]["AuditStateTable"]["Properties"], "cli-state")
+        args = ["backfill", "--org", "acme", *WINDOW_ARGS, "--state-table", table]
+        first_code, first, _ = run(args, capsys)
+        second_code, second, _ = run(args, capsys)
+    assert (first_code, second_code) == (0, 0)
+    assert sum(r["kind"] == "pull_request" for r in first) > 100
+    assert [r["kind"] for r in second] == ["run_summary"]
+    assert second[0]["counts"]["already_recorded"] == sum(r["kind"] == "pull_request" for r in first)
