@@ -304,13 +304,16 @@ class GitHubSource:
                 yield from self._search_window(scope, part, unfinished)
             return
         # One second still holds more than the cap: partition by repository instead of by time.
-        if any(not term.startswith("org:") for term in scope):
-            raise SourceError(f"{total} PRs merged in one second in {' '.join(scope)} exceed GitHub's search cap")
-        repos = tuple(f"repo:{name}" for term in scope for name in self._repositories(term.removeprefix("org:")))
-        groups = qualifier_groups(repos, window)
+        if all(term.startswith("org:") for term in scope):
+            repos = tuple(f"repo:{name}" for term in scope for name in self._repositories(term.removeprefix("org:")))
+            groups = qualifier_groups(repos, window)
+        elif len(scope) > 1:
+            groups = [scope[: len(scope) // 2], scope[len(scope) // 2 :]]
+        else:
+            raise SourceError(f"{total} PRs merged in one second in {scope[0]} exceed GitHub's search cap")
         self.sub_windows += len(groups) - 1
         log.info(
-            "window %s holds %d PRs in one second: partitioned into %d repository groups", window, total, len(groups)
+            "%d PRs merged in one second (%s): searching %d repository groups", total, window.as_dict(), len(groups)
         )
         for group in groups:
             yield from self._search_window(group, window, unfinished)

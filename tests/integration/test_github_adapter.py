@@ -248,8 +248,8 @@ def test_archived_repositories_and_other_default_branches_are_audited() -> None:
 
 
 def test_a_window_past_the_search_cap_is_split_and_every_pr_audited_once() -> None:
-    # Given 2,500 PRs merged in one day (GitHub search stops at 1,000 per query)
-    state = generate_org(seed=7, n_prs=2500, since=WINDOW.since, until=WINDOW.until, outside_window=True)
+    # Given 3,500 PRs merged in one day (GitHub search stops at 1,000 per query)
+    state = generate_org(seed=7, n_prs=3500, since=WINDOW.since, until=WINDOW.until, outside_window=True)
     expected = {
         (p.repo.full_name, p.number)
         for p in state.prs
@@ -269,7 +269,36 @@ def test_a_window_past_the_search_cap_is_split_and_every_pr_audited_once() -> No
     assert len(seen) == len(set(seen))
     assert set(seen) == expected
     assert summary["sub_windows"] > 1
+    assert summary["github_requests"] == state.count("graphql")
     assert summary["github_requests"] <= 1.05 * -(-len(expected) // 100) + 5
+    print(
+        f"\n3,500-PR window: {len(seen)} recorded, {summary['github_requests']} requests, {summary['sub_windows']} sub-windows"
+    )
+
+
+def test_an_incomplete_search_is_bisected_until_every_part_is_complete(github: tuple[GitHubState, StandIn]) -> None:
+    state, server = github
+    for hour in range(1, 23):
+        add_pr(state, "api", reviews=[review("bob")], merged_at=WINDOW.since + timedelta(hours=hour))
+    # Given GitHub times out twice and returns half pages
+    state.faults.add(Fault("incomplete_results", times=2, keep=0.5, match="graphql"))
+    source = source_for(server)
+    got = list(source.merged_pull_requests(("acme",), WINDOW))
+    assert len({pr.number for pr in got}) == 22
+    assert source.sub_windows >= 2
+
+
+def test_more_than_the_cap_in_one_second_is_partitioned_by_repository() -> None:
+    # Given 1,200 PRs merged in the same second across three repositories
+    state = make_state(org="acme", repos=("api", "web", "infra")).unlimited()
+    moment = WINDOW.since + timedelta(hours=5)
+    for i in range(1200):
+        add_pr(state, ("api", "web", "infra")[i % 3], reviews=[review("bob")], merged_at=moment)
+    with StandIn(state) as server:
+        source = source_for(server)
+        got = list(source.merged_pull_requests(("acme",), Window(moment, moment + timedelta(seconds=1))))
+    assert len({(pr.repository, pr.number) for pr in got}) == 1200
+    assert source.sub_windows >= 1  # one second could not be split by time: it went by repository
 
 
 def test_bad_token_is_an_immediate_auth_error(github: tuple[GitHubState, StandIn]) -> None:
