@@ -6,6 +6,7 @@ expect (bot logins, deleted accounts, push access, review commits, label timelin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from pr_auditor.audit import AuditRequest, run_audit
-from pr_auditor.errors import AuthError, SourceError, UnavailableError, UnknownOrgError
+from pr_auditor.errors import AuthError, RateLimitError, SourceError, UnavailableError, UnknownOrgError
 from pr_auditor.evaluate import evaluate
 from pr_auditor.github_source import Connection, GitHubSource, open_source
 from pr_auditor.model import PullRequest, Window
@@ -344,3 +345,30 @@ def test_persistent_5xx_ends_as_a_source_error(github: tuple[GitHubState, StandI
     state.faults.add(Fault("http_500", times=50, match="graphql"))
     with pytest.raises(SourceError, match=r"after retries|HTTP 500"):
         audited(server)
+
+
+def test_an_exhausted_graphql_budget_is_waited_out_when_its_reset_is_near(github: tuple[GitHubState, StandIn]) -> None:
+    state, server = github
+    add_pr(state, "api", reviews=[review("bob")], merged_at=MERGED)
+    # Given the point budget is spent and resets in about a second
+    bucket = state.rate["graphql"]
+    bucket.set(0)
+    bucket.reset = int(time.time()) + 1
+    slept: list[float] = []
+    source = source_for(server)
+    source._sleep = lambda seconds: (slept.append(seconds), time.sleep(seconds))[0]  # type: ignore[method-assign]
+    assert len(list(source.merged_pull_requests(("acme",), WINDOW))) == 1
+    assert len(slept) == 1
+    assert 0 < slept[0] <= 3
+
+
+def test_an_exhausted_graphql_budget_that_resets_too_late_fails_the_run_at_once(
+    github: tuple[GitHubState, StandIn],
+) -> None:
+    state, server = github
+    bucket = state.rate["graphql"]
+    bucket.set(0)
+    bucket.reset = int(time.time()) + 3600
+    with pytest.raises(RateLimitError, match="budget exhausted"):
+        list(source_for(server).merged_pull_requests(("acme",), WINDOW))
+    assert state.count("graphql") == 1

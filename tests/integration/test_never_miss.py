@@ -133,6 +133,7 @@ class Simulation:
         finally:
             handler.emit = original_emit  # type: ignore[assignment]
         # What reached CloudWatch Logs before the end (or the kill) is what auditors have.
+        assert not [line for line in lines if TOKEN in line], "the token reached a log line"
         self.records.extend(json.loads(line) for line in lines)
 
     def watermark(self) -> datetime | None:
