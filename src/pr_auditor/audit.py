@@ -124,7 +124,7 @@ def run_audit(
             seen.add(pr.key)
             rules = policy.for_repository(pr.repository)
             if not is_in_scope(pr, rules):
-                stats.skip_out_of_scope(pr)
+                stats.out_of_scope += 1  # counted, not a finding
                 continue
             evaluation = evaluate(pr, rules, policy_version=policy.version)
             if ledger is not None and not ledger.claim(pr.key, verdict=evaluation.verdict, run_id=request.run_id):

@@ -48,11 +48,9 @@ def latest_opinions(reviews: Iterable[Review]) -> dict[str, Review]:
     return latest
 
 
-def is_authors_own_approval(review: Review, pr: PullRequest) -> bool:
-    """Is this approval the PR author's own? It never counts: nobody authorises their own change.
-
-    Fix: ask another maintainer to review.
-    """
+def is_by_the_author(review: Review, pr: PullRequest) -> bool:
+    """Is this review the PR author's own? An author's approval never counts: nobody authorises their
+    own change. Fix: ask another maintainer to review."""
     return (
         review.author is not None
         and pr.author is not None
@@ -81,7 +79,7 @@ def is_approval_on_merged_head(review: Review, pr: PullRequest) -> bool:
 
 def discount_reason(review: Review, pr: PullRequest, policy: RepoPolicy) -> str | None:
     """Why an approval does not count, or None if it counts. The first failing rule is the reason."""
-    if is_authors_own_approval(review, pr):
+    if is_by_the_author(review, pr):
         return "author"
     if is_bot_approval(review) and not policy.bot_approvals_count:
         return "bot"
@@ -129,11 +127,7 @@ def has_standing_change_request(review: Review, pr: PullRequest) -> bool:
     Why: merging over an objection from a maintainer is a change nobody authorised. Fix: resolve the
     objection and have the reviewer approve, or dismiss the review with a reason.
     """
-    return (
-        review.state is ReviewState.CHANGES_REQUESTED
-        and review.author_can_push
-        and not is_authors_own_approval(review, pr)
-    )
+    return review.state is ReviewState.CHANGES_REQUESTED and review.author_can_push and not is_by_the_author(review, pr)
 
 
 # --- labels, exemptions, tickets -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -150,7 +150,6 @@ class Evaluation:
     policy_version: str
     emergency: EmergencyEvidence | None = None
     exempt_reason: str | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,10 +82,6 @@ def _names(path: str, value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in value)
 
 
-def _labels(path: str, value: Any) -> tuple[str, ...]:
-    return _names(path, value)
-
-
 def _branches(path: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
@@ -108,7 +104,7 @@ def _pattern(path: str, value: Any) -> re.Pattern[str] | None:
 
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "required_approvals": _count,
-    "emergency_labels": _labels,
+    "emergency_labels": _names,
     "count_stale_approvals": _bool,
     "bot_approvals_count": _bool,
     "exempt_authors": _names,

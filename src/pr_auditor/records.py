@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from pr_auditor.model import Evaluation, PullRequest, Verdict, Window, iso
+from pr_auditor.model import Evaluation, Verdict, Window, iso
 
 SCHEMA_VERSION = 1
 
@@ -86,10 +86,6 @@ class RunStats:
         if evaluation.verdict is Verdict.NON_COMPLIANT:
             pr = evaluation.pull_request
             self.non_compliant.append(f"{pr.repository}#{pr.number}")
-
-    def skip_out_of_scope(self, pr: PullRequest) -> None:
-        del pr
-        self.out_of_scope += 1
 
     @property
     def audited(self) -> int:
