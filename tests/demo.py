@@ -145,6 +145,10 @@ def report(
         shown.add(scenario)
         ref = f"{record['repository']}#{record['number']}"
         reasons = record.get("exempt_reason") or "; ".join(f"{v['code']}: {v['detail']}" for v in record["violations"])
+        if record["review_decision"] == "REVIEW_REQUIRED":
+            reasons += " [GitHub reviewDecision REVIEW_REQUIRED at merge: merged past required review]"
+        if record["archived_repository"]:
+            reasons += " [archived repository, still audited]"
         print(f"  {ref:<24} {record['verdict']:<14} [{scenario}] {reasons}")
     by_code = Counter(v["code"] for r in prs for v in r["violations"])
     print("\nFindings by violation code: " + ", ".join(f"{code} {n}" for code, n in sorted(by_code.items())))

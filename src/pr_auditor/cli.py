@@ -75,7 +75,7 @@ def load_policy(path: Path | None) -> Policy:
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read policy file ({exc.strerror})") from None
     try:
-        return parse_policy(text, source=str(path))
+        return parse_policy(text)
     except PolicyError as exc:
         raise PolicyError(f"{path}: {exc}") from None
 

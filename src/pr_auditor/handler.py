@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pr_auditor.audit import Record, run_backfill, run_scheduled
 from pr_auditor.checkpoint import StateTable
-from pr_auditor.errors import ConfigError
+from pr_auditor.errors import ConfigError, PolicyError
 from pr_auditor.github_source import open_source
 from pr_auditor.invocation import BackfillRun, parse_event
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
@@ -41,14 +41,17 @@ def state_table(name: str, ttl_days: int) -> StateTable:
 
 @cache
 def _policy_from_text(text: str) -> Policy:
-    return parse_policy(text, source="policy parameter")
+    return parse_policy(text)
 
 
 def current_policy(config: Settings) -> Policy:
     if config.policy_parameter is None:
         return DEFAULT_POLICY
     text = parameters.get_parameter(config.policy_parameter, max_age=CACHE_SECONDS)
-    return _policy_from_text(str(text))
+    try:
+        return _policy_from_text(str(text))
+    except PolicyError as exc:
+        raise PolicyError(f"policy parameter {config.policy_parameter}: {exc}") from None
 
 
 def emit(record: Record) -> None:

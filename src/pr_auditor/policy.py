@@ -152,14 +152,14 @@ def policy_from_mapping(raw: Any) -> Policy:
     return Policy(default=default, overrides=overrides, version=_version(default, overrides))
 
 
-def parse_policy(text: str, *, source: str = "policy") -> Policy:
+def parse_policy(text: str) -> Policy:
     """Parse YAML or JSON text (JSON is valid YAML 1.2 for our purposes)."""
     try:
         raw = yaml.safe_load(text) if text.strip() else {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise PolicyError(f"{source}: not valid YAML or JSON{where}") from None
+        raise PolicyError(f"not valid YAML or JSON{where}") from None
     return policy_from_mapping(raw)
 
 

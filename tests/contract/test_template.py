@@ -241,7 +241,7 @@ def test_given_the_default_policy_document_when_the_function_parses_it_then_it_i
     cfn: dict[str, Any],
 ) -> None:
     policy_module = pytest.importorskip("pr_auditor.policy")
-    policy = policy_module.parse_policy(cfn["Parameters"]["PolicyDocument"]["Default"], source="PolicyDocument")
+    policy = policy_module.parse_policy(cfn["Parameters"]["PolicyDocument"]["Default"])
     assert policy.default.required_approvals == 1
     assert policy.default.emergency_labels == ("emergency",)
 

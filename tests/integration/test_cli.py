@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from moto import mock_aws
 from pr_auditor.cli import main
 
 from harness import aws_environment, create_state_table
+from policy_cases import MALFORMED
 from standin.generate import generate_org
 from standin.model import GitHubState
 from standin.server import StandIn
@@ -116,15 +118,18 @@ def test_bad_input_is_one_line_and_non_zero(
         assert state.count() == 0  # bad input never reaches GitHub
 
 
-def test_a_policy_file_with_an_unknown_key_is_rejected_before_github(
-    github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str], tmp_path: Path
+@pytest.mark.parametrize(("text", "message"), [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED])
+def test_a_malformed_policy_file_is_rejected_naming_the_key_before_any_github_request(
+    github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str, message: str
 ) -> None:
     state, _ = github
     policy = tmp_path / "policy.yaml"
-    policy.write_text("required_approvals: 1\nrepositories:\n  acme/api:\n    reviewers: 2\n")
-    code, _, err = run(["audit", "--org", "acme", *WINDOW_ARGS, "--policy", str(policy)], capsys)
-    assert code == 2
-    assert f"pr-auditor: error: {policy}: repositories.acme/api.reviewers: unknown key" in err
+    policy.write_text(text)
+    code, records, err = run(["audit", "--org", "acme", *WINDOW_ARGS, "--policy", str(policy)], capsys)
+    assert (code, records) == (2, [])
+    [line] = err.splitlines()
+    assert line.startswith(f"pr-auditor: error: {policy}: ")
+    assert re.search(message, line.removeprefix(f"pr-auditor: error: {policy}: "))
     assert state.count() == 0
 
 
