@@ -8,6 +8,7 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,9 +18,21 @@ from pr_auditor.errors import ConfigError, PolicyError
 from pr_auditor.github_source import open_source
 from pr_auditor.invocation import BackfillRun, parse_event
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.records import NULLABLE_KEYS
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
 
-logger = Logger(utc=True)  # service name from POWERTOOLS_SERVICE_NAME
+
+class RecordFormatter(LambdaPowertoolsFormatter):
+    """Powertools drops top-level keys whose value is None; a record's nullable fields belong to its
+    schema (``merged_by: null`` is a deleted account, not a missing field), so those are kept."""
+
+    @staticmethod
+    def _strip_none_records(records: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in records.items() if value is not None or key in NULLABLE_KEYS}
+
+
+# service name from POWERTOOLS_SERVICE_NAME
+logger = Logger(utc=True, logger_formatter=RecordFormatter(utc=True))
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
 # Start no new chunk with less than this left: a chunk that is cut off is harmless (the watermark stays,
 # the ledger prevents second findings) but wastes the work; 5 minutes fits a day of PRs with retries.

@@ -13,6 +13,9 @@ from typing import Any
 from pr_auditor.model import Evaluation, Verdict, Window, iso
 
 SCHEMA_VERSION = 1
+#: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
+#: so every writer must keep them even where its defaults drop None values.
+NULLABLE_KEYS = frozenset({"author", "merged_by", "merge_commit_sha", "review_decision", "resume_from"})
 
 
 def pull_request_record(evaluation: Evaluation, *, window: Window, run_id: str) -> dict[str, Any]:

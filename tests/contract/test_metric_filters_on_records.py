@@ -94,3 +94,17 @@ def test_the_template_has_the_four_documented_filters() -> None:
 def test_each_record_matches_exactly_the_filters_meant_for_it(make: Any, expected: set[str]) -> None:
     line = make()
     assert {metric for metric, pattern in FILTERS.items() if matches(pattern, line)} == expected
+
+
+def test_the_logged_record_keeps_its_null_fields_like_the_cli_does() -> None:
+    # Given a PR whose author and merger are deleted accounts (Powertools drops None values by default)
+    policy = policy_from_mapping({})
+    evaluation = evaluate(pull_request(author=None, merged_by=None), policy.default, policy_version="v")
+    record = pull_request_record(evaluation, window=WINDOW, run_id="r")
+    # When the Lambda logs it
+    logged_record = json.loads(logged(record))
+    # Then the line carries every key of the record, nulls included, with the same values
+    assert {key: logged_record[key] for key in record} == json.loads(json.dumps(record))
+    assert logged_record["author"] is None
+    assert logged_record["merged_by"] is None
+    assert logged_record["review_decision"] is None
