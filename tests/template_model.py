@@ -317,6 +317,19 @@ class AlarmSpec:
     properties: Mapping[str, Any]
 
 
+def _metric_ref(
+    tpl: Mapping[str, Any], values: Mapping[str, Any], metric: Mapping[str, Any], statistic: str, period: Any
+) -> MetricRef:
+    """A metric as an alarm names it: inline on the alarm, or inside a metric-math MetricStat."""
+    return MetricRef(
+        namespace=str(resolve(tpl, metric["Namespace"], values)),
+        metric_name=metric["MetricName"],
+        statistic=statistic,
+        period=period,
+        dimensions=tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])),
+    )
+
+
 def alarms(template: Mapping[str, Any] | None = None, stack_name: str = DEFAULT_STACK_NAME) -> list[AlarmSpec]:
     """The template's CloudWatch alarms; names and namespaces resolved, periods raw."""
     tpl = load_template() if template is None else template
@@ -332,26 +345,9 @@ def alarms(template: Mapping[str, Any] | None = None, stack_name: str = DEFAULT_
                     expression = query["Expression"]
                     continue
                 stat = query["MetricStat"]
-                metric = stat["Metric"]
-                metrics.append(
-                    MetricRef(
-                        namespace=str(resolve(tpl, metric["Namespace"], values)),
-                        metric_name=metric["MetricName"],
-                        statistic=stat["Stat"],
-                        period=stat["Period"],
-                        dimensions=tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])),
-                    )
-                )
+                metrics.append(_metric_ref(tpl, values, stat["Metric"], stat["Stat"], stat["Period"]))
         else:
-            metrics.append(
-                MetricRef(
-                    namespace=str(resolve(tpl, props["Namespace"], values)),
-                    metric_name=props["MetricName"],
-                    statistic=props["Statistic"],
-                    period=props["Period"],
-                    dimensions=tuple((d["Name"], d["Value"]) for d in props.get("Dimensions", [])),
-                )
-            )
+            metrics.append(_metric_ref(tpl, values, props, props["Statistic"], props["Period"]))
         specs.append(
             AlarmSpec(
                 logical_id=logical_id,
