@@ -54,3 +54,12 @@ class IncompleteSearchError(UnavailableError):
 class StateError(SourceError):
     """The audit state (watermark, ledger of recorded PRs) could not be read or written; the window is
     audited again by a later run, so nothing is lost."""
+
+
+class ArchiveError(StateError):
+    """The evidence archive (S3) could not store a chunk; the chunk does not count and is audited again."""
+
+
+class NotifyError(AuditError):
+    """A per-finding message could not be published; the ledger keeps the finding un-notified and a later
+    run publishes it (the run itself is not failed: the record and the alarm exist)."""

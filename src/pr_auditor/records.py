@@ -6,6 +6,7 @@ Records are data: stable keys, JSON-serialisable values. Alarms filter on ``kind
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,12 +19,27 @@ SCHEMA_VERSION = 1
 NULLABLE_KEYS = frozenset({"author", "merged_by", "merge_commit_sha", "review_decision", "resume_from"})
 
 
+def record_id(kind: str, *parts: str) -> str:
+    """Deterministic identity of a record, so any consumer can dedupe: the same change always gets the same
+    id, whichever run (or re-emission after a crash) wrote it. Parts per kind: ``pull_request``
+    (repository, number, merge commit), ``direct_push`` (repository, branch, sha), ``history_rewrite``
+    (repository, branch, old head, new head), ``protection`` (repository, branch, protection digest),
+    ``policy_change`` (scope, previous version, new version). Repository names are case-insensitive."""
+    digest = hashlib.sha256("\x1f".join((kind, *parts)).encode()).hexdigest()
+    return f"{kind}:{digest[:32]}"
+
+
+def pull_request_record_id(repository: str, number: int, merge_commit_sha: str | None) -> str:
+    return record_id("pull_request", repository.casefold(), str(number), merge_commit_sha or "")
+
+
 def pull_request_record(evaluation: Evaluation, *, window: Window, run_id: str) -> dict[str, Any]:
     """One record per audited PR — compliant ones too: auditors sample from the whole population."""
     pr = evaluation.pull_request
     record: dict[str, Any] = {
         "kind": "pull_request",
         "schema_version": SCHEMA_VERSION,
+        "record_id": pull_request_record_id(pr.repository, pr.number, pr.merge_commit_sha),
         "repository": pr.repository,
         "number": pr.number,
         "url": pr.url,

@@ -1,0 +1,182 @@
+"""The ports the audit core talks through (typed protocols), with in-memory implementations for the CLI and
+for tests. The DynamoDB state table (``checkpoint.py``), SNS (``notify.py``) and S3 (``archive.py``) are the
+deployed adapters. No I/O here.
+
+The ledger is the heart of "never lose a finding, never report one twice". An entry goes through:
+
+    claim (pending, the record stored in the entry) ─▶ record written ─▶ recorded
+         ─▶ archived (the chunk's evidence object exists)       ─▶ notified (findings only)
+
+An entry stays *open* until it is recorded, archived and, if it is a finding, notified; a later run
+finishes open entries whose claim is older than the lease (the run that claimed them is gone): it re-emits
+a pending record (same ``record_id``: the worst case is a repeated record, never a lost one), publishes a
+missing notification, and carries unarchived records into its own evidence object. Only the function
+writes the ledger; every other reader (the CLI) only asks ``is_recorded``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+Record = dict[str, Any]
+Document = dict[str, Any]
+
+
+class ConflictError(Exception):
+    """A state document changed since it was read (optimistic concurrency): re-read and decide again."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """What the ledger knows of one record."""
+
+    record_id: str
+    record: Record
+    claimed_at: datetime
+    recorded: bool = False
+    archived: bool = False
+    needs_notification: bool = False
+    notified: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        return not (self.recorded and self.archived and (self.notified or not self.needs_notification))
+
+
+class Ledger(Protocol):
+    """Which records were written, archived and notified, across runs (DynamoDB in AWS)."""
+
+    def claim(self, record: Record, *, notify: bool, now: datetime) -> bool:
+        """Claim ``record["record_id"]`` as pending, storing the record. False if it was claimed before."""
+        ...
+
+    def mark_recorded(self, record_id: str) -> None: ...
+
+    def mark_archived(self, record_ids: Iterable[str]) -> None: ...
+
+    def mark_notified(self, record_id: str) -> None: ...
+
+    def open_entries(self, *, claimed_before: datetime) -> list[LedgerEntry]:
+        """Entries not yet finished whose claim is older than ``claimed_before``, oldest first."""
+        ...
+
+
+class LedgerReader(Protocol):
+    """Read-only view of the ledger (the CLI against a deployed stack never writes it)."""
+
+    def is_recorded(self, record_id: str) -> bool: ...
+
+
+class StateStore(Protocol):
+    """Small JSON documents with optimistic concurrency: the policy in force, branch heads, protection,
+    the last reconciliation sweep. ``revision`` is 0 for a document that does not exist yet."""
+
+    def load(self, name: str) -> tuple[Document | None, int]: ...
+
+    def save(self, name: str, document: Document, *, revision: int) -> None:
+        """Write ``document`` if its stored revision is still ``revision``; else raise ConflictError."""
+        ...
+
+
+class Notifier(Protocol):
+    """Publishes one message per finding (SNS in AWS). Raises NotifyError when the publish failed."""
+
+    def publish(self, record: Record) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveChunk:
+    """One completed chunk's evidence: its records (including records carried over from earlier runs that
+    were written but not archived) and its run_summary."""
+
+    scope: str
+    stream: str  # "scheduled" | "backfill" | "sweep": each stream is its own hash chain
+    window: Mapping[str, str]  # {"since", "until"}
+    run_id: str
+    records: tuple[Record, ...]
+    summary: Record
+
+
+class Archive(Protocol):
+    """Write-once evidence storage (S3 Object Lock in AWS): records object + hash-chained manifest."""
+
+    def write_chunk(self, chunk: ArchiveChunk) -> str:
+        """Store the chunk; returns the manifest's key. Raises ArchiveError if either object failed."""
+        ...
+
+
+# --- in-memory implementations: the CLI without a stack, and the fakes of the unit tests ------------------
+
+
+@dataclass
+class MemoryLedger:
+    """A ledger in one process: the CLI without a state table, and unit tests."""
+
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+
+    def claim(self, record: Record, *, notify: bool, now: datetime) -> bool:
+        record_id = str(record["record_id"])
+        if record_id in self.entries:
+            return False
+        self.entries[record_id] = LedgerEntry(record_id, dict(record), now, needs_notification=notify)
+        return True
+
+    def mark_recorded(self, record_id: str) -> None:
+        self.entries[record_id] = replace(self.entries[record_id], recorded=True)
+
+    def mark_archived(self, record_ids: Iterable[str]) -> None:
+        for record_id in record_ids:
+            self.entries[record_id] = replace(self.entries[record_id], archived=True)
+
+    def mark_notified(self, record_id: str) -> None:
+        self.entries[record_id] = replace(self.entries[record_id], notified=True)
+
+    def open_entries(self, *, claimed_before: datetime) -> list[LedgerEntry]:
+        found = [e for e in self.entries.values() if e.is_open and e.claimed_at < claimed_before]
+        return sorted(found, key=lambda e: e.claimed_at)
+
+    def is_recorded(self, record_id: str) -> bool:
+        return record_id in self.entries
+
+
+@dataclass
+class MemoryState:
+    documents: dict[str, tuple[Document, int]] = field(default_factory=dict)
+
+    def load(self, name: str) -> tuple[Document | None, int]:
+        document, revision = self.documents.get(name, (None, 0))
+        return (dict(document) if document is not None else None), revision
+
+    def save(self, name: str, document: Document, *, revision: int) -> None:
+        if self.documents.get(name, (None, 0))[1] != revision:
+            raise ConflictError(name)
+        self.documents[name] = (dict(document), revision + 1)
+
+
+@dataclass
+class NoArchive:
+    """No evidence store (the CLI): every chunk is accepted and nothing is kept."""
+
+    def write_chunk(self, chunk: ArchiveChunk) -> str:
+        del chunk
+        return ""
+
+
+@dataclass
+class NoNotifier:
+    """No per-finding messages (the CLI prints findings to stdout)."""
+
+    def publish(self, record: Record) -> None:
+        del record
+
+
+_: tuple[Ledger, LedgerReader, StateStore, Archive, Notifier] = (
+    MemoryLedger(),
+    MemoryLedger(),
+    MemoryState(),
+    NoArchive(),
+    NoNotifier(),
+)
