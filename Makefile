@@ -2,37 +2,85 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
-VENV   := .venv
+# Development interpreter: any Python 3.11+. Left empty, scripts/find-python takes `python3` when it is 3.11+,
+# else the newest python3.1x on PATH; `make ... PYTHON=/path/to/python3.x` picks one. mypy and ruff target
+# 3.11, the oldest supported version, whatever runs them.
+PYTHON ?=
+# The function's runtime (python3.13), for `sam build` and `make test-313`: left empty, scripts/find-python
+# looks on PATH, in pyenv and in the usual install locations.
+PY313  ?=
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NODE_STAMP := node_modules/.installed-stamp
 
-# aws-sam-cli and checkov pin conflicting boto3 versions: each gets its own virtual environment.
+# Hashed locks, both generated from pyproject.toml by `make lock` (uv pip compile --generate-hashes):
+# the development environment (every extra, Python 3.11+ on any platform) and the Lambda layer (python3.13,
+# aarch64 manylinux wheels), which `sam build` installs from.
+DEV_LOCK   := requirements-dev.lock
+LAYER_LOCK := layer/requirements.txt
+
+# aws-sam-cli and checkov pin conflicting boto3 versions: each tool gets its own virtual environment.
 SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
+UV_VENV      := .venv-uv
 SAM_VERSION     ?= 1.170.0
 CHECKOV_VERSION ?= 3.3.30
-# `sam build` without a container needs the function's runtime interpreter on PATH (python3.13).
-PY313 ?= $(shell command -v python3.13 2>/dev/null || ls -d $$HOME/.pyenv/versions/3.13*/bin/python3.13 2>/dev/null | tail -n1)
+UV_VERSION      ?= 0.13.9
+SAM := $(CURDIR)/$(SAM_VENV)/bin/sam
+UV  := $(UV_VENV)/bin/uv
+
+# sam deploy: the samconfig.toml environment ([default], [dev], [prod], or one that a guided deploy adds).
+ENV ?= default
 
 export PYTHONDONTWRITEBYTECODE := 1
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install demo test lint check validate bench clean
+.PHONY: help install lock demo test test-313 lint check validate build deploy bench clean
 help:  ## list targets
-	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-install: $(STAMP) $(NODE_STAMP)  ## venv + package + dev tools + GitHub's published schema (npm)
+install: $(STAMP) $(NODE_STAMP)  ## venv + locked dev tools + the package (editable) + GitHub's published schema (npm)
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+# Only hashed, pinned packages go in; then the package itself, built by the locked setuptools without a
+# network fetch (--no-build-isolation) and without resolving anything (--no-deps).
+$(STAMP): pyproject.toml $(DEV_LOCK)
+	@py="$$(scripts/find-python $(PYTHON))" || exit 1; \
+	  echo "== $(VENV): $$("$$py" -V 2>&1) ($$py)"; "$$py" -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(UV_VENV)/.stamp:
+	@py="$$(scripts/find-python $(PYTHON))" || exit 1; "$$py" -m venv --clear $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	touch $@
+
+# Regenerates both locks from pyproject.toml, keeping the pins already in them where they still fit;
+# `make lock UPGRADE=1` moves every pin to the newest allowed version. The layer is resolved inside the
+# development lock's pins, so the tests run the versions the function ships.
+LOCK_FLAGS := --quiet --generate-hashes --custom-compile-command 'make lock' $(if $(UPGRADE),--upgrade)
+lock: $(UV_VENV)/.stamp  ## regenerate the hashed locks (requirements-dev.lock, layer/requirements.txt) from pyproject.toml
+	$(UV_VENV)/bin/python -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"], sep="\n")' \
+	  | $(UV) pip compile pyproject.toml - --all-extras --universal --python-version 3.11 $(LOCK_FLAGS) -o $(DEV_LOCK)
+	$(UV) pip compile pyproject.toml --python-version 3.13 --python-platform aarch64-manylinux_2_28 \
+	  -c $(DEV_LOCK) $(LOCK_FLAGS) -o $(LAYER_LOCK)
+	@{ printf '%s\n' \
+	  "# The function's runtime dependencies, pinned with hashes for the Lambda target (python3.13, arm64:" \
+	  "# aarch64 manylinux wheels). \`make build\` (sam build) installs the layer from this file." \
+	  "# Do not edit: \`make lock\` regenerates it from pyproject.toml [project].dependencies, and" \
+	  "# tests/contract/test_template.py fails when the two disagree. boto3 is not listed: the runtime has it."; \
+	  cat $(LAYER_LOCK); } > $(LAYER_LOCK).tmp && mv $(LAYER_LOCK).tmp $(LAYER_LOCK)
+	@{ printf '%s\n' \
+	  "# Development environment (the package's dependencies, every extra, and the build backend), pinned" \
+	  "# with hashes for Python 3.11+ on any platform. \`make install\` installs it with --require-hashes." \
+	  "# Do not edit: \`make lock\` regenerates it from pyproject.toml."; \
+	  cat $(DEV_LOCK); } > $(DEV_LOCK).tmp && mv $(DEV_LOCK).tmp $(DEV_LOCK)
 
 demo: install  ## the main job on local stand-ins: GitHub stand-in + moto, Lambda handler in-process
 	PYTHONPATH=tests $(BIN)/python -m demo
@@ -40,51 +88,68 @@ demo: install  ## the main job on local stand-ins: GitHub stand-in + moto, Lambd
 test: install  ## unit, integration (stand-in over HTTP + moto) and contract tests
 	$(BIN)/pytest -q
 
-lint: install  ## ruff, mypy strict on src/, cfn-lint on the template
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+test-313:  ## the tests on python3.13, the function's runtime, in .venv-3.13
+	@py="$$(scripts/find-python --exact 3.13 $(PY313))" || exit 1; \
+	  $(MAKE) --no-print-directory test VENV=.venv-3.13 PYTHON="$$py"
+
+lint: install  ## ruff, mypy strict on src/ and scripts/, cfn-lint on the template
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
+	$(BIN)/mypy scripts/deploy.py
 	$(BIN)/cfn-lint template.yaml
 
 bench: install  ## requests, wall time, cold start and memory against a naive REST baseline
 	PYTHONPATH=tests $(BIN)/python -m bench
 
-# --- template validation (sam validate --lint, sam build, checkov), each tool in its own venv ---
+# --- tools in their own venvs ---
 $(SAM_VENV)/.stamp:
-	$(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli==$(SAM_VERSION)'
+	@py="$$(scripts/find-python $(PYTHON))" || exit 1; "$$py" -m venv --clear $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_VERSION)'
 	touch $@
 
 $(CHECKOV_VENV)/.stamp:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@py="$$(scripts/find-python $(PYTHON))" || exit 1; "$$py" -m venv --clear $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
 # `sam build` (no container) runs pip with the first python3.13 on PATH: a venv of the function's runtime
 # guarantees it has pip. A bare symlink inside another venv would pick up that venv's pyvenv.cfg instead.
-# The pyenv shim is skipped unless 3.13 is its active version (the check runs each candidate).
 PY313_VENV := .venv-py313
 $(PY313_VENV)/.stamp:
-	@py=""; for c in "$(PY313)" $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
-	  if [ -x "$$c" ] && "$$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' 2>/dev/null; then py="$$c"; break; fi; \
-	done; \
-	test -n "$$py" || { echo "sam build needs python3.13 (the function runtime) and none was found"; exit 1; }; \
-	echo "sam build uses $$py"; "$$py" -m venv --clear $(PY313_VENV)
+	@py="$$(scripts/find-python --exact 3.13 $(PY313))" || { \
+	  echo "make: sam build installs the layer with the function's runtime, python3.13 (or run sam build --use-container, with Docker)." >&2; \
+	  exit 1; }; \
+	echo "== sam build uses $$py"; "$$py" -m venv --clear $(PY313_VENV)
 	touch $@
 
-SAM_ENV := AWS_DEFAULT_REGION=eu-west-1 SAM_CLI_TELEMETRY=0
-validate: install $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp $(PY313_VENV)/.stamp  ## cfn-lint, sam validate --lint, sam build, checkov
+# sam build downloads the layer's native wheels for aarch64 by name and version, without the lock's hashes
+# (aws-lambda-builders' second pip pass). So the wheels are fetched first, hash-checked against the lock, for
+# this machine and for aarch64, and sam build's pip may use only those (no index).
+WHEELS := .aws-sam/wheels
+LAYER_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux_2_34_aarch64
+build: $(SAM_VENV)/.stamp $(PY313_VENV)/.stamp  ## sam build: the function + its arm64 layer from the hashed lock
+	@echo "== layer wheels, checked against the hashes in $(LAYER_LOCK)"
+	rm -rf $(WHEELS)
+	$(PY313_VENV)/bin/python -m pip download --quiet --require-hashes -r $(LAYER_LOCK) --dest $(WHEELS)
+	$(PY313_VENV)/bin/python -m pip download --quiet --require-hashes -r $(LAYER_LOCK) --dest $(WHEELS) \
+	  --only-binary=:all: $(LAYER_PLATFORMS) --implementation cp --python-version 3.13 --abi cp313
+	@echo "== sam build (layer: arm64 wheels)"
+	PATH="$(CURDIR)/$(PY313_VENV)/bin:$$PATH" PIP_NO_INDEX=1 PIP_FIND_LINKS="$(CURDIR)/$(WHEELS)" \
+	  $(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel
+
+deploy: install build  ## sam deploy --config-env ENV (default: default): guided while samconfig.toml lacks a required parameter
+	$(BIN)/python scripts/deploy.py --config-env $(ENV) --sam "$(SAM)"
+
+SAM_ENV := AWS_DEFAULT_REGION=eu-west-1
+validate: install build $(CHECKOV_VENV)/.stamp  ## cfn-lint, sam validate --lint, sam build, checkov
 	@echo "== cfn-lint"; time $(BIN)/cfn-lint template.yaml
-	@echo "== sam validate --lint"; time $(SAM_ENV) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
-	@echo "== sam build (layer: arm64 wheels)"; time PATH="$(CURDIR)/$(PY313_VENV)/bin:$$PATH" $(SAM_ENV) \
-	  $(SAM_VENV)/bin/sam build --template template.yaml --build-dir .aws-sam/build --parallel
-	@echo "== layer native code is aarch64"; time REQUIRE_SAM_BUILD=1 $(BIN)/pytest -q -p no:cacheprovider \
-	  tests/contract/test_template.py -k built_layer
+	@echo "== sam validate --lint"; time $(SAM_ENV) $(SAM) validate --lint --template template.yaml
+	@echo "== the built layer: aarch64 native code, exactly the locked versions"; time REQUIRE_SAM_BUILD=1 \
+	  $(BIN)/pytest -q -p no:cacheprovider tests/contract/test_template.py -k built_layer
 	@echo "== checkov"; time $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation --file template.yaml
 
-check: lint test validate  ## the whole gate, as CI runs it
+check: lint test validate  ## the whole gate, as CI runs it (.ci/run also runs test-313 and demo)
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) $(PY313_VENV) node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-3.13 $(SAM_VENV) $(CHECKOV_VENV) $(UV_VENV) $(PY313_VENV) node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -13,13 +13,14 @@ import re
 import tomllib
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+from packaging.requirements import Requirement
 
 import template_model as tm
 from cwfilter import matches, parse, selectors
+from locks import canonical, read_lock
 
 ROOT = tm.ROOT
 STACK = tm.DEFAULT_STACK_NAME
@@ -751,14 +752,21 @@ def test_given_the_outputs_when_read_then_operators_find_the_queues_topic_log_gr
 
 
 # --------------------------------------------------------------------------- repository files
-def requirement_lines(path: Path) -> list[str]:
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return [line for line in lines if line]
-
-
 def test_given_the_layer_requirements_when_compared_with_pyproject_then_they_are_the_same_list() -> None:
+    """layer/requirements.txt is the hashed lock of exactly pyproject's runtime dependencies: each one
+    pinned at a version pyproject allows, none left from a removed dependency. Fix: `make lock`."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert requirement_lines(ROOT / "layer" / "requirements.txt") == project["dependencies"]
+    declared = {canonical(req.name): req for req in map(Requirement, project["dependencies"])}
+    pins = {pin.name: pin for pin in read_lock(ROOT / "layer" / "requirements.txt")}
+    direct = {name for name, pin in pins.items() if "pr-auditor" in pin.via}
+    assert direct == set(declared), "layer/requirements.txt and pyproject.toml disagree: run `make lock`"
+    for name, requirement in declared.items():
+        assert requirement.specifier.contains(pins[name].version, prereleases=True), (
+            f"layer/requirements.txt pins {name}=={pins[name].version}, pyproject.toml wants {requirement}:"
+            " run `make lock`"
+        )
+    assert all(pin.hashes for pin in pins.values())
+    assert all(pin.marker is None for pin in pins.values()), "one target: python3.13 on arm64"
 
 
 def test_given_the_sample_events_when_read_then_they_are_a_scheduled_event_and_a_backfill_window() -> None:
@@ -784,29 +792,6 @@ def test_given_a_sample_event_when_the_handler_parses_it_then_it_is_accepted(nam
         assert parsed.orgs == ("acme",)
     else:
         assert parsed.now.utcoffset() is not None
-
-
-@pytest.mark.parametrize("environment", ["default", "dev", "prod"])
-def test_given_a_samconfig_environment_when_read_then_its_overrides_satisfy_the_template_parameters(
-    sam: dict[str, Any], environment: str
-) -> None:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
-    deploy = config[environment]["deploy"]["parameters"]
-    assert deploy["capabilities"] == "CAPABILITY_IAM"
-    assert deploy["resolve_s3"] is True
-    assert isinstance(deploy["confirm_changeset"], bool)
-    expected_stack = {"default": "pr-auditor", "dev": "pr-auditor-dev", "prod": "pr-auditor-prod"}[environment]
-    assert deploy["stack_name"] == expected_stack
-    overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
-    parameters = sam["Parameters"]
-    missing = {name for name, spec in parameters.items() if "Default" not in spec} - set(overrides)
-    assert not missing, f"{environment} must set {missing}"
-    for name, value in overrides.items():
-        spec = parameters[name]
-        if "AllowedValues" in spec:
-            assert value in {str(v) for v in spec["AllowedValues"]}, (name, value)
-        if "AllowedPattern" in spec:
-            assert re.fullmatch(spec["AllowedPattern"], value), (name, value)
 
 
 def test_given_the_checkov_skips_when_read_then_each_names_a_check_and_gives_a_reason(sam: dict[str, Any]) -> None:
@@ -840,3 +825,17 @@ def test_given_the_built_layer_when_its_native_extensions_are_read_then_all_are_
         header = extension.read_bytes()[:20]
         assert header[:4] == b"\x7fELF", extension
         assert int.from_bytes(header[18:20], "little") == ELF_MACHINE_AARCH64, f"{extension} is not aarch64"
+
+
+def test_given_the_built_layer_when_its_distributions_are_read_then_they_are_exactly_the_locked_versions() -> None:
+    if not LAYER_BUILD.is_dir():
+        if os.environ.get("REQUIRE_SAM_BUILD"):
+            pytest.fail(f"{LAYER_BUILD} is missing: run sam build first")
+        pytest.skip("no sam build output (make validate builds it and runs this test)")
+    installed = {}
+    for dist_info in LAYER_BUILD.glob("*.dist-info"):
+        metadata = (dist_info / "METADATA").read_text(encoding="utf-8").splitlines()
+        fields = dict(line.split(": ", 1) for line in metadata if line.startswith(("Name: ", "Version: ")))
+        installed[canonical(fields["Name"])] = fields["Version"]
+    locked = {pin.name: pin.version for pin in read_lock(ROOT / "layer" / "requirements.txt")}
+    assert installed == locked

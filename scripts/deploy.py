@@ -1,0 +1,240 @@
+"""``make deploy``: check a samconfig.toml environment against template.yaml, then run ``sam deploy``.
+
+    python scripts/deploy.py --config-env prod [--check | --dry-run] [--sam PATH] [--samconfig F] [--template F]
+
+Each parameter override is checked the way CloudFormation will check it (AllowedValues, AllowedPattern,
+lengths, numeric bounds), and also against placeholders that would pass those checks and fail only at run
+time: the documentation's organisation ``acme``, AWS's example account ``123456789012``, ``example.com``
+addresses. A wrong value stops the deploy before anything is built or uploaded, with one line per parameter.
+
+While the environment lacks a parameter that has no usable default (the organisations, the secret), the
+deploy is guided (``sam deploy --guided``): sam asks for each value and saves the answers into the
+environment, so the next ``make deploy`` runs ``sam deploy --config-env ENV`` unattended.
+
+Exit codes: 0 deployed (``--check``: the environment is usable; ``--dry-run``: the sam command is printed);
+2 a value is wrong (nothing was deployed); otherwise sam's own exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shlex
+import sys
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# AWS's documentation account: a real stack can never read a secret or key there.
+EXAMPLE_ACCOUNT = "123456789012"
+# Organisation names used as examples (README, old samconfig.toml) or as fill-in-the-blank markers.
+PLACEHOLDER_WORDS = frozenset(
+    {"acme", "example", "example-org", "my-org", "myorg", "your-org", "yourorg", "org", "organisation",
+     "organization", "changeme", "change-me", "change_me", "todo", "tbd", "xxx", "placeholder"}
+)  # fmt: skip
+PLACEHOLDER_PREFIXES = ("acme-", "acme_", "example-")
+EXAMPLE_DOMAIN = re.compile(r"@(?:[^@\s]+\.)?example\.(?:com|org|net)$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``make deploy`` will do with one samconfig environment."""
+
+    environment: str
+    errors: tuple[str, ...]  # one line each, naming the parameter
+    missing: tuple[str, ...]  # required parameters that sam --guided must ask for
+
+    @property
+    def guided(self) -> bool:
+        return bool(self.missing)
+
+    def sam_arguments(self) -> list[str]:
+        guided = ["--guided"] if self.guided else []
+        return ["deploy", *guided, "--config-env", self.environment]
+
+
+# --------------------------------------------------------------------------- reading the files
+class _TemplateLoader(yaml.SafeLoader):
+    """SafeLoader that accepts CloudFormation's short tags (``!Ref``…); only Parameters is read."""
+
+
+def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    assert isinstance(node, yaml.MappingNode)
+    return loader.construct_mapping(node, deep=True)
+
+
+_TemplateLoader.add_multi_constructor("!", _any_tag)
+
+
+def template_parameters(path: Path) -> dict[str, dict[str, Any]]:
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
+    parameters: dict[str, dict[str, Any]] = document.get("Parameters", {})
+    return parameters
+
+
+def parse_overrides(value: object, where: str) -> dict[str, str]:
+    """sam's parameter_overrides: a list of ``Key=Value`` items, or one string of them (as a guided deploy
+    writes it, values in double quotes); ``ParameterKey=K,ParameterValue=V`` is accepted too."""
+    if isinstance(value, str):
+        items = shlex.split(value)
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        items = list(value)
+    else:
+        raise ValueError(f"{where} parameter_overrides: expected a list of Key=Value strings or one string")
+    overrides: dict[str, str] = {}
+    for item in items:
+        long_form = re.fullmatch(r"ParameterKey=([^,]+),ParameterValue=(.*)", item, re.DOTALL)
+        if long_form:
+            key, text = long_form.group(1), long_form.group(2)
+        elif "=" in item:
+            key, text = item.split("=", 1)
+        else:
+            raise ValueError(f"{where} parameter_overrides: {item!r} is not Key=Value")
+        overrides[key.strip()] = text
+    return overrides
+
+
+def environment_settings(samconfig: Mapping[str, Any], environment: str) -> dict[str, Any] | None:
+    """The deploy settings sam uses for ``--config-env``: global parameters, then deploy parameters."""
+    section = samconfig.get(environment)
+    if not isinstance(section, dict):
+        return None
+    settings: dict[str, Any] = {}
+    for command in ("global", "deploy"):
+        settings.update(section.get(command, {}).get("parameters", {}))
+    return settings
+
+
+# --------------------------------------------------------------------------- the checks
+def is_placeholder(value: str) -> str | None:
+    """Why the value is a stand-in rather than the user's own, or None. Comma lists are read item by item."""
+    if EXAMPLE_ACCOUNT in value:
+        return f"account {EXAMPLE_ACCOUNT} is AWS's documentation example"
+    if "<" in value or ">" in value or "..." in value:
+        return "a fill-in-the-blank marker"
+    for item in (part.strip() for part in value.split(",")):
+        lowered = item.lower()
+        if lowered in PLACEHOLDER_WORDS or lowered.startswith(PLACEHOLDER_PREFIXES):
+            return f"{item!r} is an example name"
+        if EXAMPLE_DOMAIN.search(item):
+            return f"{item!r} is an example address: example.com, .org and .net receive no mail"
+    return None
+
+
+def violation(name: str, spec: Mapping[str, Any], value: str) -> str | None:
+    """Why CloudFormation would refuse the value for this parameter, or None."""
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in {str(v) for v in allowed}:
+        return f"must be one of {', '.join(str(v) for v in allowed)}"
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(str(pattern), value):
+        hint = ""
+        if name.endswith("SecretArn"):
+            hint = (
+                " (a secret's full ARN ends in '-' and the 6 characters Secrets Manager appends:"
+                " aws secretsmanager describe-secret --secret-id NAME --query ARN)"
+            )
+        return str(spec.get("ConstraintDescription") or f"does not match {pattern}") + hint
+    if "MinLength" in spec and len(value) < int(spec["MinLength"]):
+        return f"is shorter than {spec['MinLength']} characters"
+    if "MaxLength" in spec and len(value) > int(spec["MaxLength"]):
+        return f"is longer than {spec['MaxLength']} characters"
+    if spec.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "is not a number"
+        if "MinValue" in spec and number < float(spec["MinValue"]):
+            return f"is below {spec['MinValue']}"
+        if "MaxValue" in spec and number > float(spec["MaxValue"]):
+            return f"is above {spec['MaxValue']}"
+    return None
+
+
+def shown(spec: Mapping[str, Any], value: str) -> str:
+    return "****" if str(spec.get("NoEcho", "false")).lower() == "true" else value
+
+
+def plan(parameters: Mapping[str, Mapping[str, Any]], samconfig: Mapping[str, Any], environment: str) -> Plan:
+    """Check one environment's overrides and decide between a plain and a guided deploy."""
+    where = f"samconfig.toml [{environment}]"
+    settings = environment_settings(samconfig, environment) or {}
+    try:
+        overrides = parse_overrides(settings.get("parameter_overrides", []), where)
+    except ValueError as error:
+        return Plan(environment, (str(error),), ())
+    errors: list[str] = []
+    for name, value in overrides.items():
+        spec = parameters.get(name)
+        if spec is None:
+            errors.append(f"{where} {name}: not a parameter of template.yaml (it has: {', '.join(parameters)})")
+            continue
+        placeholder = is_placeholder(value)
+        if placeholder:
+            errors.append(f"{where} {name}={shown(spec, value)}: a placeholder ({placeholder}); set your own value")
+            continue
+        wrong = violation(name, spec, value)
+        if wrong:
+            errors.append(f"{where} {name}={shown(spec, value)}: {wrong}")
+    missing = [
+        name
+        for name, spec in parameters.items()
+        if name not in overrides
+        and (
+            "Default" not in spec or violation(name, spec, str(spec["Default"])) or is_placeholder(str(spec["Default"]))
+        )
+    ]
+    if "stack_name" not in settings and not missing:
+        missing.append("stack_name")
+    return Plan(environment, tuple(errors), tuple(missing))
+
+
+# --------------------------------------------------------------------------- command line
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/deploy.py", description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("--config-env", default="default", help="samconfig.toml environment (default: default)")
+    parser.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml")
+    parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
+    parser.add_argument("--sam", default="sam", help="the sam executable")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="check the environment only")
+    mode.add_argument("--dry-run", action="store_true", help="check, then print the sam command instead of running it")
+    args = parser.parse_args(argv)
+
+    samconfig = tomllib.loads(args.samconfig.read_text(encoding="utf-8")) if args.samconfig.exists() else {}
+    result = plan(template_parameters(args.template), samconfig, args.config_env)
+    if result.errors:
+        for line in result.errors:
+            print(f"make deploy: {line}", file=sys.stderr)
+        print("make deploy: nothing was deployed; fix samconfig.toml (or remove the line: a guided deploy asks)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if result.guided:
+        print(
+            f"make deploy: samconfig.toml [{result.environment}] does not set {', '.join(result.missing)}:"
+            f" a guided deploy asks for them and saves the answers there",
+            file=sys.stderr,
+        )
+    command = [args.sam, *result.sam_arguments()]
+    if args.check:
+        return 0
+    if args.dry_run:
+        print(shlex.join(command))
+        return 0
+    sys.stdout.flush()
+    os.execvp(command[0], command)  # noqa: S606 - sam replaces this process: its prompts and exit code are the user's
+
+
+if __name__ == "__main__":
+    sys.exit(main())
