@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from pr_auditor.audit import Schedule
 from pr_auditor.errors import ConfigError
-from pr_auditor.github_source import Connection
+from pr_auditor.github.transport import Connection
 from pr_auditor.invocation import parse_time
 
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
