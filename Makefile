@@ -138,8 +138,11 @@ build: $(SAM_VENV)/.stamp $(PY313_VENV)/.stamp  ## sam build: the function + its
 	PATH="$(CURDIR)/$(PY313_VENV)/bin:$$PATH" PIP_NO_INDEX=1 PIP_FIND_LINKS="$(CURDIR)/$(WHEELS)" \
 	  $(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel
 
-deploy: install build  ## sam deploy --config-env ENV (default: default): guided while samconfig.toml lacks a required parameter
-	$(BIN)/python scripts/deploy.py --config-env $(ENV) --sam "$(SAM)"
+# The parameters are checked before anything is built; DRY_RUN=1 prints the sam command instead of running it.
+deploy: install  ## sam deploy --config-env ENV (default: default): guided while samconfig.toml lacks a required parameter
+	$(BIN)/python scripts/deploy.py --config-env $(ENV) --check
+	$(MAKE) --no-print-directory build
+	$(BIN)/python scripts/deploy.py --config-env $(ENV) --sam "$(SAM)" $(if $(DRY_RUN),--dry-run)
 
 SAM_ENV := AWS_DEFAULT_REGION=eu-west-1
 validate: install build $(CHECKOV_VENV)/.stamp  ## cfn-lint, sam validate --lint, sam build, checkov

@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("make deploy: nothing was deployed; fix samconfig.toml (or remove the line: a guided deploy asks)",
               file=sys.stderr)  # fmt: skip
         return 2
-    if result.guided:
+    if result.guided and (args.check or args.dry_run):
         print(
             f"make deploy: samconfig.toml [{result.environment}] does not set {', '.join(result.missing)}:"
             f" a guided deploy asks for them and saves the answers there",
@@ -232,7 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dry_run:
         print(shlex.join(command))
         return 0
-    sys.stdout.flush()
+    print(f"== {shlex.join(['sam', *result.sam_arguments()])}", flush=True)
     os.execvp(command[0], command)  # noqa: S606 - sam replaces this process: its prompts and exit code are the user's
 
 
