@@ -98,13 +98,9 @@ class RunStats:
     out_of_scope: int = 0
     duplicates: int = 0  # returned twice within this run
     already_recorded: int = 0  # recorded by an earlier run (overlap, retry, backfill): no second finding
-    non_compliant: list[str] = field(default_factory=list)
 
     def count(self, evaluation: Evaluation) -> None:
         self.verdicts[evaluation.verdict.value] += 1
-        if evaluation.verdict is Verdict.NON_COMPLIANT:
-            pr = evaluation.pull_request
-            self.non_compliant.append(f"{pr.repository}#{pr.number}")
 
     @property
     def audited(self) -> int:

@@ -61,14 +61,6 @@ class GitHubSource:
     def requests(self, value: int) -> None:  # the audit's source protocol declares a plain attribute
         self.transport.requests = value
 
-    @property
-    def retries(self) -> int:
-        return self.transport.retries
-
-    @property
-    def rate_limit_remaining(self) -> int | None:
-        return self.transport.rate_limit_remaining
-
     def verify_access(self, orgs: tuple[str, ...]) -> str:
         """Fail fast on a bad token or an unknown organisation, before any search. Returns the viewer."""
         return verify_access(self.transport, orgs)

@@ -40,34 +40,47 @@ class Connection:
     """How PyGithub reaches GitHub. ``throttle_seconds`` spaces requests (PyGithub's own default is
     1 s between POSTs because it counts every POST as a write; GraphQL queries are reads, and GitHub's
     one-second guidance is for content-creating requests). ``max_wait_seconds`` bounds any rate-limit
-    wait so a run fails clearly inside the Lambda timeout instead of being killed mid-wait."""
+    wait so a run fails clearly inside the Lambda timeout instead of being killed mid-wait.
+
+    ``retries`` is the whole retry budget of one request: after a failure (5xx, time-out, dropped
+    connection, GraphQL ``errors``, a malformed answer) a request is sent again at most ``retries`` times,
+    with exponential backoff from ``backoff_seconds``. Those retries are the transport's own; PyGithub's
+    urllib3 retries are limited to rate limits (a 403/429 with ``Retry-After`` or GitHub's rate-limit
+    message), which are waits bounded by ``max_wait_seconds``, not failures."""
 
     api_url: str = "https://api.github.com"
     timeout_seconds: int = 30
     throttle_seconds: float = 0.25
-    retries: int = 4  # PyGithub's transport retries (5xx, time-outs, rate limits with Retry-After)
-    answer_attempts: int = 3  # attempts at a request whose answer is unusable (GraphQL errors, malformed)
+    retries: int = 4
     backoff_seconds: float = 1.0
     max_wait_seconds: float = 120.0
 
 
-def connect(token: str, connection: Connection) -> Github:
+def client_options(connection: Connection) -> dict[str, Any]:
+    """Keyword arguments shared by ``Github`` and ``GithubIntegration`` (the App's own client)."""
     retry = GithubRetry(
         total=connection.retries,
+        connect=0,  # connection and read failures come back to Transport.attempt, which retries them
+        read=0,
+        status_forcelist=[],  # GithubRetry adds 403 and retries it only for rate limits; 5xx is ours
         backoff_factor=connection.backoff_seconds,
         backoff_max=20,
         secondary_rate_wait=min(60.0, connection.max_wait_seconds),
         max_rate_limit_wait=connection.max_wait_seconds,
     )
-    return Github(
-        auth=Auth.Token(token),
-        base_url=connection.api_url.rstrip("/"),
-        timeout=connection.timeout_seconds,
-        retry=retry,
-        seconds_between_requests=connection.throttle_seconds,
-        seconds_between_writes=connection.throttle_seconds,
-        per_page=PAGE_SIZE,
-    )
+    return {
+        "base_url": connection.api_url.rstrip("/"),
+        "timeout": connection.timeout_seconds,
+        "retry": retry,
+        "seconds_between_requests": connection.throttle_seconds,
+        "seconds_between_writes": connection.throttle_seconds,
+        "per_page": PAGE_SIZE,
+    }
+
+
+def connect(auth: str | Auth.Auth, connection: Connection) -> Github:
+    """A PyGithub client; ``auth`` is a token or any PyGithub auth (a GitHub App installation's)."""
+    return Github(auth=Auth.Token(auth) if isinstance(auth, str) else auth, **client_options(connection))
 
 
 class Transport:
@@ -98,15 +111,13 @@ class Transport:
         self.sleep = sleep
         self.now = now
         self.requests = 0
-        self.retries = 0
-        self.rate_limit_remaining: int | None = None
 
     @classmethod
-    def open(cls, token: str, connection: Connection) -> Transport:
-        """The configured transport: PyGithub's transport retries plus this class's answer retries."""
+    def open(cls, auth: str | Auth.Auth | Github, connection: Connection) -> Transport:
+        """The configured transport on a token, a PyGithub auth, or a client already connected."""
         return cls(
-            connect(token, connection),
-            attempts=connection.answer_attempts,
+            auth if isinstance(auth, Github) else connect(auth, connection),
+            attempts=1 + connection.retries,
             backoff_seconds=connection.backoff_seconds,
             max_wait_seconds=connection.max_wait_seconds,
         )
@@ -123,12 +134,11 @@ class Transport:
         except GithubException as exc:
             raise translate(exc, self.now()) from exc
         except (requests.exceptions.RequestException, OSError) as exc:
-            # After its retries PyGithub surfaces 5xx as requests' RetryError, not a GithubException.
+            # A dropped connection or a time-out (PyGithub does not retry those here, see client_options).
             raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
         data = body.get("data")
         if not isinstance(data, dict):
             raise UnavailableError("GitHub GraphQL answer has no data")
-        self._note_rate_limit(data)
         return data
 
     def attempt(self, action: Callable[..., T], *args: Any) -> T:
@@ -152,13 +162,6 @@ class Transport:
                 self.sleep(delay)
                 delay *= 2
             attempt += 1
-            self.retries += 1
-
-    def _note_rate_limit(self, data: Mapping[str, Any]) -> None:
-        rate = data.get("rateLimit") or {}
-        remaining = rate.get("remaining") if isinstance(rate, Mapping) else None
-        if isinstance(remaining, int):
-            self.rate_limit_remaining = remaining
 
 
 def translate(exc: GithubException, now: float) -> SourceError:
