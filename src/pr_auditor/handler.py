@@ -15,11 +15,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pr_auditor.audit import Record, run_backfill, run_scheduled
 from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import ConfigError, PolicyError
-from pr_auditor.github import open_source
+from pr_auditor.github.auth import open_github
 from pr_auditor.invocation import BackfillRun, parse_event
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.records import NULLABLE_KEYS
-from pr_auditor.settings import Settings, settings_from_env, token_from_secret
+from pr_auditor.settings import Settings, credentials_from_secret, require_orgs, settings_from_env
 
 
 class RecordFormatter(LambdaPowertoolsFormatter):
@@ -87,9 +87,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
         raise
     assert config.state_table is not None
     state = state_table(config.state_table, config.dedupe_ttl_days)
-    token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
+    backfill_orgs = (invocation.orgs or ()) if isinstance(invocation, BackfillRun) else ()
+    credentials = credentials_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
+    wanted = require_orgs(backfill_orgs or config.orgs, credentials, name="GITHUB_ORGS")
+    source, orgs = open_github(credentials, config.connection, wanted)  # a GitHub App may resolve "*"
     audit: dict[str, Any] = {
-        "source": open_source(token, config.connection),
+        "source": source,
         "policy": current_policy(config),
         "emit": emit,
         "ledger": state,
@@ -100,7 +103,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
 
     if isinstance(invocation, BackfillRun):
         run = run_backfill(
-            invocation.orgs or config.orgs,
+            orgs,
             invocation.window,
             chunk=timedelta(minutes=config.chunk_minutes),
             run_id=context.aws_request_id,
@@ -109,7 +112,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
         )
     else:
         run = run_scheduled(
-            config.orgs,
+            orgs,
             now=invocation.now,
             schedule=config.schedule(invocation.now),
             checkpoint=state,

@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .apps import AppRegistry
+
 UserType = Literal["User", "Bot"]
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
 PRState = Literal["MERGED", "OPEN", "CLOSED"]
@@ -330,6 +332,8 @@ class GitHubState:
     users: dict[str, User] = field(default_factory=dict)
     prs: list[PullRequest] = field(default_factory=list)
     tokens: set[str] = field(default_factory=lambda: {"test-token"})
+    #: GitHub Apps, their installations and the installation tokens issued (see ``apps``)
+    apps: AppRegistry = field(default_factory=AppRegistry)
     #: login of the authenticated user (``viewer``, ``GET /user``)
     viewer: str = "auditor"
     clock: Callable[[], datetime] = utcnow

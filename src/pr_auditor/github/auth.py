@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from github import Auth, Github, GithubException, GithubIntegration
+from github import Auth, GithubException, GithubIntegration
 from github.Installation import Installation
 
 from pr_auditor.errors import AuthError, ConfigError, UnavailableError, UnknownOrgError
 from pr_auditor.github.per_org import PerOrgSource
 from pr_auditor.github.search import GitHubSource
-from pr_auditor.github.transport import Connection, Transport, client_options, connect
+from pr_auditor.github.transport import Connection, Transport, client_options
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +53,6 @@ class OrgInstallation:
 def app_integration(app: AppCredentials, connection: Connection) -> GithubIntegration:
     """The App acting as itself (JWT): it may only look up and open its installations."""
     return GithubIntegration(auth=Auth.AppAuth(app.app_id, app.private_key), **client_options(connection))
-
-
-def installation_clients(app: AppCredentials, connection: Connection, orgs: tuple[str, ...]) -> dict[str, Github]:
-    """One client per organisation installation, keyed by organisation login (as configured, or as GitHub
-    spells it when the organisations come from the App's installations)."""
-    found = find_installations(app_integration(app, connection), app, orgs)
-    app_auth = Auth.AppAuth(app.app_id, app.private_key)
-    return {item.org: connect(app_auth.get_installation_auth(item.installation_id), connection) for item in found}
 
 
 def find_installations(
@@ -121,9 +113,26 @@ def open_github(
     credentials: Credentials, connection: Connection, orgs: tuple[str, ...]
 ) -> tuple[GitHubSource | PerOrgSource, tuple[str, ...]]:
     """The PR source for the credentials, and the organisations to audit (for a GitHub App with no
-    organisations configured: every organisation it is installed on)."""
+    organisations configured: every organisation it is installed on, looked up now). For named
+    organisations the App's installations are looked up by the audit's access check, so a missing
+    installation fails the run like an unknown organisation."""
     if isinstance(credentials, TokenCredentials):
         return GitHubSource(Transport.open(Auth.Token(credentials.token), connection)), orgs
-    clients = installation_clients(credentials, connection, orgs)
-    sources = {org: GitHubSource(Transport.open(client, connection)) for org, client in clients.items()}
-    return PerOrgSource(sources), orgs or tuple(sources)
+    integration = app_integration(credentials, connection)
+    app_auth = Auth.AppAuth(credentials.app_id, credentials.private_key)
+
+    def source(installation_id: int) -> GitHubSource:
+        # AppInstallationAuth fetches the installation token, and a new one before it expires.
+        return GitHubSource(Transport.open(app_auth.get_installation_auth(installation_id), connection))
+
+    def open_org(org: str) -> GitHubSource:
+        try:
+            return source(_org_installation(integration, org).installation_id)
+        except GithubException as exc:
+            raise _app_error(exc) from exc
+
+    if orgs and credentials.installation_id is None:
+        return PerOrgSource(open_org), orgs
+    found = find_installations(integration, credentials, orgs)
+    opened = {item.org: source(item.installation_id) for item in found}
+    return PerOrgSource(open_org, opened), orgs or tuple(opened)

@@ -3,26 +3,29 @@ token sees one organisation only, so one search cannot span organisations as a t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
-from pr_auditor.errors import UnknownOrgError
 from pr_auditor.github.search import GitHubSource
 from pr_auditor.model import PullRequest, Window
 
 
 class PerOrgSource:
-    """Fans the audit's calls out to one ``GitHubSource`` per organisation and sums their counters."""
+    """Fans the audit's calls out to one ``GitHubSource`` per organisation and sums their counters.
 
-    def __init__(self, sources: Mapping[str, GitHubSource]) -> None:
-        self._sources = {org.casefold(): source for org, source in sources.items()}
+    Sources are opened on first use by ``open_org`` (which looks up the App's installation, so a missing
+    installation fails the access check like an unknown organisation does); ``opened`` are ready ones.
+    """
+
+    def __init__(
+        self, open_org: Callable[[str], GitHubSource], opened: Mapping[str, GitHubSource] | None = None
+    ) -> None:
+        self._open_org = open_org
+        self._sources = {org.casefold(): source for org, source in (opened or {}).items()}
         self.requests = 0
         self.sub_windows = 0
 
     def verify_access(self, orgs: tuple[str, ...]) -> str:
         """Every organisation has an installation, and each installation's token works."""
-        missing = [org for org in orgs if org.casefold() not in self._sources]
-        if missing:
-            raise UnknownOrgError(f"the GitHub App is not installed on: {', '.join(missing)}")
         try:
             return ", ".join(sorted({self._source(org).verify_access((org,)) for org in orgs}))
         finally:
@@ -39,7 +42,10 @@ class PerOrgSource:
             self._sum()
 
     def _source(self, org: str) -> GitHubSource:
-        return self._sources[org.casefold()]
+        key = org.casefold()
+        if key not in self._sources:
+            self._sources[key] = self._open_org(org)
+        return self._sources[key]
 
     def _sum(self) -> None:
         self.requests = sum(source.requests for source in self._sources.values())
