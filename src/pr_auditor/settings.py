@@ -143,7 +143,7 @@ def credentials_from_secret(value: str | bytes | None) -> Credentials:
     if isinstance(value, bytes):
         value = value.decode()
     text = (value or "").strip()
-    if not text.startswith("{"):
+    if not text.startswith(("{", "[", '"')):
         return TokenCredentials(_token(text))
     try:
         document = json.loads(text)

@@ -27,6 +27,7 @@ from pr_auditor.errors import (
     SourceError,
     UnavailableError,
 )
+from pr_auditor.github.redact import protect_pygithub_logs
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Connection:
 
 def client_options(connection: Connection) -> dict[str, Any]:
     """Keyword arguments shared by ``Github`` and ``GithubIntegration`` (the App's own client)."""
+    protect_pygithub_logs()
     retry = GithubRetry(
         total=connection.retries,
         connect=0,  # connection and read failures come back to Transport.attempt, which retries them
