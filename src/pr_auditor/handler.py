@@ -7,8 +7,9 @@ from datetime import timedelta
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,6 +18,7 @@ from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import ConfigError, PolicyError
 from pr_auditor.github.auth import open_github
 from pr_auditor.invocation import BackfillRun, parse_event
+from pr_auditor.metrics import SECONDS, record_metrics
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.records import NULLABLE_KEYS
 from pr_auditor.settings import Settings, credentials_from_secret, require_orgs, settings_from_env
@@ -33,6 +35,8 @@ class RecordFormatter(LambdaPowertoolsFormatter):
 
 # service name from POWERTOOLS_SERVICE_NAME
 logger = Logger(utc=True, logger_formatter=RecordFormatter(utc=True))
+# embedded metrics for the dashboard: namespace from POWERTOOLS_METRICS_NAMESPACE, dimension "service"
+metrics = Metrics()
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
 # Start no new chunk with less than this left: a chunk that is cut off is harmless (the watermark stays,
 # the ledger prevents second findings) but wastes the work; 5 minutes fits a day of PRs with retries.
@@ -44,6 +48,9 @@ def settings() -> Settings:
     config = settings_from_env(os.environ)
     if config.state_table is None:
         raise ConfigError("STATE_TABLE: required (the DynamoDB table holding the watermark and the ledger)")
+    # read with the rest of the environment, not at import (the dashboard expects these two)
+    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "PrAuditor"
+    metrics.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "pr-auditor"
     return config
 
 
@@ -74,8 +81,11 @@ def emit(record: Record) -> None:
     non_compliant = record.get("verdict") == "non_compliant"
     level = logger.error if failed else logger.warning if non_compliant else logger.info
     level(record["message"], extra=fields)
+    for name, value in record_metrics(record).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Seconds if name in SECONDS else MetricUnit.Count, value=value)
 
 
+@metrics.log_metrics  # flushed even when the run fails, so RunsFailed is published
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
     config = settings()
