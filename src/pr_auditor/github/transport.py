@@ -1,6 +1,6 @@
 """How requests reach GitHub: the PyGithub connection, answer retries and error translation.
 
-Facts relied on: PyGithub retries 5xx, time-outs and rate limits with ``Retry-After`` itself, and after
+Facts relied on (docs/github-facts.md): PyGithub retries 5xx, time-outs and rate limits with ``Retry-After`` itself, and after
 its retries surfaces a 5xx as requests' ``RetryError`` rather than a ``GithubException``; PyGithub raises
 on any GraphQL ``errors`` entry, even when the 200 also carries partial data (we treat that as a failure,
 never as a result); an exhausted GraphQL point budget is a ``RATE_LIMITED`` error with the reset in
