@@ -1,10 +1,10 @@
-"""How requests reach GitHub: the PyGithub connection, answer retries and error translation.
+"""How requests reach GitHub: the PyGithub connection, retries and error translation.
 
-Facts relied on (docs/github-facts.md): PyGithub retries 5xx, time-outs and rate limits with ``Retry-After`` itself, and after
-its retries surfaces a 5xx as requests' ``RetryError`` rather than a ``GithubException``; PyGithub raises
-on any GraphQL ``errors`` entry, even when the 200 also carries partial data (we treat that as a failure,
-never as a result); an exhausted GraphQL point budget is a ``RATE_LIMITED`` error with the reset in
-``x-ratelimit-reset``.
+Facts relied on (docs/github-facts.md): PyGithub's ``GithubRetry`` would retry 5xx itself and then raise
+requests' ``RetryError``; here it only waits out rate limits (``Retry-After``), so that one retry budget
+(``Connection.retries``) covers every failure. PyGithub raises on any GraphQL ``errors`` entry, even when
+the 200 also carries partial data (we treat that as a failure, never as a result); an exhausted GraphQL
+point budget is a ``RATE_LIMITED`` error with the reset in ``x-ratelimit-reset``.
 """
 
 from __future__ import annotations
@@ -86,14 +86,13 @@ def connect(auth: str | Auth.Auth, connection: Connection) -> Github:
 
 
 class Transport:
-    """Sends GraphQL requests and retries answers PyGithub cannot judge.
+    """Sends GraphQL requests and retries what may pass.
 
-    Failures: PyGithub retries 5xx, time-outs and rate limits with ``Retry-After`` itself (bounded by
-    ``Connection``); on top of that, answers PyGithub cannot judge — GraphQL ``errors`` (partial data is a
-    failure), malformed or null fields, 5xx that outlived PyGithub's retries — are retried here a bounded
-    number of times with exponential backoff, and an exhausted GraphQL point budget is waited out when
-    its reset is within ``max_wait_seconds``. Then the error is raised: the caller fails the run and the
-    same work is done again later. A bad token or an unknown organisation is never retried.
+    Failures — 5xx, time-outs and dropped connections, GraphQL ``errors`` (partial data is a failure),
+    malformed or null fields — are retried here up to ``attempts - 1`` times with exponential backoff, and
+    an exhausted GraphQL point budget is waited out when its reset is within ``max_wait_seconds``. Then the
+    error is raised: the caller fails the run and the same work is done again later. A bad token or an
+    unknown organisation is never retried. (PyGithub itself only waits out REST rate limits.)
     """
 
     def __init__(
