@@ -55,6 +55,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubState]:
             monkeypatch.setenv(key, value)
         handler.settings.cache_clear()
         handler.state_table.cache_clear()
+        handler.metrics.clear_metrics()  # figures other tests emitted outside an invocation
         yield state
         handler.settings.cache_clear()
         handler.state_table.cache_clear()
