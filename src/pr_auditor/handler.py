@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -54,6 +54,11 @@ def state_table(name: str, ttl_days: int) -> StateTable:
     return StateTable(name, ttl=timedelta(days=ttl_days))
 
 
+def wall_clock() -> datetime:
+    """The function's own clock: ledger claims, leases, and the bound on a scheduled event's time."""
+    return datetime.now(UTC)
+
+
 @cache
 def notifier(topic_arn: str, log_group: str) -> SnsNotifier:
     region = os.environ.get("AWS_REGION", "us-east-1")
@@ -102,6 +107,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
         emit=emit,
         ledger=table,
         notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
+        now=wall_clock,
     )
 
     def has_time() -> bool:
