@@ -282,5 +282,11 @@ def read_queue(route: AwsRoute, *, queue_url: str | None = None) -> list[dict[st
             return messages
         for message in batch:
             envelope = json.loads(message["Body"])
-            messages.append({"subject": envelope.get("Subject"), "alarm": json.loads(envelope["Message"])})
+            messages.append(
+                {
+                    "subject": envelope.get("Subject"),
+                    "alarm": json.loads(envelope["Message"]),
+                    "attributes": {k: v["Value"] for k, v in (envelope.get("MessageAttributes") or {}).items()},
+                }
+            )
             sqs.delete_message(QueueUrl=queue_url or route.queue_url, ReceiptHandle=message["ReceiptHandle"])
