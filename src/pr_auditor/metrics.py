@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pr_auditor.notify import is_finding
+
 FINDINGS = {
     "pull_request": "FindingsPullRequest",
     "direct_push": "FindingsDirectPush",
@@ -28,14 +30,13 @@ def record_metrics(record: Mapping[str, Any]) -> dict[str, float]:
     kind = record.get("kind")
     if kind == "run_summary":
         return run_metrics(record)
-    if kind in FINDINGS and kind != "pull_request" and record.get("verdict") == "non_compliant":
+    if kind in FINDINGS and is_finding(dict(record)):
         return {FINDINGS[str(kind)]: 1.0}
     return {}
 
 
 def run_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
-    """A run (chunk) summary → every metric name. PR findings come from the summary's counts (one summary
-    per chunk carries them all); findings of other kinds are counted record by record."""
+    """A run (chunk) summary → every metric name, findings at zero (they are counted record by record)."""
     counts = summary.get("counts") or {}
     failed = summary.get("status") == "failed"
     figures = dict.fromkeys(NAMES, 0.0)
@@ -43,7 +44,6 @@ def run_metrics(summary: Mapping[str, Any]) -> dict[str, float]:
         RunsCompleted=0.0 if failed else 1.0,
         RunsFailed=1.0 if failed else 0.0,
         PullRequestsAudited=float(counts.get("audited", 0)),
-        FindingsPullRequest=float(counts.get("non_compliant", 0)),
         GitHubRequests=float(summary.get("github_requests", 0)),
         RunDurationSeconds=float(summary.get("duration_seconds", 0.0)),
     )

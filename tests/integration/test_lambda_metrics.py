@@ -127,11 +127,17 @@ def test_a_failed_run_still_publishes_its_failure(world: GitHubState, capsys: py
             {"kind": "history_rewrite", "verdict": "non_compliant"}, {"FindingsHistoryRewrite": 1}, id="history-rewrite"
         ),
         pytest.param({"kind": "protection", "verdict": "non_compliant"}, {"FindingsProtection": 1}, id="protection"),
-        pytest.param(
-            {"kind": "policy_change", "verdict": "non_compliant"}, {"FindingsPolicyChange": 1}, id="policy-change"
-        ),
         pytest.param({"kind": "protection", "verdict": "compliant"}, {}, id="compliant-protection-is-no-finding"),
-        pytest.param({"kind": "pull_request", "verdict": "non_compliant"}, {}, id="pr-findings-come-from-the-summary"),
+        pytest.param({"kind": "pull_request", "verdict": "non_compliant"}, {"FindingsPullRequest": 1}, id="pr"),
+        pytest.param(
+            {"kind": "pull_request", "verdict": "compliant", "emergency": True},
+            {"FindingsPullRequest": 1},
+            id="emergency-pr",
+        ),
+        pytest.param({"kind": "pull_request", "verdict": "compliant"}, {}, id="compliant-pr-is-no-finding"),
+        pytest.param(
+            {"kind": "policy_change", "verdict": "compliant"}, {"FindingsPolicyChange": 1}, id="every-policy-change"
+        ),
     ],
 )
 def test_each_finding_record_counts_once_for_its_kind(record: dict[str, str], expected: dict[str, float]) -> None:
