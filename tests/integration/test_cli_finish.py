@@ -131,3 +131,40 @@ def test_github_retries_n_means_n_retries_of_a_failing_request_in_total(
     assert code == 1
     assert state.count("graphql") == 1 + retries
     assert "pr-auditor: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("env", "org", "message"),
+    [
+        pytest.param({}, "*", "--org: name the organisations ('*' means every installation", id="star-with-a-token"),
+        pytest.param(
+            {"GITHUB_APP_ID": "12"}, "acme", "GITHUB_TOKEN and GITHUB_APP_ID are both set", id="token-and-app"
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "", "GITHUB_APP_ID": "12"}, "acme", "GITHUB_APP_PRIVATE_KEY must be", id="app-without-key"
+        ),
+        pytest.param(
+            {"GITHUB_TOKEN": "", "GITHUB_APP_ID": "12", "GITHUB_APP_PRIVATE_KEY_FILE": "/nonexistent/app.pem"},
+            "acme",
+            "GITHUB_APP_PRIVATE_KEY_FILE: cannot read /nonexistent/app.pem",
+            id="key-file-missing",
+        ),
+    ],
+)
+def test_credentials_that_cannot_work_are_bad_input_and_never_reach_github(
+    github: tuple[GitHubState, StandIn],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    org: str,
+    message: str,
+) -> None:
+    state, _ = github
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    code = main(["audit", "--org", org, *WINDOW_ARGS], out=io.StringIO())
+    assert code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("pr-auditor: error: ")
+    assert message in line
+    assert state.count() == 0

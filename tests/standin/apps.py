@@ -15,7 +15,8 @@ accepted nowhere else (GitHub answers 401 to a JWT on GraphQL too).
 
 An installation token (``ghs_…``) authenticates GraphQL and REST like any token until its ``expires_at``
 (``token_ttl`` after issue, by ``state.clock``: a test moves the clock to expire it), after which it is
-401 "Bad credentials". It sees one organisation: the installation's (``visible_orgs``).
+401 "Bad credentials". On GraphQL it sees one organisation, the installation's: another organisation is
+"not found" and a search naming one fails as GitHub's does (the stand-in does not scope REST).
 """
 
 from __future__ import annotations

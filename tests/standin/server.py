@@ -6,7 +6,8 @@ client used (the ``Host`` header), so PyGithub's URL guard accepts ``Link`` head
 fields.
 
 Per request: optional latency (``state.latency_ms``), authentication (``Authorization: token X``
-or ``Bearer X`` against ``state.tokens``; anything else → 401 "Bad credentials", GraphQL too),
+or ``Bearer X`` against ``state.tokens`` or a live GitHub App installation token; anything else → 401
+"Bad credentials", GraphQL too; the App's own routes take its JWT instead, see ``apps``),
 fault injection (``state.faults``), rate-limit budget (``state.rate``), dispatch, GitHub-like
 headers, and a :class:`~standin.model.RequestRecord` in ``state.requests``.
 """
