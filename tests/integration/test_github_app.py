@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from aws_lambda_powertools.utilities import parameters
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, GithubIntegration
+from moto import mock_aws
 
+from pr_auditor import handler
 from pr_auditor.audit import AuditFailedError, AuditRequest, run_audit
 from pr_auditor.cli import main
 from pr_auditor.errors import AuthError, ConfigError, UnknownOrgError
@@ -24,6 +27,7 @@ from pr_auditor.model import Window
 from pr_auditor.policy import DEFAULT_POLICY
 from pr_auditor.settings import credentials_from_secret
 
+from harness import LambdaContext, aws_environment, captured_function_logs, deploy, function_environment
 from standin.apps import App
 from standin.generate import add_pr, make_state, review
 from standin.model import GitHubState, Repository
@@ -189,6 +193,42 @@ def test_an_installation_token_is_refreshed_before_it_expires(
         # every GraphQL request went out with a token fetched just before it: none was ever used expired
         assert token_requests(state) == graphql == 4
     assert state.count("graphql", status=401) == 0
+
+
+def test_the_lambda_reads_an_app_from_its_secret_and_audits_every_installation(
+    github: tuple[GitHubState, StandIn], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state, server = github
+    aws_environment()
+    with mock_aws():
+        parameters.clear_caches()
+        parameters.base.DEFAULT_PROVIDERS.clear()  # boto3 clients must be created inside this moto context
+        route = deploy(token="unused", policy_text="required_approvals: 1\n")
+        # Given the stack's secret holds the App, and GITHUB_ORGS is "*"
+        secret = json.dumps({"app_id": APP_ID, "private_key": PRIVATE_KEY})
+        route.client("secretsmanager").put_secret_value(SecretId=route.secret_arn, SecretString=secret)
+        env = function_environment(route, server.base_url, GITHUB_ORGS="*", START_AT="2026-11-20T00:00:00Z")
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        handler.settings.cache_clear()
+        handler.state_table.cache_clear()
+        try:
+            with captured_function_logs(handler.logger) as lines:
+                event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-21T00:00:00Z"}
+                result = handler.lambda_handler(event | {"detail": {}}, LambdaContext())
+        finally:
+            handler.settings.cache_clear()
+            handler.state_table.cache_clear()
+    records = [json.loads(line) for line in lines]
+    # Then both organisations the App is installed on are audited, each with its own installation token
+    assert sorted(r["repository"] for r in records if r.get("kind") == "pull_request") == ["acme/api", "globex/web"]
+    [summary] = [r for r in records if r.get("kind") == "run_summary"]
+    assert summary["orgs"] == ["acme", "globex"]
+    assert result["chunks_completed"] == 1
+    assert token_requests(state) == 2
+    printed = "\n".join(lines) + capsys.readouterr().out
+    assert not [token for token in state.apps.tokens if token in printed]
+    assert "PRIVATE KEY" not in printed
 
 
 def test_the_private_key_and_the_tokens_never_reach_a_log_line(
