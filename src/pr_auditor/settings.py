@@ -164,6 +164,8 @@ def credentials_from_secret(value: str | bytes | None) -> Credentials:
         raise ConfigError(
             'GitHub secret: expected a JSON object ({"token": ...} or {"app_id": ..., "private_key": ...})'
         )
+    if "token" in document and ("app_id" in document or "private_key" in document):
+        raise ConfigError("GitHub secret: holds both a token and a GitHub App; keep one")
     if "app_id" in document or "private_key" in document:
         return app_credentials(
             document.get("app_id"), document.get("private_key"), document.get("installation_id"), source="GitHub secret"

@@ -285,6 +285,7 @@ def test_the_private_key_and_the_tokens_never_reach_a_log_line(
         ),
         pytest.param("[1]", "expected a JSON object", id="json-list"),
         pytest.param('{"token": ""}', "empty", id="empty-token"),
+        pytest.param('{"token": "t", "app_id": 1}', "holds both a token and a GitHub App", id="token-and-app"),
     ],
 )
 def test_a_malformed_secret_is_named_by_key_and_never_echoed(secret: str, message: str) -> None:

@@ -114,10 +114,10 @@ class Transport:
         self.requests = 0
 
     @classmethod
-    def open(cls, auth: str | Auth.Auth | Github, connection: Connection) -> Transport:
-        """The configured transport on a token, a PyGithub auth, or a client already connected."""
+    def open(cls, auth: str | Auth.Auth, connection: Connection) -> Transport:
+        """The configured transport on a token or a PyGithub auth (a GitHub App installation's)."""
         return cls(
-            auth if isinstance(auth, Github) else connect(auth, connection),
+            connect(auth, connection),
             attempts=1 + connection.retries,
             backoff_seconds=connection.backoff_seconds,
             max_wait_seconds=connection.max_wait_seconds,
