@@ -60,7 +60,6 @@ class AppRegistry:
     apps: dict[int, App] = field(default_factory=dict)
     tokens: dict[str, InstallationToken] = field(default_factory=dict)
     token_ttl: timedelta = timedelta(hours=1)
-    issued: int = 0
 
     def register(self, app: App) -> App:
         self.apps[app.app_id] = app
@@ -70,9 +69,6 @@ class AppRegistry:
         """The installation token, if it was issued and has not expired at ``now``."""
         found = self.tokens.get(token)
         return found if found is not None and now < found.expires_at else None
-
-    def is_installation_token(self, token: str) -> bool:
-        return token in self.tokens
 
     def app_for_jwt(self, token: str) -> App | None:
         """The App whose private key signed this JWT, if it is valid now (signature, iss, iat/exp)."""
@@ -105,5 +101,4 @@ class AppRegistry:
             expires_at=now + self.token_ttl,
         )
         self.tokens[token.token] = token
-        self.issued += 1
         return token
