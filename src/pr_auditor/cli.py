@@ -75,12 +75,14 @@ def _version() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    plain = {"formatter_class": argparse.RawDescriptionHelpFormatter, "epilog": EPILOG}
-    parser = _Parser(prog="pr-auditor", description=DESCRIPTION, **plain)  # type: ignore[arg-type]
+    plain = argparse.RawDescriptionHelpFormatter  # the epilog's columns as written
+    parser = _Parser(prog="pr-auditor", description=DESCRIPTION, epilog=EPILOG, formatter_class=plain)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     audit_help = "audit PRs merged in [since, until) and print one record each"
-    audit_parser = commands.add_parser("audit", help=audit_help, description=audit_help + ".", **plain)  # type: ignore[arg-type]
+    audit_parser = commands.add_parser(
+        "audit", help=audit_help, description=audit_help + ".", epilog=EPILOG, formatter_class=plain
+    )
     audit_parser.set_defaults(run=audit)
     audit_parser.add_argument(
         "--org",
@@ -93,7 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_parser.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
     audit_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     backfill_help = "audit a historical period in chunks, recording each change once (same dedupe as the Lambda)"
-    backfill_parser = commands.add_parser("backfill", help=backfill_help, description=backfill_help + ".", **plain)  # type: ignore[arg-type]
+    backfill_parser = commands.add_parser(
+        "backfill", help=backfill_help, description=backfill_help + ".", epilog=EPILOG, formatter_class=plain
+    )
     backfill_parser.set_defaults(run=backfill)
     for flag, text in (
         ("--org", "organisation (repeat, or comma-separate; '*': every installation of a GitHub App)"),
