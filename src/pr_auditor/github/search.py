@@ -1,8 +1,9 @@
 """PR search: every PR merged in a window, as complete snapshots.
 
-Facts relied on (docs/github-facts.md): GraphQL ``search`` returns the true total in ``issueCount`` but stops paging at 1,000
-results; ``merged:A..B`` is inclusive to the second; a query may be at most 256 characters; a connection
-holds at most 100 nodes a page, so PRs with longer review or label histories need follow-up requests.
+Facts relied on (docs/github-facts.md): GraphQL ``search`` returns the true total in ``issueCount`` but
+stops paging at 1,000 results; ``merged:A..B`` is inclusive to the second; a query may be at most 256
+characters; a connection holds at most 100 nodes a page, so PRs with longer review or label histories need
+follow-up requests.
 """
 
 from __future__ import annotations
