@@ -373,7 +373,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _short(digest: Any) -> str:
-    return f"{str(digest)[:12]}…" if digest else "null"
+    if not digest:
+        return "null"
+    text = str(digest)
+    return f"{text[:12]}…" if len(text) > 12 else text
 
 
 def _minutes(delta: timedelta) -> str:
