@@ -7,9 +7,8 @@ auditor's downloaded copy (``aws s3 sync s3://BUCKET DIR`` keeps the keys as pat
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
@@ -42,14 +41,19 @@ class ObjectStore(Protocol):
         """The names one level below ``prefix`` ("folders"), sorted."""
         ...
 
+    def rewritten_keys(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` changed after their first write (more than one version, or a delete marker).
+        The writer writes every key once, so any such key was tampered with. [] where there is no history."""
+        ...
+
 
 class S3Store:
     """An S3 bucket. Writes are conditional (``If-None-Match: *``), so a key is written once: a second writer
     for the same key fails with 412 instead of stacking a new version on top of locked evidence.
 
-    Each put carries the body's SHA-256 (``ChecksumSHA256``): S3 rejects a body that does not match it, and
-    Object Lock requires a ``Content-MD5`` or ``x-amz-checksum-*`` header on every put to a bucket with a
-    default retention. Retention and encryption come from the bucket's defaults (COMPLIANCE retention, the
+    Each put carries the body's SHA-256 (``ChecksumAlgorithm="SHA256"``: the SDK sends
+    ``x-amz-checksum-sha256``): S3 rejects a body that does not match it, and Object Lock requires a
+    ``Content-MD5`` or ``x-amz-checksum-*`` header on every put to a bucket with a default retention. Retention and encryption come from the bucket's defaults (COMPLIANCE retention, the
     evidence KMS key), so no per-object lock or SSE headers are sent.
     """
 
@@ -65,7 +69,7 @@ class S3Store:
             Key=key,
             Body=body,
             ContentType=content_type,
-            ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
+            ChecksumAlgorithm="SHA256",
             IfNoneMatch="*",
         )
 
@@ -97,6 +101,19 @@ class S3Store:
         except _boto_errors() as exc:
             raise _translate(exc, self.bucket, "list_objects_v2", prefix) from exc
         return sorted(names)
+
+    def rewritten_keys(self, prefix: str) -> list[str]:
+        # Object Lock keeps every version, so a forger's overwrite or delete leaves the original behind and
+        # the key with two versions (or a delete marker): needs s3:ListBucketVersions.
+        versions: Counter[str] = Counter()
+        pages = self._call("get_paginator", prefix, "list_object_versions").paginate(Bucket=self.bucket, Prefix=prefix)
+        try:
+            for page in pages:
+                versions.update(item["Key"] for item in page.get("Versions", []))
+                versions.update(item["Key"] for item in page.get("DeleteMarkers", []) for _ in range(2))
+        except _boto_errors() as exc:
+            raise _translate(exc, self.bucket, "list_object_versions", prefix) from exc
+        return sorted(key for key, count in versions.items() if count > 1)
 
     def _call(self, operation: str, key: str, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -187,6 +204,10 @@ class DirStore:
         self._require_root()
         base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
         return sorted(entry.name for entry in base.iterdir() if entry.is_dir()) if base.is_dir() else []
+
+    def rewritten_keys(self, prefix: str) -> list[str]:
+        del prefix
+        return []  # a folder keeps no versions: the hashes and links are all there is to check
 
     def _require_root(self) -> None:
         if not self.root.is_dir():

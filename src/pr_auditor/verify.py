@@ -104,11 +104,14 @@ class Span:
 def coverage_problems(
     windows: Sequence[Span], *, since: datetime | None, until: datetime | None, overlap: timedelta
 ) -> list[Problem]:
-    """Do the windows, in chain order, cover [since, until) with no gap, and does no window re-scan more of
-    the previous one than the configured overlap? Without since/until: from the first window to the last.
-    A gap means a period with no evidence (a chunk removed and the chain rewritten around it, or never
-    archived); a larger overlap means a chunk was audited twice (a retried write) or the overlap setting
-    differs (pass ``--overlap-minutes``)."""
+    """Do the windows, in chain order, cover [since, until) with no gap, and does each window start either
+    where the previous one ended (the next chunk of the same run) or exactly the configured overlap before
+    (a new run re-scanning the trailing overlap: the watermark is the previous chunk's end)? Without
+    since/until: from the first window to the last. A gap means a period with no evidence; a re-scan
+    shorter than the overlap means a chunk in between was removed and the chain rebuilt around it (with
+    hourly runs and a 120-minute overlap, one removed chunk leaves no gap, only a 60-minute re-scan); a
+    longer one means a chunk was audited twice (a retried write) or the overlap setting differs (pass
+    ``--overlap-minutes``)."""
     relevant = [w for w in windows if (until is None or w.since < until) and (since is None or w.until > since)]
     if not relevant:
         wanted = f"[{iso(since)}, {iso(until)})" if since and until else "the period asked for"
@@ -121,13 +124,23 @@ def coverage_problems(
             problems.append(
                 Problem(window.seq, COVERAGE, f"[{iso(covered)}, {iso(window.since)}) is covered by no chunk")
             )
-        if previous is not None and previous.until - window.since > overlap:
+        rescan = previous.until - window.since if previous is not None else timedelta(0)
+        if previous is not None and rescan > overlap:
             problems.append(
                 Problem(
                     window.seq,
                     COVERAGE,
-                    f"window starts {_minutes(previous.until - window.since)} before seq {previous.seq}'s ends, "
+                    f"window starts {_minutes(rescan)} before seq {previous.seq}'s ends, "
                     f"more than the {_minutes(overlap)} overlap",
+                )
+            )
+        elif previous is not None and timedelta(0) < rescan < overlap:
+            problems.append(
+                Problem(
+                    window.seq,
+                    COVERAGE,
+                    f"window starts {_minutes(rescan)} before seq {previous.seq}'s ends, neither right after it "
+                    f"nor the {_minutes(overlap)} re-scan: a chunk between them is missing",
                 )
             )
         covered = max(covered, window.until)
@@ -264,9 +277,26 @@ def verify_chain(
         problems.append(Problem(0, STRUCTURE, f"no manifests under {MANIFESTS}{scope}/{stream}/"))
     elif stream == "scheduled":
         problems += coverage_problems(spans, since=since, until=until, overlap=overlap)
-    referenced = {c.records_key for c in checks}
+    referenced = {c.records_key: c.link.seq for c in checks if c.records_key and c.link}
     orphans = [key for key in store.list_keys(f"{RECORDS}{scope}/{stream}/") if key not in referenced]
     warnings = [f"{key} has no manifest (a chunk whose write failed; harmless)" for key in orphans]
+    try:
+        rewritten = [
+            key
+            for prefix in (f"{MANIFESTS}{scope}/{stream}/", f"{RECORDS}{scope}/{stream}/")
+            for key in store.rewritten_keys(prefix)
+        ]
+    except ArchiveError as exc:
+        rewritten = []
+        warnings.append(f"overwrites not checked: cannot list object versions ({exc})")
+    problems += [
+        Problem(
+            seq_of(key) or referenced.get(key, 0),
+            STRUCTURE,
+            f"{key} was overwritten or deleted after it was written (Object Lock kept the original version)",
+        )
+        for key in rewritten
+    ]
     return ChainResult(
         scope=scope,
         stream=stream,

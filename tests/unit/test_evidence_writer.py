@@ -43,6 +43,9 @@ class FailingStore:
     def list_children(self, prefix: str) -> list[str]:
         return self.inner.list_children(prefix)
 
+    def rewritten_keys(self, prefix: str) -> list[str]:
+        return self.inner.rewritten_keys(prefix)
+
 
 @dataclass
 class FlakyState:
