@@ -279,7 +279,7 @@ def verify_chain(
         problems += coverage_problems(spans, since=since, until=until, overlap=overlap)
     referenced = {c.records_key: c.link.seq for c in checks if c.records_key and c.link}
     orphans = [key for key in store.list_keys(f"{RECORDS}{scope}/{stream}/") if key not in referenced]
-    warnings = [f"{key} has no manifest (a chunk whose write failed; harmless)" for key in orphans]
+    warnings = [f"{key} has no manifest (a chunk whose write failed, or whose manifest is missing)" for key in orphans]
     try:
         rewritten = [
             key
