@@ -298,12 +298,15 @@ class S3Archive(EvidenceArchive):
 
 # --------------------------------------------------------------------------- readers
 def chains_in(store: ObjectStore, *, scope: str | None = None, stream: str | None = None) -> list[tuple[str, str]]:
-    """The (scope, stream) chains in the archive, or the one asked for."""
+    """The (scope, stream) chains in the archive: every one, those of one scope or stream, or the one asked
+    for (which is returned even when it does not exist, so that ``verify`` can say so)."""
+    if scope and stream:
+        return [(scope, stream)]
     scopes = [scope] if scope else store.list_children(MANIFESTS)
     found: list[tuple[str, str]] = []
     for name in scopes:
-        streams = [stream] if stream else store.list_children(f"{MANIFESTS}{name}/")
-        found.extend((name, each) for each in streams)
+        streams = store.list_children(f"{MANIFESTS}{name}/")
+        found.extend((name, each) for each in streams if stream is None or each == stream)
     return found
 
 

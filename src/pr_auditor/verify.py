@@ -339,7 +339,8 @@ class Verification:
             lines = [f"chain NOT intact ({len(problems):,} problems): {facts}", f"first problem: {problems[0]}"]
         warnings = [w for c in self.chains for w in c.warnings]
         lines += [f"warning: {w}" for w in warnings[:5]]
-        lines += [f"warning: … and {len(warnings) - 5} more" for _ in range(len(warnings) > 5)]
+        if len(warnings) > 5:
+            lines.append(f"warning: … and {len(warnings) - 5} more")
         lines += [f"head {c.name}: seq {c.head.seq}, sha256 {c.head.sha256}" for c in self.chains if c.head]
         return lines
 

@@ -194,3 +194,14 @@ def test_records_are_read_back_once_each_through_the_manifests(tmp_path: Path) -
     # The first hour: its own chunk, and the third chunk because it carries a record audited in that hour.
     hour = list(iter_records(DirStore(tmp_path), since=START, until=START + timedelta(hours=1)))
     assert {r["number"] for r in hour if r["kind"] == "pull_request"} == {1, 2, 3, 7, 8, 9}
+
+
+def test_verify_can_be_narrowed_to_one_stream_or_scope(tmp_path: Path) -> None:
+    archive = EvidenceArchive(DirStore(tmp_path), MemoryState())
+    archive.write_chunk(chunks(1)[0])
+    archive.write_chunk(next(hourly_chunks(1, scope="globex", stream="backfill")))
+    backfills = verify_archive(DirStore(tmp_path), stream="backfill")
+    assert [c.name for c in backfills.chains] == ["globex/backfill"] and backfills.intact
+    missing = verify_archive(DirStore(tmp_path), scope="acme", stream="sweep")
+    assert not missing.intact
+    assert missing.problems == ["acme/sweep seq 0: no manifests under manifests/acme/sweep/"]
