@@ -12,7 +12,7 @@ Those refusals are S3's own and are not tested here; the retention is read throu
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,8 +25,10 @@ from moto import mock_aws
 
 from pr_auditor.archive import S3Archive, iter_archived_records, manifest_key, sha256_hex
 from pr_auditor.archive_store import DirStore, ObjectStore, S3Store
+from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.cli import main
-from pr_auditor.ports import MemoryState
+from pr_auditor.errors import ArchiveError
+from pr_auditor.ports import Document, MemoryState
 from pr_auditor.verify import verify_archive
 
 from evidence import (
@@ -42,7 +44,8 @@ from evidence import (
     rewrite_manifest,
     rewrite_records,
 )
-from harness import REGION, aws_environment
+from harness import REGION, aws_environment, create_state_table
+from template_model import load_template
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
@@ -319,3 +322,53 @@ def test_the_reader_refuses_a_records_object_that_does_not_match_its_manifest(ar
     rewrite_records(BucketCopy(archived), manifest(BucketCopy(archived), 2)["records_key"], lambda rs: rs.pop())
     with pytest.raises(Exception, match="missing or changed"):
         list(iter_archived_records(archived, BUCKET))
+
+
+# --------------------------------------------------------------------------- with the stack's state table
+@dataclass
+class RacingState:
+    """The state table, with another writer slipping in right after this one reads the chain head."""
+
+    inner: StateDocuments
+    racer: Callable[[], object] | None = None
+
+    def load(self, name: str) -> tuple[Document | None, int]:
+        found = self.inner.load(name)
+        racer, self.racer = self.racer, None
+        if racer is not None:
+            racer()
+        return found
+
+    def save(self, name: str, document: Document, *, revision: int) -> None:
+        self.inner.save(name, document, revision=revision)
+
+
+@pytest.fixture
+def state(s3: Any) -> StateDocuments:
+    name = create_state_table(load_template()["Resources"]["AuditStateTable"]["Properties"], "state")
+    return StateDocuments(StateTable(name, client=boto3.client("dynamodb", region_name=REGION), clock=lambda: NOW))
+
+
+def test_the_chain_head_lives_in_the_state_table(s3: Any, state: StateDocuments) -> None:
+    archive = S3Archive(BUCKET, state, client=s3, clock=lambda: NOW)
+    keys = [archive.write_chunk(chunk) for chunk in hourly_chunks(3)]
+    head, revision = state.load("chain#acme#scheduled")
+    assert head is not None and head["key"] == keys[-1] and head["seq"] == 3 and revision == 3
+    assert head["sha256"] == sha256_hex(s3.get_object(Bucket=BUCKET, Key=keys[-1])["Body"].read())
+    item = boto3.client("dynamodb", region_name=REGION).get_item(
+        TableName="state", Key={"pk": {"S": "doc#chain#acme#scheduled"}}
+    )
+    assert "Item" in item
+
+
+def test_a_writer_that_loses_a_race_fails_its_chunk_and_the_chain_stays_intact(s3: Any, state: StateDocuments) -> None:
+    first, second, third = hourly_chunks(3)
+    S3Archive(BUCKET, state, client=s3).write_chunk(first)
+    rival = S3Archive(BUCKET, state, client=s3)
+    racing = RacingState(state, racer=lambda: rival.write_chunk(second))
+    with pytest.raises(ArchiveError, match="another writer moved it"):
+        S3Archive(BUCKET, racing, client=s3).write_chunk(third)  # seq 2 was taken, and then the head moved
+    assert state.load("chain#acme#scheduled")[0]["seq"] == 2  # type: ignore[index]
+    S3Archive(BUCKET, state, client=s3).write_chunk(third)  # a later run retries it
+    code, lines = verify("--bucket", BUCKET)
+    assert code == 0 and lines[0].startswith("chain intact: 3 chunks")
