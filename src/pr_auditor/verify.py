@@ -114,8 +114,8 @@ def coverage_problems(
     ``--overlap-minutes``)."""
     relevant = [w for w in windows if (until is None or w.since < until) and (since is None or w.until > since)]
     if not relevant:
-        wanted = f"[{iso(since)}, {iso(until)})" if since and until else "the period asked for"
-        return [Problem(0, COVERAGE, f"no chunk covers {wanted}")]
+        wanted = f"[{iso(since) if since else '…'}, {iso(until) if until else '…'})"
+        return [Problem(0, COVERAGE, f"no chunk covers {wanted}")] if since or until else []
     problems: list[Problem] = []
     covered = since if since is not None else relevant[0].since
     previous: Span | None = None
@@ -205,11 +205,14 @@ def check_chunk(
     )
     records_key = str(manifest["records_key"])
     problems = [
-        Problem(seq, STRUCTURE, f"{key} says {name} {manifest[name]!r}")
+        Problem(seq, STRUCTURE, f"{key} says {name} is {manifest[name]!r}, its key says {expected!r}")
         for name, expected in (("seq", seq), ("scope", scope), ("stream", stream))
         if manifest[name] != expected
     ]
     in_range = meets(manifest["window"], since, until)
+    if not records_key.startswith(f"{RECORDS}{scope}/{stream}/") or ".." in records_key.split("/"):
+        problems.append(Problem(seq, STRUCTURE, f"records_key {records_key!r} is not in {RECORDS}{scope}/{stream}/"))
+        return ChunkCheck(link, span, records_key, in_range, 0, tuple(problems))
     records = 0
     if in_range:
         body = store.read(records_key)

@@ -141,6 +141,7 @@ def hourly(*hours: int, overlap: timedelta = OVERLAP) -> list[Span]:
         pytest.param(hourly(1, 2), T0, T0 + 3 * H, [Problem(1, COVERAGE, "[2026-01-01T00:00:00Z, 2026-01-01T01:00:00Z) is covered by no chunk")], id="starts late"),
         pytest.param(hourly(0, 1), T0, T0 + 3 * H, [Problem(2, COVERAGE, "[2026-01-01T02:00:00Z, 2026-01-01T03:00:00Z) is covered by no chunk (chain ends)")], id="ends early"),
         pytest.param(hourly(0, 1, 2, overlap=timedelta(hours=3)), None, None, [Problem(2, COVERAGE, "window starts 180 min before seq 1's ends, more than the 120 min overlap"), Problem(3, COVERAGE, "window starts 180 min before seq 2's ends, more than the 120 min overlap")], id="overlap beyond the configured one"),
+        pytest.param([], None, None, [], id="no windows and no period asked for"),
         pytest.param(hourly(0, 1), T0 + 5 * H, T0 + 6 * H, [Problem(0, COVERAGE, "no chunk covers [2026-01-01T05:00:00Z, 2026-01-01T06:00:00Z)")], id="nothing in the period"),
     ],
 )  # fmt: skip

@@ -205,3 +205,21 @@ def test_verify_can_be_narrowed_to_one_stream_or_scope(tmp_path: Path) -> None:
     missing = verify_archive(DirStore(tmp_path), scope="acme", stream="sweep")
     assert not missing.intact
     assert missing.problems == ["acme/sweep seq 0: no manifests under manifests/acme/sweep/"]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param({"seq": 7}, "acme/scheduled seq 1: manifests/acme/scheduled/000000000001.json says seq is 7, its key says 1", id="seq"),
+        pytest.param({"stream": "backfill"}, "acme/scheduled seq 1: manifests/acme/scheduled/000000000001.json says stream is 'backfill', its key says 'scheduled'", id="stream"),
+        pytest.param({"records_key": "records/acme/scheduled/../../../outside"}, "acme/scheduled seq 1: records_key 'records/acme/scheduled/../../../outside' is not in records/acme/scheduled/", id="records elsewhere"),
+        pytest.param({"window": "all of 2026"}, "acme/scheduled seq 1: manifests/acme/scheduled/000000000001.json: string indices must be integers, not 'str'", id="window not an object"),
+    ],
+)  # fmt: skip
+def test_a_manifest_that_contradicts_its_place_is_reported(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    EvidenceArchive(DirStore(tmp_path), MemoryState()).write_chunk(chunks(1)[0])
+    path = tmp_path / manifest_key("acme", "scheduled", 1)
+    path.write_text(json.dumps(json.loads(path.read_text()) | change))
+    assert verify_archive(DirStore(tmp_path)).problems[0] == problem
