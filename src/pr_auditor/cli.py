@@ -20,6 +20,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TextIO
 
+from pr_auditor import verify
 from pr_auditor.audit import AuditPorts, AuditRequest, PullRequestSource, ReadOnlyLedger, run_audit, run_backfill
 from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
@@ -58,6 +59,7 @@ environment:
 exit codes:
   0  the audit completed (findings are not an error)
   1  GitHub (or the state table) could not be read completely; nothing was reported as complete
+     (verify: the archive is not intact)
   2  bad input: arguments, environment, policy file
 """
 
@@ -115,6 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
         "with a backfill event)",
     )
     backfill_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify_help = "check the evidence archive: hash chain, windows, counts"
+    verify_parser = commands.add_parser(
+        "verify", help=verify_help, description=verify_help + ".", epilog=EPILOG, formatter_class=plain
+    )
+    verify_parser.set_defaults(run=check_archive)
+    verify.add_arguments(verify_parser)
     return parser  # fmt: skip
 
 
@@ -129,6 +137,12 @@ def load_policy(path: Path | None) -> Policy:
         return parse_policy(text)
     except PolicyError as exc:
         raise PolicyError(f"{path}: {exc}") from None
+
+
+def check_archive(args: argparse.Namespace, env: Env, out: TextIO) -> int:
+    """``verify``: 0 when the archive is intact, 1 when it is not (see verify.py)."""
+    del env  # verify reads AWS credentials the usual boto3 way
+    return verify.run(args, out)
 
 
 class _JsonLines:
