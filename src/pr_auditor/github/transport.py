@@ -131,6 +131,26 @@ class Transport:
         self._note_rate_limit(data)
         return data
 
+    def rest_get(self, path: str) -> dict[str, Any] | None:
+        """One REST GET (``path`` under the API base, e.g. ``/repos/o/r/compare/a...b``) → its JSON body;
+        None when GitHub answers 404."""
+        self.requests += 1
+        try:
+            _, body = self._github.requester.requestJsonAndCheck("GET", path)
+        except BadCredentialsException as exc:
+            raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
+        except RateLimitExceededException as exc:
+            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise translate(exc, self.now()) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
+        if not isinstance(body, dict):
+            raise UnavailableError(f"GitHub answered {path} with something other than an object")
+        return body
+
     def attempt(self, action: Callable[..., T], *args: Any) -> T:
         """Run ``action(*args)`` (a request and the reading of its answer), retrying what may pass."""
         delay = self._backoff
