@@ -31,6 +31,7 @@ fragment AuditLabelEvent on PullRequestTimelineItems {{
 _PULL_REQUEST = f"""
 fragment AuditPullRequest on PullRequest {{
   number
+  createdAt
   url
   title
   body
