@@ -237,7 +237,7 @@ fragment AuditProtection on Ref {
       nodes { actor { __typename ... on User { login } ... on Team { slug } ... on App { slug } } }
     }
   }
-  rules(first: 100) {
+  rules(first: 20) {
     nodes {
       type
       parameters {
@@ -246,7 +246,7 @@ fragment AuditProtection on Ref {
       repositoryRuleset {
         name
         enforcement
-        bypassActors(first: 100) {
+        bypassActors(first: 20) {
           nodes { organizationAdmin repositoryRoleName actor { __typename ... on App { slug } ... on Team { slug } } }
         }
       }
