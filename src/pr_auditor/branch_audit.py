@@ -11,115 +11,29 @@ between repeats the walk (same ``record_id``s, deduplicated by the ledger) inste
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from pr_auditor.branch_model import (
+    BranchKey,
+    Commit,
+    Comparison,
+    Protection,
+    RepoHeads,
+    Unreadable,
+    Walk,
+    Walked,
+)
+from pr_auditor.branch_rules import digest, is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
 from pr_auditor.model import iso
-from pr_auditor.policy import Policy, RepoPolicy
+from pr_auditor.policy import Policy
 from pr_auditor.ports import Document, Record, StateStore
 from pr_auditor.records import direct_push_record, history_rewrite_record, protection_record
 
 PAGE = 100  # commits per history page (GitHub's maximum for a connection)
 PROTECTION_EVERY = timedelta(days=1)
-
-
-# --- what the source answers (plain data) -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PullRef:
-    """A pull request GitHub associates with a commit (``Commit.associatedPullRequests``)."""
-
-    number: int
-    state: str  # MERGED | OPEN | CLOSED
-    base: str
-    merge_commit: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Commit:
-    """One commit of a branch's history. Logins are None when GitHub could not link the e-mail to an
-    account (e-mail addresses are never kept: they are personal data and the client sets them anyway)."""
-
-    oid: str
-    parents: tuple[str, ...]
-    committed_date: datetime
-    url: str
-    author: str | None
-    committer: str | None
-    pulls: tuple[PullRef, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class RepoHeads:
-    """A repository as the listing saw it: when it was last pushed and the heads of its branches."""
-
-    repository: str
-    pushed_at: datetime | None
-    default_branch: str
-    heads: Mapping[str, str]  # branch → head oid (the default branch, and every branch when asked)
-
-
-@dataclass(frozen=True, slots=True)
-class Walk:
-    """Read ``head``'s history, newest first, until ``stop`` is met, at most ``limit`` commits."""
-
-    repository: str
-    branch: str
-    head: str
-    stop: str | None
-    limit: int
-
-
-@dataclass(frozen=True, slots=True)
-class Walked:
-    commits: tuple[Commit, ...]  # the commits before ``stop`` (``stop`` itself excluded)
-    reached_stop: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Comparison:
-    """REST compare ``base...head``: ``status`` is ahead, behind, diverged or identical."""
-
-    status: str
-    ahead_by: int
-    merge_base: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Protection:
-    """A branch's effective protection: its branch protection rule and the rulesets that apply to it."""
-
-    required_approvals: int = 0
-    dismiss_stale_reviews: bool = False
-    code_owner_review: bool = False
-    admins_included: bool = False
-    bypass_actors: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "required_approvals": self.required_approvals,
-            "dismiss_stale_reviews": self.dismiss_stale_reviews,
-            "code_owner_review": self.code_owner_review,
-            "admins_included": self.admins_included,
-            "bypass_actors": list(self.bypass_actors),
-            "sources": list(self.sources),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Unreadable:
-    """The credentials may not read the branch's protection (GitHub answered 403/404 or null)."""
-
-    missing_permission: str
-
-
-BranchKey = tuple[str, str]  # (repository, branch)
 
 
 class BranchSource(Protocol):
@@ -140,100 +54,6 @@ class BranchSource(Protocol):
         ...
 
     def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]: ...
-
-
-# --- pure decisions ------------------------------------------------------------------------------------------
-
-
-def is_merged_into(pull: PullRef, branch: str) -> bool:
-    """Was this PR merged into this very branch? GitHub also associates open PRs with commits that are not
-    on the default branch, and a PR merged into another branch says nothing about this one."""
-    return pull.state == "MERGED" and pull.base == branch
-
-
-def pull_request_commits(commits: Sequence[Commit], branch: str) -> dict[str, int]:
-    """Which of the new commits a merged PR brought into ``branch`` → that PR's number.
-
-    - squash and merge-commit merges: the commit is the PR's merge commit;
-    - rebase merges: GitHub's merge commit is the last rebased commit; the commits before it on the first-
-      parent line that GitHub associates with the same merged PR are the other rebased commits;
-    - merge-commit merges: the commits reachable from the merge commit's other parents (the PR's branch),
-      but never a commit of the branch's own first-parent line (a direct push merged into a PR's branch is
-      still a direct push).
-    Everything else reached the branch without a merged PR.
-    """
-    by_oid = {c.oid: c for c in commits}
-    mainline = _first_parent_line(commits, by_oid)
-    brought: dict[str, int] = {}
-    merges: list[tuple[Commit, int]] = []
-    for commit in commits:
-        for pull in commit.pulls:
-            if is_merged_into(pull, branch) and pull.merge_commit == commit.oid:
-                brought[commit.oid] = pull.number
-                merges.append((commit, pull.number))
-    for merge, number in merges:
-        current = merge
-        while current.parents and (parent := by_oid.get(current.parents[0])) is not None:
-            if parent.oid in brought or not any(p.number == number and is_merged_into(p, branch) for p in parent.pulls):
-                break
-            brought[parent.oid] = number
-            current = parent
-        pending = list(merge.parents[1:])
-        while pending:
-            oid = pending.pop()
-            side = by_oid.get(oid)
-            if side is None or oid in brought or oid in mainline:
-                continue
-            brought[oid] = number
-            pending.extend(side.parents)
-    return brought
-
-
-def _first_parent_line(commits: Sequence[Commit], by_oid: Mapping[str, Commit]) -> set[str]:
-    line: set[str] = set()
-    current = commits[0] if commits else None
-    while current is not None and current.oid not in line:
-        line.add(current.oid)
-        current = by_oid.get(current.parents[0]) if current.parents else None
-    return line
-
-
-def is_exempt_pusher(commit: Commit, policy: RepoPolicy) -> bool:
-    """Is the commit's committer listed in ``exempt_pushers`` (a release bot)? GitHub does not say who
-    pushed a commit; the committer is the closest it shows. Case-insensitive; ``x`` also names ``x[bot]``.
-    To fix a finding: push through a pull request, or list the bot if its direct pushes are intended."""
-    if commit.committer is None:
-        return False
-    wanted = commit.committer.casefold()
-    return any(wanted in (entry.casefold(), f"{entry.casefold()}[bot]") for entry in policy.exempt_pushers)
-
-
-def is_rewrite(comparison: Comparison | None) -> bool:
-    """Is the last audited head no longer an ancestor of the current head (a force-push, a reset, a branch
-    deleted and re-created)? Unknown old heads count: GitHub forgets commits no branch reaches any more."""
-    return comparison is None or comparison.status in ("diverged", "behind")
-
-
-def weaknesses(protection: Protection, policy: RepoPolicy) -> list[str]:
-    """How the branch's protection lets through changes the policy would not accept (empty: it does not).
-    To fix: raise the branch protection or ruleset to at least the policy, or lower the policy."""
-    found: list[str] = []
-    if protection.required_approvals < policy.required_approvals:
-        found.append(
-            f"requires {protection.required_approvals} approving review(s), policy requires {policy.required_approvals}"
-        )
-    if policy.required_approvals and not policy.count_stale_approvals and not protection.dismiss_stale_reviews:
-        found.append("approvals are not dismissed when new commits are pushed")
-    if policy.required_approvals and not protection.admins_included:
-        found.append("administrators may bypass the protection")
-    if protection.bypass_actors:
-        found.append(f"bypass allowed for {', '.join(protection.bypass_actors)}")
-    return found
-
-
-def digest(value: Mapping[str, Any]) -> str:
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # --- the run ----------------------------------------------------------------------------------------------

@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from pr_auditor.branch_audit import BranchAudit, audit_branches, commits_in_window
+from pr_auditor.errors import SourceError
 from pr_auditor.github import Connection, open_branch_reader
 from pr_auditor.policy import Policy, policy_from_mapping
 from pr_auditor.ports import MemoryState
 
 from standin.generate import make_state
 from standin.git import force_push, init_branch, merge_pr, open_pr, push
-from standin.model import BranchRule, GitHubState, Repository, Ruleset
+from standin.model import BranchRule, Fault, GitHubState, Repository, Ruleset
 from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
@@ -43,7 +44,8 @@ class Org:
     def run(self, policy: Policy = POLICY, *, later: timedelta = timedelta(hours=1)) -> BranchAudit:
         self.now += later
         self.runs += 1
-        reader = open_branch_reader("test-token", Connection(api_url=self.server.base_url, throttle_seconds=0))
+        connection = Connection(api_url=self.server.base_url, throttle_seconds=0, retries=1, backoff_seconds=0.01)
+        reader = open_branch_reader("test-token", connection)
         audit = audit_branches(
             ("acme",), source=reader, policy=policy, state=self.store, run_id=f"run-{self.runs}", now=self.now
         )
@@ -237,3 +239,20 @@ def test_the_cli_variant_finds_direct_pushes_by_committed_date_in_the_window(org
     reader = open_branch_reader("test-token", Connection(api_url=org.server.base_url, throttle_seconds=0))
     records = commits_in_window(("acme",), NOW - timedelta(days=1), NOW, source=reader, policy=POLICY, run_id="cli-1")
     assert [r["sha"] for r in records] == [inside]
+
+
+def test_a_failing_history_read_moves_no_head_and_the_next_run_finds_the_push(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo())
+    org.state.faults.add(Fault("http_500", times=50, match="graphql"))
+    with pytest.raises(SourceError):
+        org.run()
+    org.state.faults.clear()
+    assert [r["sha"] for r in of_kind(org.run(), "direct_push")] == [sha]
+
+
+def test_a_transient_failure_is_retried_within_the_run(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo())
+    org.state.faults.add(Fault("graphql_errors", times=1, match="graphql", partial=True))
+    assert [r["sha"] for r in of_kind(org.run(), "direct_push")] == [sha]

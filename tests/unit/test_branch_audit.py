@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pr_auditor.branch_audit import (
+from pr_auditor.branch_audit import BranchSource, audit_branches
+from pr_auditor.branch_model import (
     BranchKey,
-    BranchSource,
     Commit,
     Comparison,
     Protection,
@@ -19,12 +19,8 @@ from pr_auditor.branch_audit import (
     Unreadable,
     Walk,
     Walked,
-    audit_branches,
-    is_exempt_pusher,
-    is_rewrite,
-    pull_request_commits,
-    weaknesses,
 )
+from pr_auditor.branch_rules import is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
 from pr_auditor.policy import policy_from_mapping
 from pr_auditor.ports import MemoryState
 

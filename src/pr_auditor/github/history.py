@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from pr_auditor import queries
-from pr_auditor.branch_audit import (
+from pr_auditor.branch_model import (
     BranchKey,
     Commit,
     Comparison,

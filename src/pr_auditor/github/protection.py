@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pr_auditor import queries
-from pr_auditor.branch_audit import BranchKey, Protection, Unreadable
+from pr_auditor.branch_model import BranchKey, Protection, Unreadable
 from pr_auditor.github.decode import required
 
 BATCH = 50  # branches per request: protection answers are small
