@@ -3,6 +3,7 @@ protection) → decisions → records, across runs that share one state store.""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from pr_auditor.policy import Policy, policy_from_mapping
 from pr_auditor.ports import MemoryState
 
 from standin.generate import make_state
-from standin.git import force_push, init_branch, merge_pr, open_pr, push
+from standin.git import activity, force_push, init_branch, merge_pr, open_pr, push
 from standin.model import BranchRule, Fault, GitHubState, Repository, Ruleset
 from standin.server import StandIn
 
@@ -256,3 +257,18 @@ def test_a_transient_failure_is_retried_within_the_run(org: Org) -> None:
     (sha,) = push(org.state, org.repo())
     org.state.faults.add(Fault("graphql_errors", times=1, match="graphql", partial=True))
     assert [r["sha"] for r in of_kind(org.run(), "direct_push")] == [sha]
+
+
+def test_random_activity_over_many_runs_reports_every_direct_push_exactly_once(org: Org) -> None:
+    # Given an organisation that keeps merging PRs (all three styles) with direct pushes mixed in
+    rng = random.Random(9)
+    org.run()
+    expected: list[tuple[str, str, str]] = []
+    found: list[tuple[str, str, str]] = []
+    for _ in range(6):
+        org.now += timedelta(minutes=7)
+        expected += activity(org.state, rng, merges=5, pushes=2)
+        audit = org.run(later=timedelta(minutes=1))
+        found += [(r["repository"], r["branch"], r["sha"]) for r in of_kind(audit, "direct_push")]
+    # Then each direct push is reported once and nothing a merged PR brought in is
+    assert sorted(found) == sorted(expected)

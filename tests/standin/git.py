@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -266,3 +267,32 @@ def compare(repo: Repository, base: str, head: str) -> tuple[str, list[str], str
     else:
         status = "ahead" if ahead else "behind"
     return status, ahead, merge_base, behind
+
+
+# --------------------------------------------------------------------------- activity for long simulations
+
+
+def init_all(state: GitHubState, *, at: datetime | None = None) -> None:
+    """Give every repository without history a default branch with one root commit."""
+    for repos in state.orgs.values():
+        for repo in repos:
+            if repo.default_branch not in repo.branches:
+                init_branch(state, repo, at=at)
+
+
+def activity(state: GitHubState, rng: random.Random, *, merges: int, pushes: int) -> list[tuple[str, str, str]]:
+    """Random activity on default branches: ``merges`` PRs merged (squash, merge or rebase at random) and
+    ``pushes`` direct pushes, interleaved. Returns the direct pushes as (repository, branch, sha): exactly
+    the commits a complete branch audit must report."""
+    repos = [repo for repos in state.orgs.values() for repo in repos if repo.default_branch in repo.branches]
+    steps = ["merge"] * merges + ["push"] * pushes
+    rng.shuffle(steps)
+    pushed: list[tuple[str, str, str]] = []
+    for step in steps:
+        repo = rng.choice(repos)
+        if step == "merge":
+            merge_pr(state, repo, style=rng.choice(("squash", "merge", "rebase")), commits=rng.randint(1, 3))
+        else:
+            (sha,) = push(state, repo, author=rng.choice(("olivia-admin", "alice")))
+            pushed.append((repo.full_name, repo.default_branch, sha))
+    return pushed
