@@ -73,6 +73,7 @@ from graphql import (
 )
 from graphql.type import GraphQLInterfaceType, GraphQLObjectType
 
+from .git_graphql import branch_ref_node, git_commit_fields, git_fields
 from .model import Fault, GitHubState, LabelEvent, PullRequest, RateBucket, Repository, Review, User
 from .search import NOT_SEARCHABLE, SEARCH_CAP, SearchError, parse_query, run_search
 
@@ -516,9 +517,10 @@ def repo_node(repo: Repository, ctx: Ctx) -> dict[str, Any]:
         "visibility": "PRIVATE" if repo.private else "PUBLIC",
         "url": url,
         "resourcePath": f"/{repo.owner}/{repo.name}",
-        "defaultBranchRef": ref_node(repo.default_branch, repo),
+        "defaultBranchRef": branch_ref_node(repo.default_branch, repo, ctx),
         "pullRequest": pull_request,
         "pullRequests": pull_requests,
+        **git_fields(repo, ctx),
     }
     ctx.repo_cache[id(repo)] = node
     return node
@@ -543,10 +545,14 @@ def org_node(login: str, ctx: Ctx) -> dict[str, Any]:
     def repositories(
         _info: Info,
         isArchived: bool | None = None,
+        orderBy: dict[str, str] | None = None,
         **_: Any,
     ) -> ConnectionSource:
-        items = [r for r in repos if isArchived is None or r.archived == isArchived]
-        return ConnectionSource(sorted(items, key=lambda r: r.name), convert=lambda r: repo_node(r, ctx))
+        items = sorted((r for r in repos if isArchived is None or r.archived == isArchived), key=lambda r: r.name)
+        if orderBy and orderBy.get("field") == "PUSHED_AT":
+            epoch = datetime.min.replace(tzinfo=UTC)
+            items.sort(key=lambda r: r.pushed_at or epoch, reverse=orderBy.get("direction") == "DESC")
+        return ConnectionSource(items, convert=lambda r: repo_node(r, ctx))
 
     oid = next((r.id for r in repos), 0) or hash(login) & 0xFFFFFF
     return {
@@ -563,13 +569,17 @@ def org_node(login: str, ctx: Ctx) -> dict[str, Any]:
 
 
 def commit_node(oid: str, repo: Repository, ctx: Ctx) -> dict[str, Any]:
-    return {
+    node = {
         "__typename": "Commit",
         "id": node_id("C", int(oid[:7], 16) if re.fullmatch(r"[0-9a-f]{7,}", oid[:7]) else 0),
         "oid": oid,
         "abbreviatedOid": oid[:7],
         "url": f"{ctx.origin}/{repo.owner}/{repo.name}/commit/{oid}",
     }
+    git = repo.commits.get(oid)
+    if git is not None:
+        node.update(git_commit_fields(git, repo, ctx))
+    return node
 
 
 def label_node(name: str, repo: Repository, ctx: Ctx) -> dict[str, Any]:

@@ -38,10 +38,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """How PyGithub reaches GitHub. ``throttle_seconds`` spaces requests (PyGithub's own default is
-    1 s between POSTs because it counts every POST as a write; GraphQL queries are reads, and GitHub's
-    one-second guidance is for content-creating requests). ``max_wait_seconds`` bounds any rate-limit
-    wait so a run fails clearly inside the Lambda timeout instead of being killed mid-wait.
+    """How PyGithub reaches GitHub. ``throttle_seconds`` is the least time between the *starts* of two
+    requests, kept by ``Transport`` (PyGithub's own throttle counts from the end of the previous response, so
+    it adds to every request's latency instead of overlapping it; its default is also 1 s between POSTs,
+    because it counts every POST as a write, while GraphQL queries are reads and GitHub's one-second
+    guidance is for content-creating requests). ``max_wait_seconds`` bounds any rate-limit wait so a run
+    fails clearly inside the Lambda timeout instead of being killed mid-wait.
 
     ``retries`` is the whole retry budget of one request: after a failure (5xx, time-out, dropped
     connection, GraphQL ``errors``, a malformed answer) a request is sent again at most ``retries`` times,
@@ -74,8 +76,8 @@ def client_options(connection: Connection) -> dict[str, Any]:
         "base_url": connection.api_url.rstrip("/"),
         "timeout": connection.timeout_seconds,
         "retry": retry,
-        "seconds_between_requests": connection.throttle_seconds,
-        "seconds_between_writes": connection.throttle_seconds,
+        "seconds_between_requests": 0,  # the transport spaces requests itself, from their starts
+        "seconds_between_writes": 0,
         "per_page": PAGE_SIZE,
     }
 
@@ -102,10 +104,15 @@ class Transport:
         attempts: int = 3,
         backoff_seconds: float = 2.0,
         max_wait_seconds: float = 120.0,
+        throttle_seconds: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._github = github
+        self._throttle = throttle_seconds
+        self._monotonic = monotonic
+        self._last_start: float | None = None
         self._attempts = max(1, attempts)
         self._backoff = backoff_seconds
         self._max_wait = max_wait_seconds
@@ -121,10 +128,20 @@ class Transport:
             attempts=1 + connection.retries,
             backoff_seconds=connection.backoff_seconds,
             max_wait_seconds=connection.max_wait_seconds,
+            throttle_seconds=connection.throttle_seconds,
         )
+
+    def _space(self) -> None:
+        """Wait until ``throttle_seconds`` have passed since the previous request *started*."""
+        if self._throttle > 0 and self._last_start is not None:
+            wait = self._last_start + self._throttle - self._monotonic()
+            if wait > 0:
+                self.sleep(wait)
+        self._last_start = self._monotonic()
 
     def query(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """One GraphQL request → its ``data``. Raises a SourceError for anything but a clean answer."""
+        self._space()
         self.requests += 1
         try:
             _, body = self._github.requester.graphql_query(document, dict(variables))
@@ -141,6 +158,27 @@ class Transport:
         if not isinstance(data, dict):
             raise UnavailableError("GitHub GraphQL answer has no data")
         return data
+
+    def rest_get(self, path: str) -> dict[str, Any] | None:
+        """One REST GET (``path`` under the API base, e.g. ``/repos/o/r/compare/a...b``) → its JSON body;
+        None when GitHub answers 404."""
+        self._space()
+        self.requests += 1
+        try:
+            _, body = self._github.requester.requestJsonAndCheck("GET", path)
+        except BadCredentialsException as exc:
+            raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
+        except RateLimitExceededException as exc:
+            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise translate(exc, self.now()) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
+        if not isinstance(body, dict):
+            raise UnavailableError(f"GitHub answered {path} with something other than an object")
+        return body
 
     def attempt(self, action: Callable[..., T], *args: Any) -> T:
         """Run ``action(*args)`` (a request and the reading of its answer), retrying what may pass."""
