@@ -2,7 +2,7 @@
 
 What moto does for real here: Secrets Manager, SSM (read by Powertools Parameters inside the handler),
 CloudWatch Logs put/get, SNS → SQS delivery with the DLQ redrive. What it cannot do (measured on moto 5.2,
-see shared DESIGN.md): turn metric filters into metrics, or alarms into notifications. Those two hops are
+see docs/aws-facts.md): turn metric filters into metrics, or alarms into notifications. Those two hops are
 stood in for here, plainly: the template's own filter patterns are evaluated on the logged records by
 ``cwfilter`` (which rejects syntax it does not know), and an alarm whose metric crosses its threshold
 publishes the JSON CloudWatch publishes for an alarm state change to the alarm's SNS topic.
@@ -40,6 +40,7 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-auditor"
     aws_request_id: str = "demo-request-0001"
+    log_group_name: str = f"/aws/lambda/{STACK}-auditor"
     remaining_ms: int = 900_000
 
     def get_remaining_time_in_millis(self) -> int:
@@ -72,6 +73,7 @@ def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> 
         "GITHUB_TOKEN_SECRET": route.secret_arn,
         "POLICY_PARAMETER": route.policy_parameter,
         "STATE_TABLE": route.state_table,
+        "ALARM_TOPIC_ARN": route.topic_arn,
         "SCHEDULE_MINUTES": "60",
         "OVERLAP_MINUTES": "120",
         "CHUNK_MINUTES": "1440",
@@ -280,5 +282,11 @@ def read_queue(route: AwsRoute, *, queue_url: str | None = None) -> list[dict[st
             return messages
         for message in batch:
             envelope = json.loads(message["Body"])
-            messages.append({"subject": envelope.get("Subject"), "alarm": json.loads(envelope["Message"])})
+            messages.append(
+                {
+                    "subject": envelope.get("Subject"),
+                    "alarm": json.loads(envelope["Message"]),
+                    "attributes": {k: v["Value"] for k, v in (envelope.get("MessageAttributes") or {}).items()},
+                }
+            )
             sqs.delete_message(QueueUrl=queue_url or route.queue_url, ReceiptHandle=message["ReceiptHandle"])

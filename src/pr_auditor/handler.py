@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pr_auditor.audit import AuditPorts, run_backfill, run_scheduled
+from pr_auditor.archive import S3Archive
+from pr_auditor.audit import AuditFailedError, AuditPorts, ChunkedRun, failed_run_summary, run_backfill, run_scheduled
 from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
-from pr_auditor.github import open_source
-from pr_auditor.invocation import BackfillRun, parse_event
+from pr_auditor.github.auth import open_github
+from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event
+from pr_auditor.metrics import SECONDS, record_metrics
+from pr_auditor.model import Window, iso
 from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
-from pr_auditor.ports import NoNotifier, Record
+from pr_auditor.ports import NoArchive, NoNotifier, Record
 from pr_auditor.records import NULLABLE_KEYS
-from pr_auditor.settings import Settings, settings_from_env, token_from_secret
+from pr_auditor.settings import Settings, credentials_from_secret, require_orgs, settings_from_env
 
 
 class RecordFormatter(LambdaPowertoolsFormatter):
@@ -35,6 +40,8 @@ class RecordFormatter(LambdaPowertoolsFormatter):
 
 # service name from POWERTOOLS_SERVICE_NAME
 logger = Logger(utc=True, logger_formatter=RecordFormatter(utc=True))
+# embedded metrics for the dashboard: namespace from POWERTOOLS_METRICS_NAMESPACE, dimension "service"
+metrics = Metrics()
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
 # Start no new chunk with less than this left: a chunk that is cut off is harmless (the watermark stays,
 # the ledger prevents second findings) but wastes the work; 5 minutes fits a day of PRs with retries.
@@ -46,12 +53,20 @@ def settings() -> Settings:
     config = settings_from_env(os.environ)
     if config.state_table is None:
         raise ConfigError("STATE_TABLE: required (the DynamoDB table holding the watermark and the ledger)")
+    # read with the rest of the environment, not at import (the dashboard expects these two)
+    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "PrAuditor"
+    metrics.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "pr-auditor"
     return config
 
 
 @cache
 def state_table(name: str, ttl_days: int) -> StateTable:
     return StateTable(name, ttl=timedelta(days=ttl_days))
+
+
+def wall_clock() -> datetime:
+    """The function's own clock: ledger claims, leases, and the bound on a scheduled event's time."""
+    return datetime.now(UTC)
 
 
 @cache
@@ -75,6 +90,27 @@ def current_policy(config: Settings) -> Policy:
         raise PolicyError(f"policy parameter {config.policy_parameter}: {exc}") from None
 
 
+def policy_origin(name: str) -> Record:
+    """Who last changed the policy parameter, and when (SSM keeps the last 100 versions, oldest first). An
+    unreadable history leaves both null: the change itself is still recorded."""
+    import boto3  # the Lambda runtime has it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    latest: Mapping[str, Any] = {}
+    try:
+        for page in boto3.client("ssm").get_paginator("get_parameter_history").paginate(Name=name):
+            if page.get("Parameters"):
+                latest = page["Parameters"][-1]
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning(f"policy history unreadable ({type(exc).__name__}); policy_change names no author")
+        return {}
+    changed_at = latest.get("LastModifiedDate")
+    return {
+        "changed_by": latest.get("LastModifiedUser"),
+        "changed_at": iso(changed_at) if isinstance(changed_at, datetime) else None,
+    }
+
+
 def emit(record: Record) -> None:
     """One log line per record; Powertools writes the keys at the top level of the JSON line."""
     fields = {key: value for key, value in record.items() if key != "message"}
@@ -82,8 +118,60 @@ def emit(record: Record) -> None:
     non_compliant = record.get("verdict") == "non_compliant"
     level = logger.error if failed else logger.warning if non_compliant else logger.info
     level(record["message"], extra=fields)
+    for name, value in record_metrics(record).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Seconds if name in SECONDS else MetricUnit.Count, value=value)
 
 
+def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, context: LambdaContext) -> ChunkedRun:
+    """Wire the adapters and run the scheduled catch-up or the backfill."""
+    assert config.state_table is not None
+    table = state_table(config.state_table, config.dedupe_ttl_days)
+    backfill_orgs = (invocation.orgs or ()) if isinstance(invocation, BackfillRun) else ()
+    credentials = credentials_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
+    wanted = require_orgs(backfill_orgs or config.orgs, credentials, name="GITHUB_ORGS")
+    source, orgs = open_github(credentials, config.connection, wanted)  # a GitHub App may resolve "*"
+    ports = AuditPorts(
+        source=source,
+        policy=current_policy(config),
+        emit=emit,
+        ledger=table,
+        archive=(
+            S3Archive(config.evidence_bucket, StateDocuments(table), clock=wall_clock)
+            if config.evidence_bucket
+            else NoArchive()
+        ),
+        notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
+        now=wall_clock,
+    )
+
+    def has_time() -> bool:
+        return context.get_remaining_time_in_millis() > SAFETY_MARGIN_MS
+
+    if isinstance(invocation, BackfillRun):
+        run = run_backfill(
+            orgs,
+            invocation.window,
+            chunk=timedelta(minutes=config.chunk_minutes),
+            run_id=context.aws_request_id,
+            has_time=has_time,
+            ports=ports,
+        )
+    else:
+        run = run_scheduled(
+            orgs,
+            now=invocation.now,
+            schedule=config.schedule(invocation.now),
+            checkpoint=table,
+            run_id=context.aws_request_id,
+            has_time=has_time,
+            ports=ports,
+            state=StateDocuments(table),
+            policy_origin=(lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None,
+        )
+    return run
+
+
+@metrics.log_metrics  # flushed even when the run fails, so RunsFailed is published
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
     config = settings()
@@ -93,40 +181,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
         # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
         logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
         raise
-    assert config.state_table is not None
-    table = state_table(config.state_table, config.dedupe_ttl_days)
-    token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
-    ports = AuditPorts(
-        source=open_source(token, config.connection),
-        policy=current_policy(config),
-        emit=emit,
-        ledger=table,
-        notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
-    )
-
-    def has_time() -> bool:
-        return context.get_remaining_time_in_millis() > SAFETY_MARGIN_MS
-
-    if isinstance(invocation, BackfillRun):
-        run = run_backfill(
-            invocation.orgs or config.orgs,
-            invocation.window,
-            chunk=timedelta(minutes=config.chunk_minutes),
-            run_id=context.aws_request_id,
-            has_time=has_time,
-            ports=ports,
+    try:
+        run = run_invocation(invocation, config, context)
+    except AuditFailedError:
+        raise  # its failed run_summary is written
+    except Exception as exc:
+        # Failed before any chunk (the secret, the policy, the state table): still one failed summary.
+        window = (
+            invocation.window
+            if isinstance(invocation, BackfillRun)
+            else Window(invocation.now - timedelta(minutes=config.schedule_minutes), invocation.now)
         )
-    else:
-        run = run_scheduled(
-            config.orgs,
-            now=invocation.now,
-            schedule=config.schedule(invocation.now),
-            checkpoint=table,
-            run_id=context.aws_request_id,
-            has_time=has_time,
-            ports=ports,
-            state=StateDocuments(table),
-        )
+        emit(failed_run_summary(config.orgs, window, context.aws_request_id, None, exc))
+        raise
     if run.pending:
         logger.warning(
             f"out of time with {len(run.pending)} chunk(s) left; resume from {run.as_result()['resume_from']}",
