@@ -49,7 +49,7 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 	  echo "== $(VENV): $$("$$py" -V 2>&1) ($$py)"; "$$py" -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes -r $(DEV_LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(BIN)/python -m pip check
+	@$(BIN)/python -m pip check || { echo "make: $(DEV_LOCK) does not satisfy pyproject.toml: run make lock" >&2; exit 1; }
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
