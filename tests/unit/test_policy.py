@@ -97,7 +97,10 @@ def test_deep_nesting_is_rejected_before_pyyaml_recurses() -> None:
     [
         ("ticket_pattern: '(" + "x" * 60_000 + "'", r"^ticket_pattern: invalid regular expression '\(x{39}'…"),
         ("required_approvals: " + "9" * 60_000, r"^policy: a value could not be read"),
-        ("required_approvals: '" + "y" * 60_000 + "'", r"^required_approvals: expected a whole number >= 0, got 'y{40}'…$"),
+        (
+            "required_approvals: '" + "y" * 60_000 + "'",
+            r"^required_approvals: expected a whole number >= 0, got 'y{40}'…$",
+        ),
         ("emergency_labels: [" + "1" * 4000 + "]", r"^emergency_labels\[0\]: expected a non-empty string, got 1{40}…$"),
         ("? " + "z" * 60_000 + "\n: 1", r"^'z{40}'…: unknown key"),
         ("repositories:\n  ? " + "q" * 60_000 + "\n  : {}", r"^repositories\.'q{40}'…: expected a repository"),
