@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -80,7 +80,7 @@ def emit(record: Record) -> None:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
     config = settings()
     try:
-        invocation = parse_event(event)
+        invocation = parse_event(event, now=datetime.now(UTC), backfill_max_days=config.backfill_max_days)
     except ConfigError as exc:
         # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
         logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})

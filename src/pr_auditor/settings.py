@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,9 +11,9 @@ from urllib.parse import urlparse
 from pr_auditor.audit import Schedule
 from pr_auditor.errors import ConfigError
 from pr_auditor.github_source import Connection
-from pr_auditor.invocation import parse_time
+from pr_auditor.invocation import DEFAULT_BACKFILL_MAX_DAYS, parse_orgs, parse_time
 
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+__all__ = ["Settings", "connection_from_env", "parse_api_url", "parse_orgs", "settings_from_env", "token_from_secret"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +28,7 @@ class Settings:
     start_at: datetime | None = None
     chunk_minutes: int = 1440
     dedupe_ttl_days: int = 400
+    backfill_max_days: int = DEFAULT_BACKFILL_MAX_DAYS  # the longest window one backfill event may ask for
 
     def schedule(self, now: datetime) -> Schedule:
         """Window planning for a run at ``now``: the first run starts one schedule period back unless
@@ -38,18 +38,6 @@ class Settings:
             chunk=timedelta(minutes=self.chunk_minutes),
             first_start=self.start_at or now - timedelta(minutes=self.schedule_minutes),
         )
-
-
-def parse_orgs(values: list[str] | str, *, name: str) -> tuple[str, ...]:
-    """Organisation logins from repeated flags or a comma-separated list; duplicates dropped, order kept."""
-    items = values.split(",") if isinstance(values, str) else [p for v in values for p in v.split(",")]
-    orgs = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
-    if not orgs:
-        raise ConfigError(f"{name}: at least one organisation is required")
-    for org in orgs:
-        if not _LOGIN.match(org):
-            raise ConfigError(f"{name}: {org!r} is not a valid GitHub organisation login")
-    return orgs
 
 
 def parse_api_url(value: str, *, name: str = "GITHUB_API_URL") -> str:
@@ -117,6 +105,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         start_at=parse_time(env["START_AT"], name="START_AT") if env.get("START_AT", "").strip() else None,
         chunk_minutes=_int(env, "CHUNK_MINUTES", 1440, low=15, high=7 * 24 * 60),
         dedupe_ttl_days=_int(env, "DEDUPE_TTL_DAYS", 400, low=1, high=3650),
+        backfill_max_days=_int(env, "BACKFILL_MAX_DAYS", DEFAULT_BACKFILL_MAX_DAYS, low=1, high=3650),
     )
 
 
