@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -18,21 +18,33 @@ from pr_auditor.errors import ConfigError, PolicyError
 from pr_auditor.github_source import open_source
 from pr_auditor.invocation import BackfillRun, parse_event
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
-from pr_auditor.records import NULLABLE_KEYS
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
 
 
-class RecordFormatter(LambdaPowertoolsFormatter):
-    """Powertools drops top-level keys whose value is None; a record's nullable fields belong to its
-    schema (``merged_by: null`` is a deleted account, not a missing field), so those are kept."""
+class _Null:
+    """Stands in for a record's ``null`` on its way through Powertools, which drops top-level keys whose value
+    is None before it serialises a line. A record's nulls belong to its schema (``merged_by: null`` is a
+    deleted account, not a missing field); ``json_line`` writes this back as ``null``."""
 
-    @staticmethod
-    def _strip_none_records(records: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in records.items() if value is not None or key in NULLABLE_KEYS}
+    def __repr__(self) -> str:
+        return "null"
 
 
-# service name from POWERTOOLS_SERVICE_NAME
-logger = Logger(utc=True, logger_formatter=RecordFormatter(utc=True))
+NULL = _Null()
+
+
+def _json_default(value: Any) -> Any:
+    return None if value is NULL else str(value)
+
+
+def json_line(document: dict[str, Any]) -> str:
+    """Every line the function writes: compact JSON, ASCII only (U+2028/U+2029 and any other non-ASCII
+    character escaped, so readers that split on Unicode line ends still see one record per line)."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True, default=_json_default)
+
+
+# service name from POWERTOOLS_SERVICE_NAME; json_serializer is Powertools' public hook for the line itself
+logger = Logger(utc=True, json_serializer=json_line)
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
 # Start no new chunk with less than this left: a chunk that is cut off is harmless (the watermark stays,
 # the ledger prevents second findings) but wastes the work; 5 minutes fits a day of PRs with retries.
@@ -69,7 +81,7 @@ def current_policy(config: Settings) -> Policy:
 
 def emit(record: Record) -> None:
     """One log line per record; Powertools writes the keys at the top level of the JSON line."""
-    fields = {key: value for key, value in record.items() if key != "message"}
+    fields = {key: NULL if value is None else value for key, value in record.items() if key != "message"}
     failed = record.get("status") == "failed"
     non_compliant = record.get("verdict") == "non_compliant"
     level = logger.error if failed else logger.warning if non_compliant else logger.info
