@@ -29,6 +29,10 @@ class Settings:
     chunk_minutes: int = 1440
     dedupe_ttl_days: int = 400
     backfill_max_days: int = DEFAULT_BACKFILL_MAX_DAYS  # the longest window one backfill event may ask for
+    evidence_bucket: str | None = None
+    alarm_topic_arn: str | None = None
+    sweep_days: int = 7
+    sweep_every_hours: int = 24
 
     def schedule(self, now: datetime) -> Schedule:
         """Window planning for a run at ``now``: the first run starts one schedule period back unless
@@ -37,6 +41,8 @@ class Settings:
             overlap=timedelta(minutes=self.overlap_minutes),
             chunk=timedelta(minutes=self.chunk_minutes),
             first_start=self.start_at or now - timedelta(minutes=self.schedule_minutes),
+            sweep_period=timedelta(days=self.sweep_days),
+            sweep_every=timedelta(hours=self.sweep_every_hours),
         )
 
 
@@ -106,6 +112,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         chunk_minutes=_int(env, "CHUNK_MINUTES", 1440, low=15, high=7 * 24 * 60),
         dedupe_ttl_days=_int(env, "DEDUPE_TTL_DAYS", 400, low=1, high=3650),
         backfill_max_days=_int(env, "BACKFILL_MAX_DAYS", DEFAULT_BACKFILL_MAX_DAYS, low=1, high=3650),
+        evidence_bucket=env.get("EVIDENCE_BUCKET", "").strip() or None,
+        alarm_topic_arn=env.get("ALARM_TOPIC_ARN", "").strip() or None,
+        # The reconciliation sweep: how far back it re-searches, and how often (0 switches it off).
+        sweep_days=_int(env, "SWEEP_DAYS", 7, low=1, high=90),
+        sweep_every_hours=_int(env, "SWEEP_EVERY_HOURS", 24, low=0, high=24 * 30),
     )
 
 
