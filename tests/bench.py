@@ -5,6 +5,8 @@
 - Peak memory (max RSS) of each contender, each run in a fresh process of its own.
 - Import time of the Lambda handler module (a cold-start proxy), against `import boto3` (which any Python
   Lambda that talks to AWS pays).
+- Hostile input: the 449-byte YAML alias bomb, a 1 MB policy, a scheduled event in year 9999, and catastrophic
+  or merely slow ticket patterns on a 64 KB body; each must end (with a one-line error or a verdict) in < 1 s.
 
 The baseline is what the reference tools do: REST search (hour slices, so the 1,000-result cap is never
 hit), then `GET /pulls/N` (merged_by, base and merge commit are not in search items) and `GET /pulls/N/reviews`
@@ -137,6 +139,51 @@ def import_seconds(statement: str, repeat: int = 7) -> float:
     return statistics.median(samples)
 
 
+def hostile_input() -> list[tuple[str, float, str]]:
+    """Seconds each hostile input takes to reject or judge (best of 3), with what it ended in."""
+    sys.path.insert(0, str(TESTS))
+    from pr_auditor.errors import ConfigError
+    from pr_auditor.evaluate import evaluate
+    from pr_auditor.invocation import parse_event
+    from pr_auditor.policy import parse_policy
+
+    from builders import pull_request, review
+    from policy_cases import ALIAS_BOMB as bomb
+
+    megabyte = "exempt_authors: [" + ", ".join(["someone"] * 120_000) + "]\n"
+    event = {"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1",
+             "time": "9999-12-31T23:59:59Z", "region": "eu-west-1", "resources": [], "detail": {}}  # fmt: skip
+
+    def rejected(action: Any) -> str:
+        try:
+            action()
+        except ConfigError as exc:
+            return str(exc)[:60]
+        return "accepted"
+
+    def verdict(pattern: str, body: str) -> str:
+        policy = parse_policy(f"ticket_pattern: '{pattern}'\n")
+        pr = pull_request(body=body, title="x" * 256, reviews=(review("bob"),))
+        return evaluate(pr, policy.default, policy_version="v").verdict.value
+
+    cases: list[tuple[str, Any]] = [
+        (f"alias bomb ({len(bomb.encode())} bytes)", lambda: rejected(lambda: parse_policy(bomb))),
+        (f"policy of {len(megabyte) / 1e6:.1f} MB", lambda: rejected(lambda: parse_policy(megabyte))),
+        ("scheduled event, year 9999", lambda: rejected(lambda: parse_event(event, now=datetime.now(UTC)))),
+        ("(a+)+$ on a 64 KB body", lambda: verdict("(a+)+$", "a" * 65_535 + "!")),
+        ("(?i)[a-z]+-[0-9]+ on 64 KB", lambda: verdict("(?i)[a-z]+-[0-9]+", "ab" * 32_768)),
+    ]
+    results = []
+    for name, action in cases:
+        samples = []
+        for _ in range(3):
+            started = time.perf_counter()
+            outcome = action()
+            samples.append(time.perf_counter() - started)
+        results.append((name, min(samples), outcome))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
@@ -162,6 +209,7 @@ def main() -> int:
         parent.send("stop")
         server.join(timeout=10)
     handler_import = import_seconds("import pr_auditor.handler")
+    hostile = hostile_input()
     boto3_import = import_seconds("import boto3")
 
     n = info["in_window"]
@@ -179,12 +227,15 @@ def main() -> int:
         ("peak RSS, baseline", f"{baseline['peak_rss_mb']:.0f} MiB", ""),
         ("import pr_auditor.handler", f"{handler_import * 1000:.0f} ms", f"{handler_import / boto3_import:.2f}x import boto3 ({boto3_import * 1000:.0f} ms)"),
     ]  # fmt: skip
+    rows += [(f"hostile: {name}", f"{seconds * 1000:.1f} ms", outcome) for name, seconds, outcome in hostile]
     print()
     for name, value, note in rows:
         print(f"  {name:<28} {value:>10}   {note}")
-    ok = auditor["prs"] == n and requests_auditor <= bound and requests_baseline >= 50 * requests_auditor
+    fast = all(seconds < 1.0 for _, seconds, _ in hostile)
+    ok = auditor["prs"] == n and requests_auditor <= bound and requests_baseline >= 50 * requests_auditor and fast
     print(
-        f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bound, >= 50x fewer than the baseline"
+        f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bound, >= 50x fewer than the baseline,"
+        " hostile input handled in < 1 s each"
     )
     return 0 if ok else 1
 

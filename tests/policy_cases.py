@@ -35,3 +35,20 @@ MALFORMED = [
     ("not-yaml", "required_approvals: [1\n", r"^not valid YAML or JSON at line 2, column 1$"),
     ("json-unknown-key", '{"required_approvals": 1, "emergency": true}', r"^emergency: unknown key"),
 ]
+
+
+def _alias_bomb(size: int) -> str:
+    """A "billion laughs" YAML document: nine anchors, each a list of nine aliases of the one before
+    (9^9 leaves once expanded), padded by a leading comment to exactly ``size`` bytes."""
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(8):
+        this, previous = chr(98 + i), chr(97 + i)
+        lines.append(f"{this}: &{this} [{', '.join(['*' + previous] * 9)}]")
+    body = "\n".join(lines) + "\n"
+    padding = size - len(body) - 2
+    assert padding >= 0
+    return "#" + " " * padding + "\n" + body
+
+
+#: The size of the alias bomb that took 6 GB of RSS before aliases were refused.
+ALIAS_BOMB = _alias_bomb(449)
