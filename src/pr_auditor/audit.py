@@ -119,6 +119,12 @@ class Delivery:
             log.warning("finished %d ledger entries left open by earlier runs", len(entries))
         return len(entries)
 
+    def take_counts(self) -> tuple[int, int]:
+        """(records re-emitted, publishes failed) since the last call: each run summary reports its share."""
+        counts = (self.recovered, self.notify_failed)
+        self.recovered = self.notify_failed = 0
+        return counts
+
     def _notify(self, entry: LedgerEntry) -> LedgerEntry:
         if not entry.needs_notification or entry.notified:
             return entry
@@ -208,11 +214,9 @@ def run_audit(
     stats = RunStats()
     seen: set[tuple[str, int, str]] = set()
     requests_before, sub_windows_before = source.requests, source.sub_windows
-    recovered_before, notify_failed_before = delivery.recovered, delivery.notify_failed
 
     def summary(error: BaseException | None = None) -> Record:
-        stats.recovered = delivery.recovered - recovered_before
-        stats.notify_failed = delivery.notify_failed - notify_failed_before
+        stats.recovered, stats.notify_failed = delivery.take_counts()
         return run_summary_record(
             run_id=request.run_id,
             orgs=request.orgs,

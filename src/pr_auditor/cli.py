@@ -21,7 +21,7 @@ from typing import TextIO
 from pr_auditor.audit import AuditPorts, AuditRequest, PullRequestSource, ReadOnlyLedger, run_audit, run_backfill
 from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
-from pr_auditor.github_source import open_source
+from pr_auditor.github import open_source
 from pr_auditor.invocation import make_window
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.ports import Ledger, MemoryLedger, Record

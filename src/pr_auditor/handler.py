@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pr_auditor.audit import AuditPorts, run_backfill, run_scheduled
 from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
-from pr_auditor.github_source import open_source
+from pr_auditor.github import open_source
 from pr_auditor.invocation import BackfillRun, parse_event
 from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy

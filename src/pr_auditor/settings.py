@@ -10,7 +10,7 @@ from urllib.parse import urlparse
 
 from pr_auditor.audit import Schedule
 from pr_auditor.errors import ConfigError
-from pr_auditor.github_source import Connection
+from pr_auditor.github.transport import Connection
 from pr_auditor.invocation import DEFAULT_BACKFILL_MAX_DAYS, parse_orgs, parse_time
 
 __all__ = ["Settings", "connection_from_env", "parse_api_url", "parse_orgs", "settings_from_env", "token_from_secret"]
