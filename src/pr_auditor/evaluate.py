@@ -216,13 +216,15 @@ def title_at_merge(pr: PullRequest) -> str:
 def body_at_merge(pr: PullRequest) -> str | None:
     """The description as it was when the PR was merged, or None if GitHub no longer holds that revision.
 
-    A description never edited has no edit history: it is the current body. Otherwise the history holds
-    every revision, the first being the text the PR was opened with; the body at merge is the latest
-    revision made by the merge. Its text is missing when someone deleted that revision from the history
-    (GitHub lets the author and maintainers do so) or it predates GitHub's edit history.
+    A description not edited since the merge is the current body. Otherwise the history holds every
+    revision, the first being the text the PR was opened with; the body at merge is the latest revision
+    made by the merge. Its text is missing when someone deleted that revision from the history (GitHub lets
+    the author and maintainers do so), when it predates GitHub's edit history, or when the history came
+    back empty although the description was edited after the merge.
     """
     if not pr.body_edits:
-        return pr.body
+        edited_later = pr.body_edited_at is not None and pr.body_edited_at > pr.merged_at
+        return None if edited_later else pr.body
     by_merge = [edit for edit in pr.body_edits if edit.at <= pr.merged_at]
     if not by_merge:
         return None

@@ -99,7 +99,8 @@ class PullRequest:
     reviews: tuple[Review, ...] = ()
     label_events: tuple[LabelEvent, ...] = ()
     title_renames: tuple[TitleRename, ...] = ()
-    body_edits: tuple[BodyEdit, ...] = ()  # empty: the description was never edited
+    body_edits: tuple[BodyEdit, ...] = ()  # empty: never edited, or not read (not edited after the merge)
+    body_edited_at: datetime | None = None  # ``lastEditedAt``: when the description was last edited
     review_decision: str | None = None
     archived: bool = False
 

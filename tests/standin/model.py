@@ -116,6 +116,29 @@ class LabelEvent:
 
 
 @dataclass
+class TitleRename:
+    """A ``RenamedTitleEvent`` on the PR's timeline."""
+
+    previous: str
+    current: str
+    at: datetime
+    actor: User | None
+
+
+@dataclass
+class BodyRevision:
+    """One entry of the description's edit history (``userContentEdits``). GitHub keeps the whole text of
+    each revision (in the field it calls ``diff``); once the description is edited, the first entry is the
+    text it was opened with. ``deleted_at``: someone deleted this revision from the history (text gone)."""
+
+    text: str
+    at: datetime
+    editor: User | None
+    deleted_at: datetime | None = None
+    deleted_by: User | None = None
+
+
+@dataclass
 class PullRequest:
     repo: Repository
     number: int
@@ -133,6 +156,9 @@ class PullRequest:
     labels: list[str] = field(default_factory=list)
     label_events: list[LabelEvent] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
+    title_renames: list[TitleRename] = field(default_factory=list)
+    #: the description's edit history, oldest first (empty while it was never edited)
+    body_history: list[BodyRevision] = field(default_factory=list)
     review_decision: ReviewDecision | None = None
     #: search-index lag: visible to *search* only once the clock reaches it (None = immediately)
     indexed_at: datetime | None = None
@@ -158,7 +184,24 @@ class PullRequest:
         times += [t for t in (self.merged_at, self.closed_at) if t is not None]
         times += [r.submitted_at for r in self.reviews]
         times += [e.at for e in self.label_events]
+        times += [r.at for r in self.title_renames] + [r.at for r in self.body_history]
         return max(times)
+
+    def last_edited_at(self) -> datetime | None:
+        """``lastEditedAt``: when the description was last edited (None if never)."""
+        return self.body_history[-1].at if self.body_history else None
+
+    def rename(self, title: str, at: datetime, actor: User | None) -> None:
+        """Rename the PR, as the web UI or ``PATCH /pulls/N`` does: a RenamedTitleEvent on the timeline."""
+        self.title_renames.append(TitleRename(self.title, title, at, actor))
+        self.title = title
+
+    def edit_body(self, body: str, at: datetime, editor: User | None) -> None:
+        """Edit the description: the first edit also records the text the PR was opened with."""
+        if not self.body_history:
+            self.body_history.append(BodyRevision(self.body, self.created_at, self.author))
+        self.body_history.append(BodyRevision(body, at, editor))
+        self.body = body
 
 
 # --------------------------------------------------------------------------- faults

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pr_auditor.errors import MalformedAnswerError
-from pr_auditor.model import Actor, LabelEvent, PullRequest, Review, ReviewState
+from pr_auditor.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
 
 
 def snapshot(node: Mapping[str, Any]) -> PullRequest:
@@ -36,6 +36,11 @@ def snapshot(node: Mapping[str, Any]) -> PullRequest:
         labels=tuple(str(required(label, "name")) for label in nodes(node, "labels")),
         reviews=tuple(review(r) for r in nodes(node, "reviews")),
         label_events=tuple(label_event(e) for e in nodes(node, "timelineItems") if e.get("__typename") in _LABEL_TYPES),
+        title_renames=tuple(
+            title_rename(e) for e in nodes(node, "timelineItems") if e.get("__typename") == "RenamedTitleEvent"
+        ),
+        body_edits=tuple(body_edit(e) for e in nodes(node, "userContentEdits")) if "userContentEdits" in node else (),
+        body_edited_at=timestamp(node["lastEditedAt"]) if node.get("lastEditedAt") else None,
         review_decision=node.get("reviewDecision"),
         archived=bool(repo.get("isArchived")),
     )
@@ -74,6 +79,27 @@ def label_event(node: Mapping[str, Any]) -> LabelEvent:
         actor=actor(node.get("actor")),
         at=timestamp(required(node, "createdAt")),
     )
+
+
+def title_rename(node: Mapping[str, Any]) -> TitleRename:
+    return TitleRename(
+        previous=str(required(node, "previousTitle")),
+        current=str(required(node, "currentTitle")),
+        at=timestamp(required(node, "createdAt")),
+    )
+
+
+def body_edit(node: Mapping[str, Any]) -> BodyEdit:
+    """A ``UserContentEdit``: ``diff`` is the whole text of that revision, null when it is gone."""
+    diff = node.get("diff")
+    return BodyEdit(at=timestamp(required(node, "editedAt")), text=None if diff is None else str(diff))
+
+
+def edited_after_merge(node: Mapping[str, Any]) -> bool:
+    """Was the description edited after the merge (``lastEditedAt`` later than ``mergedAt``)? Only then is its
+    edit history needed: otherwise the current body is the body at merge."""
+    edited = node.get("lastEditedAt")
+    return edited is not None and timestamp(edited) > timestamp(required(node, "mergedAt"))
 
 
 def timestamp(value: Any) -> datetime:
