@@ -32,6 +32,10 @@ DOCUMENTS = {
         ]
     )[0],
     "follow-up-labels-only": queries.follow_up([("acme", "api", 1, "labels", "Y3Vyc29y")])[0],
+    "follow-up-edit-history-first-page": queries.follow_up([("acme", "api", 1, "userContentEdits", None)])[0],
+    "follow-up-edit-history-and-renames": queries.follow_up(
+        [("acme", "api", 1, "userContentEdits", "Y3Vyc29y"), ("acme", "api", 2, "timelineItems", "Y3Vyc29y")]
+    )[0],
 }
 
 
