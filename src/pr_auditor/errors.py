@@ -31,6 +31,11 @@ class NotFoundError(SourceError):
     """GitHub says an object does not exist (or is not visible to the token). Retrying will not help."""
 
 
+class RedirectedError(SourceError):
+    """GitHub, or a proxy in front of it, answered with a redirect. Requests are not followed elsewhere (the
+    token would go with them); retrying will not help: check GITHUB_API_URL."""
+
+
 class RateLimitError(SourceError):
     """GitHub's rate limit would outlast the time this run may wait. ``retry_in``: seconds until reset."""
 

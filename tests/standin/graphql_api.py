@@ -1002,7 +1002,22 @@ def handle(state: GitHubState, raw_body: bytes, *, origin: str, fault: Fault | N
         payload["data"] = None
     if errors:
         payload["errors"] = errors
+    if fault is not None and fault.kind == "malformed_count":
+        _corrupt_issue_count(payload.get("data"))
     return GraphQLResult(200, payload, analysis.cost, bucket)
+
+
+def _corrupt_issue_count(data: Any) -> None:
+    """The ``malformed_count`` fault: every ``issueCount`` in the answer becomes a string."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "issueCount":
+                data[key] = f"{value} or so"
+            else:
+                _corrupt_issue_count(value)
+    elif isinstance(data, list):
+        for item in data:
+            _corrupt_issue_count(item)
 
 
 __all__ = [

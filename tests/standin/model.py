@@ -216,6 +216,8 @@ FaultKind = Literal[
     "primary_rate_limit",
     "graphql_errors",
     "incomplete_results",
+    "redirect",
+    "malformed_count",
 ]
 
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
@@ -239,6 +241,9 @@ class Fault:
       ``partial`` the query is executed and the error is appended to real (partial) data,
       otherwise ``data`` is null.
     * ``keep`` — ``incomplete_results``: fraction of the page's items that survive.
+    * ``status`` / ``location`` — ``redirect``: the 3xx answered instead (as a proxy, a load balancer or a
+      moved GitHub Enterprise host would), and its ``Location``.
+    * ``malformed_count`` (GraphQL searches): ``issueCount`` comes back as a string, not an Int.
     """
 
     kind: FaultKind
@@ -253,6 +258,8 @@ class Fault:
     message: str | None = None
     partial: bool = False
     keep: float = 0.5
+    status: int = 301
+    location: str = "https://github.example.net/api/graphql"
     seen: int = 0
     fired: int = 0
 
@@ -268,6 +275,8 @@ class Fault:
         if self.path is not None and self.path not in path:
             return False
         if self.kind == "graphql_errors" and kind != "graphql":
+            return False
+        if self.kind == "malformed_count" and not (kind == "graphql" and is_search):
             return False
         return not (self.kind == "incomplete_results" and not is_search)
 

@@ -21,7 +21,7 @@ def snapshot(node: Mapping[str, Any]) -> PullRequest:
     default_branch = (repo.get("defaultBranchRef") or {}).get("name") or ""
     return PullRequest(
         repository=str(required(repo, "nameWithOwner")),
-        number=int(required(node, "number")),
+        number=whole_number(node, "number"),
         url=str(required(node, "url")),
         title=str(node.get("title") or ""),
         body=str(node.get("body") or ""),
@@ -110,6 +110,14 @@ def timestamp(value: Any) -> datetime:
     if moment.tzinfo is None:
         raise MalformedAnswerError(f"timestamp without a timezone in GitHub's answer: {value!r}")
     return moment
+
+
+def whole_number(node: Any, name: str) -> int:
+    """A required whole number (``issueCount``, ``number``): anything else makes the answer unusable."""
+    value = required(node, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedAnswerError(f"malformed answer from GitHub: field {name!r} is not a whole number")
+    return value
 
 
 def required(node: Any, name: str) -> Any:

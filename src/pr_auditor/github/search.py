@@ -15,7 +15,7 @@ from typing import Any
 from pr_auditor import queries
 from pr_auditor.errors import IncompleteSearchError, SourceError
 from pr_auditor.github.access import verify_access
-from pr_auditor.github.decode import edited_after_merge, required, snapshot
+from pr_auditor.github.decode import edited_after_merge, required, snapshot, whole_number
 from pr_auditor.github.transport import PAGE_SIZE, Transport
 from pr_auditor.model import PullRequest, Window, iso
 from pr_auditor.windows import search_range, split_window
@@ -128,7 +128,7 @@ class GitHubSource:
                 complete.append(snapshot(node))
         page = required(search, "pageInfo")
         return Page(
-            total=int(required(search, "issueCount")),
+            total=whole_number(search, "issueCount"),
             complete=complete,
             unfinished=unfinished,
             has_next=bool(page.get("hasNextPage")),
@@ -151,7 +151,7 @@ class GitHubSource:
             for node, connection in wanted:
                 owner, name = str(required(required(node, "repository"), "nameWithOwner")).split("/", 1)
                 cursor = required(required(node, connection), "pageInfo").get("endCursor")
-                pages.append((owner, name, int(required(node, "number")), connection, cursor))
+                pages.append((owner, name, whole_number(node, "number"), connection, cursor))
             document, variables = queries.follow_up(pages)
             answers = self.transport.attempt(self._follow_up_answers, document, variables, wanted)
             for (node, connection), more in zip(wanted, answers, strict=True):

@@ -21,9 +21,11 @@ from github.GithubException import BadCredentialsException, RateLimitExceededExc
 
 from pr_auditor.errors import (
     AuthError,
+    ConfigError,
     IncompleteSearchError,
     NotFoundError,
     RateLimitError,
+    RedirectedError,
     SourceError,
     UnavailableError,
 )
@@ -31,6 +33,7 @@ from pr_auditor.errors import (
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # GitHub's maximum for a connection
+REDIRECTED = "GitHub answered with a redirect, which is not followed; check GITHUB_API_URL"
 
 T = TypeVar("T")
 
@@ -51,6 +54,18 @@ class Connection:
     max_wait_seconds: float = 120.0
 
 
+def check_token(token: str) -> str:
+    """A token goes into an HTTP header, which carries Latin-1 at most; GitHub's tokens (``ghp_…``,
+    ``github_pat_…``, ``ghs_…``) are printable ASCII. Anything else is a mistake in the secret or the
+    environment (a pasted quote, a stray line end): say so once, without the token, before any request."""
+    if not token or not all("!" <= char <= "~" for char in token):
+        raise ConfigError(
+            "GitHub token: contains a character a token never has (whitespace, a line end or a non-ASCII "
+            "character); check the secret or GITHUB_TOKEN"
+        )
+    return token
+
+
 def connect(token: str, connection: Connection) -> Github:
     retry = GithubRetry(
         total=connection.retries,
@@ -60,7 +75,7 @@ def connect(token: str, connection: Connection) -> Github:
         max_rate_limit_wait=connection.max_wait_seconds,
     )
     return Github(
-        auth=Auth.Token(token),
+        auth=Auth.Token(check_token(token)),
         base_url=connection.api_url.rstrip("/"),
         timeout=connection.timeout_seconds,
         retry=retry,
@@ -115,7 +130,7 @@ class Transport:
         """One GraphQL request → its ``data``. Raises a SourceError for anything but a clean answer."""
         self.requests += 1
         try:
-            _, body = self._github.requester.graphql_query(document, dict(variables))
+            headers, body = self._github.requester.graphql_query(document, dict(variables))
         except BadCredentialsException as exc:
             raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
         except RateLimitExceededException as exc:
@@ -125,7 +140,14 @@ class Transport:
         except (requests.exceptions.RequestException, OSError) as exc:
             # After its retries PyGithub surfaces 5xx as requests' RetryError, not a GithubException.
             raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
-        data = body.get("data")
+        except RuntimeError as exc:
+            # PyGithub refuses a 301 to another scheme, host or the same path with a RuntimeError; its text
+            # names the server's Location, which we do not repeat.
+            raise RedirectedError(REDIRECTED) from exc
+        if any(str(key).lower() == "location" for key in (headers or {})):
+            # Other redirects (302, 307, 308) come back as an answer: a 200 never carries a Location.
+            raise RedirectedError(REDIRECTED)
+        data = body.get("data") if isinstance(body, Mapping) else None
         if not isinstance(data, dict):
             raise UnavailableError("GitHub GraphQL answer has no data")
         self._note_rate_limit(data)
