@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import ValidationError, parse
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-
 from pr_auditor.errors import ConfigError
 from pr_auditor.model import Window, iso
 
@@ -114,6 +111,11 @@ def parse_event(
 
 
 def _scheduled(event: Mapping[str, Any], *, now: datetime) -> ScheduledRun:
+    # Imported here: Powertools' parser loads pydantic and all its event models (about 200 ms), which the
+    # CLI, importing this module for its timestamps, never needs.
+    from aws_lambda_powertools.utilities.parser import ValidationError, parse
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
     try:
         parsed = parse(event=dict(event), model=EventBridgeModel)
     except ValidationError as exc:
