@@ -13,6 +13,9 @@
   ceil(active/20) + ceil(new commits/100) requests), counted by the stand-in.
 - Wall time of the 5,000-PR audit at the shipped throttle (0.25 s between request starts) against
   throttle 0: the ratio says how much the throttle costs when requests already take time.
+- Hostile input: the 449-byte YAML alias bomb, a 1 MB policy, a scheduled event in year 9999, and catastrophic
+  or merely slow ticket patterns on a 64 KB body; each must end (with a one-line error or a verdict) in < 1 s
+  (`python -m bench --only hostile` runs just these).
 - `pr-auditor verify` over a year of hourly evidence chunks (8,760, written to a local folder by the real
   writer): wall time and peak RSS, in a fresh process (`python -m bench --only verify` runs just this).
 
@@ -221,12 +224,57 @@ def import_seconds(statement: str, repeat: int = 7) -> float:
     return statistics.median(samples)
 
 
+def hostile_input() -> list[tuple[str, float, str]]:
+    """Seconds each hostile input takes to reject or judge (best of 3), with what it ended in."""
+    sys.path.insert(0, str(TESTS))
+    from pr_auditor.errors import ConfigError
+    from pr_auditor.evaluate import evaluate
+    from pr_auditor.invocation import parse_event
+    from pr_auditor.policy import parse_policy
+
+    from builders import pull_request, review
+    from policy_cases import ALIAS_BOMB as bomb
+
+    megabyte = "exempt_authors: [" + ", ".join(["someone"] * 120_000) + "]\n"
+    event = {"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1",
+             "time": "9999-12-31T23:59:59Z", "region": "eu-west-1", "resources": [], "detail": {}}  # fmt: skip
+
+    def rejected(action: Any) -> str:
+        try:
+            action()
+        except ConfigError as exc:
+            return str(exc)[:60]
+        return "accepted"
+
+    def verdict(pattern: str, body: str) -> str:
+        policy = parse_policy(f"ticket_pattern: '{pattern}'\n")
+        pr = pull_request(body=body, title="x" * 256, reviews=(review("bob"),))
+        return evaluate(pr, policy.default, policy_version="v").verdict.value
+
+    cases: list[tuple[str, Any]] = [
+        (f"alias bomb ({len(bomb.encode())} bytes)", lambda: rejected(lambda: parse_policy(bomb))),
+        (f"policy of {len(megabyte) / 1e6:.1f} MB", lambda: rejected(lambda: parse_policy(megabyte))),
+        ("scheduled event, year 9999", lambda: rejected(lambda: parse_event(event, now=datetime.now(UTC)))),
+        ("(a+)+$ on a 64 KB body", lambda: verdict("(a+)+$", "a" * 65_535 + "!")),
+        ("(?i)[a-z]+-[0-9]+ on 64 KB", lambda: verdict("(?i)[a-z]+-[0-9]+", "ab" * 32_768)),
+    ]
+    results = []
+    for name, action in cases:
+        samples = []
+        for _ in range(3):
+            started = time.perf_counter()
+            outcome = action()
+            samples.append(time.perf_counter() - started)
+        results.append((name, min(samples), outcome))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("BENCH_LATENCY_MS", "20")))
     parser.add_argument("--contender", choices=["auditor", "throttled", "baseline", "verify"], help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["verify"], help="run one measurement only")
+    parser.add_argument("--only", choices=["verify", "hostile"], help="run one measurement only")
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
@@ -236,6 +284,11 @@ def main() -> int:
             )
         )
         return 0
+    if args.only == "hostile":
+        hostile_only = hostile_input()
+        for name, seconds, outcome in hostile_only:
+            print(f"  hostile: {name:<32} {seconds * 1000:>8.1f} ms   {outcome}")
+        return 0 if all(seconds < 1.0 for _, seconds, _ in hostile_only) else 1
     if args.only == "verify":
         verify_rows, verify_ok = bench_verify()
         for name, value, note in verify_rows:
@@ -258,6 +311,7 @@ def main() -> int:
         parent.send("stop")
         server.join(timeout=10)
     handler_import = import_seconds("import pr_auditor.handler")
+    hostile = hostile_input()
     boto3_import = import_seconds("import boto3")
 
     n = info["in_window"]
@@ -300,16 +354,18 @@ def main() -> int:
             f"{history['findings']} findings; bound ceil(active/20) + ceil(new/100) = {history_bound}",
         )
     )
+    rows += [(f"hostile: {name}", f"{seconds * 1000:.1f} ms", outcome) for name, seconds, outcome in hostile]
     print()
     for name, value, note in rows:
         print(f"  {name:<28} {value:>10}   {note}")
     verify_rows, verify_ok = bench_verify()
     rows += verify_rows
+    fast = all(seconds < 1.0 for _, seconds, _ in hostile)
     ok = auditor["prs"] == n and requests_auditor <= bound and requests_baseline >= 50 * requests_auditor
-    ok = ok and throttled["prs"] == n and search_ok and history["requests"] <= history_bound and verify_ok
+    ok = ok and throttled["prs"] == n and search_ok and history["requests"] <= history_bound and verify_ok and fast
     print(
         f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bounds, >= 50x fewer than the"
-        " baseline, the year's chain intact"
+        " baseline, the year's chain intact, hostile input handled in < 1 s each"
     )
     return 0 if ok else 1
 

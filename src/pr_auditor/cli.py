@@ -151,7 +151,7 @@ class _JsonLines:
         self.count = 0
 
     def __call__(self, record: Record) -> None:
-        self._stream.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._stream.write(json.dumps(record, separators=(",", ":"), ensure_ascii=True) + "\n")
         self.count += 1
         if self.count % 500 == 0:
             log.info("%d records written", self.count)
