@@ -1,4 +1,5 @@
-"""``pr-auditor audit …`` and ``pr-auditor backfill …``: the Lambda's engine from a terminal.
+"""``pr-auditor audit …`` and ``pr-auditor backfill …``: the Lambda's engine from a terminal; ``pr-auditor
+report …``: the auditor's evidence pack (``report/command.py``).
 
 stdout carries the records as JSON lines (the same records the Lambda writes); progress and errors go
 to stderr. Exit 0 when the audit completed (findings are not an error), 1 when GitHub could not be read
@@ -24,6 +25,7 @@ from pr_auditor.errors import AuditError, ConfigError, PolicyError
 from pr_auditor.github_source import open_source
 from pr_auditor.invocation import make_window
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.report import command as report_command
 from pr_auditor.settings import connection_from_env, parse_orgs
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE = 0, 1, 2
@@ -64,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and this backfill's are remembered; without it duplicates are suppressed within this run only",
     )
     backfill.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    report_command.add_arguments(commands.add_parser("report", help="the auditor's evidence pack for a period"))
     return parser  # fmt: skip
 
 
@@ -189,7 +192,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         args = build_parser().parse_args(argv)
         progress = _progress_to_stderr(args.quiet)
         try:
-            command = audit if args.command == "audit" else backfill
+            command = {"audit": audit, "backfill": backfill, "report": report_command.report}[args.command]
             return command(args, os.environ, out or sys.stdout)
         finally:
             log.removeHandler(progress)

@@ -1,0 +1,128 @@
+"""Where the report's records come from: JSON-lines files (plain or gzip) or the evidence archive in S3.
+
+Records are streamed, never loaded whole. The archive is read through ``pr_auditor.archive`` (its
+``iter_archived_records``) and its hash chain checked through ``pr_auditor.verify``; both are imported only
+when ``--bucket`` is used, so local files need neither boto3 nor those modules.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib
+import io
+import json
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pr_auditor.errors import ConfigError
+from pr_auditor.report.core import Record
+
+Progress = Callable[[int], object]  # bytes read since the last call
+_GZIP_MAGIC = b"\x1f\x8b"
+_PROGRESS_EVERY = 2000  # lines
+
+
+class InputError(ConfigError):
+    """An input file is missing or is not JSON lines; the message names the file (and line)."""
+
+
+def check_inputs(paths: Sequence[Path]) -> None:
+    """Every ``--input`` must be a readable file, before anything is written."""
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"--input {path}: no such file")
+
+
+def _open(path: Path) -> tuple[io.BufferedReader, io.BufferedIOBase]:
+    """(raw file, line stream): gzip is recognised by its magic bytes, whatever the file is called."""
+    raw = path.open("rb")
+    if raw.read(2) == _GZIP_MAGIC:
+        raw.seek(0)
+        return raw, gzip.GzipFile(fileobj=raw, mode="rb")
+    raw.seek(0)
+    return raw, raw
+
+
+def read_files(paths: Sequence[Path], *, progress: Progress | None = None) -> Iterator[Record]:
+    """Each JSON object of each file, in order. A line that is not a JSON object stops the report: evidence
+    that does not parse is not silently skipped."""
+    for path in paths:
+        raw, lines = _open(path)
+        reported = 0
+        with raw, lines:
+            try:
+                for number, line in enumerate(lines, start=1):
+                    if not line.strip():
+                        continue
+                    yield _parse(line, path, number)
+                    if progress is not None and number % _PROGRESS_EVERY == 0:
+                        position = raw.tell()
+                        progress(position - reported)
+                        reported = position
+            except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+                raise InputError(f"{path}: cannot read ({exc})") from None
+        if progress is not None:
+            progress(path.stat().st_size - reported)
+
+
+def _parse(line: bytes, path: Path, number: int) -> Record:
+    try:
+        record: Any = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}:{number}: not JSON ({exc})") from None
+    if not isinstance(record, dict):
+        raise InputError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def total_bytes(paths: Sequence[Path]) -> int:
+    return sum(path.stat().st_size for path in paths)
+
+
+# --- the evidence archive (S3) ---------------------------------------------------------------------------
+
+
+def s3_client(region: str | None) -> Any:
+    try:
+        import boto3
+    except ImportError:
+        raise ConfigError("--bucket needs boto3: pip install 'pr-auditor[aws]'") from None
+    return boto3.client("s3", region_name=region) if region else boto3.client("s3")
+
+
+def read_archive(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> Iterator[Record]:
+    """The archived records of [since, until) through ``pr_auditor.archive.iter_archived_records``
+    (signature ``(client, bucket, *, scope=None, since=None, until=None) -> Iterator[Record]``)."""
+    reader = _optional("pr_auditor.archive", "iter_archived_records")
+    if reader is None:
+        raise ConfigError("--bucket: this version has no evidence archive reader; use --input FILE")
+    records: Iterator[Record] = reader(client, bucket, scope=scope, since=since, until=until)
+    return records
+
+
+def _optional(module: str, name: str) -> Callable[..., Any] | None:
+    """A function of a module that may not exist yet in this version (archive and verify land separately)."""
+    try:
+        found: Callable[..., Any] | None = getattr(importlib.import_module(module), name, None)
+    except ImportError:
+        return None
+    return found
+
+
+def chain_status(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> dict[str, Any]:
+    """Whether the archive's hash chain for the period is intact, as ``{"verified": bool | None, "detail"}``."""
+    check = _optional("pr_auditor.verify", "verify_chain")
+    if check is None:
+        return {"verified": None, "detail": "this version has no chain verifier (pr_auditor.verify)"}
+    result = check(client, bucket, scope=scope, since=since, until=until)
+    problem = getattr(result, "problem", None)
+    return {"verified": bool(getattr(result, "ok", False)), "detail": str(problem or getattr(result, "verdict", ""))}
+
+
+def local_chain_status() -> dict[str, Any]:
+    return {
+        "verified": None,
+        "detail": "records read from local files; run `pr-auditor verify --bucket …` on the archive",
+    }
