@@ -41,17 +41,27 @@ def archetypes() -> dict[str, dict[str, Any]]:
         "unreviewed": _record(),
         "self-approved-and-stale": _record(reviews=(review("alice"), review("carol", commit=OLD))),
         "emergency-after-merge": _record(
-            reviews=(review("bob"),), labels=("emergency",), label_events=(label_event("emergency", minutes_after_merge=45),)
+            reviews=(review("bob"),),
+            labels=("emergency",),
+            label_events=(label_event("emergency", minutes_after_merge=45),),
         ),
         "exempt-bot": _record(author=bot("dependabot")),
     }
 
 
 #: How often each archetype occurs in a generated period (roughly a real organisation's mix).
-MIX = (("approved", 80), ("unreviewed", 8), ("self-approved-and-stale", 5), ("emergency-after-merge", 2), ("exempt-bot", 5))
+MIX = (
+    ("approved", 80),
+    ("unreviewed", 8),
+    ("self-approved-and-stale", 5),
+    ("emergency-after-merge", 2),
+    ("exempt-bot", 5),
+)
 
 
-def change(base: dict[str, Any], *, repository: str, number: int, merged_at: datetime, title: str | None = None) -> dict[str, Any]:
+def change(
+    base: dict[str, Any], *, repository: str, number: int, merged_at: datetime, title: str | None = None
+) -> dict[str, Any]:
     """A clone of ``base`` as another change (its own merge commit and record_id)."""
     record = copy.deepcopy(base)
     sha = hashlib.sha1(f"{repository}#{number}".encode()).hexdigest()  # noqa: S324 - a fake commit id
@@ -68,7 +78,9 @@ def change(base: dict[str, Any], *, repository: str, number: int, merged_at: dat
     return record
 
 
-def period_records(n: int, *, period: Window = PERIOD, seed: int = 7, run_summaries: bool = True) -> Iterator[dict[str, Any]]:
+def period_records(
+    n: int, *, period: Window = PERIOD, seed: int = 7, run_summaries: bool = True
+) -> Iterator[dict[str, Any]]:
     """``n`` changes spread over ``period`` (merge times in order), then one completed run summary a day."""
     rng = random.Random(seed)
     bases = archetypes()
