@@ -162,6 +162,11 @@ def create_state_table(properties: dict[str, Any], name: str) -> str:
         KeySchema=properties["KeySchema"],
         AttributeDefinitions=properties["AttributeDefinitions"],
         BillingMode=properties["BillingMode"],
+        **(
+            {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
+            if "GlobalSecondaryIndexes" in properties
+            else {}
+        ),
     )
     ttl = properties["TimeToLiveSpecification"]
     dynamodb.update_time_to_live(

@@ -12,12 +12,14 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pr_auditor.audit import Record, run_backfill, run_scheduled
-from pr_auditor.checkpoint import StateTable
+from pr_auditor.audit import AuditPorts, run_backfill, run_scheduled
+from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
-from pr_auditor.github_source import open_source
+from pr_auditor.github import open_source
 from pr_auditor.invocation import BackfillRun, parse_event
+from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.ports import NoNotifier, Record
 from pr_auditor.records import NULLABLE_KEYS
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
 
@@ -50,6 +52,12 @@ def settings() -> Settings:
 @cache
 def state_table(name: str, ttl_days: int) -> StateTable:
     return StateTable(name, ttl=timedelta(days=ttl_days))
+
+
+@cache
+def notifier(topic_arn: str, log_group: str) -> SnsNotifier:
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    return SnsNotifier(topic_arn, console=Console(region=region, log_group=log_group))
 
 
 @cache
@@ -86,14 +94,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
         logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
         raise
     assert config.state_table is not None
-    state = state_table(config.state_table, config.dedupe_ttl_days)
+    table = state_table(config.state_table, config.dedupe_ttl_days)
     token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
-    audit: dict[str, Any] = {
-        "source": open_source(token, config.connection),
-        "policy": current_policy(config),
-        "emit": emit,
-        "ledger": state,
-    }
+    ports = AuditPorts(
+        source=open_source(token, config.connection),
+        policy=current_policy(config),
+        emit=emit,
+        ledger=table,
+        notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
+    )
 
     def has_time() -> bool:
         return context.get_remaining_time_in_millis() > SAFETY_MARGIN_MS
@@ -105,17 +114,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
             chunk=timedelta(minutes=config.chunk_minutes),
             run_id=context.aws_request_id,
             has_time=has_time,
-            **audit,
+            ports=ports,
         )
     else:
         run = run_scheduled(
             config.orgs,
             now=invocation.now,
             schedule=config.schedule(invocation.now),
-            checkpoint=state,
+            checkpoint=table,
             run_id=context.aws_request_id,
             has_time=has_time,
-            **audit,
+            ports=ports,
+            state=StateDocuments(table),
         )
     if run.pending:
         logger.warning(

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from pr_auditor.cli import main
+from pr_auditor.errors import UnavailableError
 from pr_auditor.model import Window, iso
 from pr_auditor.report.core import EXCEPTION_COLUMNS, POPULATION_COLUMNS, SAMPLE_COLUMNS
 
@@ -352,7 +353,7 @@ def test_a_failed_run_in_the_period_is_reported_and_warned_about(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     day = Window(PERIOD.since, PERIOD.since + timedelta(days=1))
-    write_jsonl(tmp_path / "in.jsonl", [run_summary(day, run_id="r-failed", error=RuntimeError("GitHub 502"))])
+    write_jsonl(tmp_path / "in.jsonl", [run_summary(day, run_id="r-failed", error=UnavailableError("GitHub 502"))])
     code, _, err = run(
         [
             "--since",

@@ -295,8 +295,23 @@ def test_given_the_state_table_when_read_then_it_is_keyed_on_pk_only_encrypted_r
     assert (table["DeletionPolicy"], table["UpdateReplacePolicy"]) == ("Retain", "Retain")
     properties = table["Properties"]
     assert properties["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
-    assert properties["AttributeDefinitions"] == [{"AttributeName": "pk", "AttributeType": "S"}]
-    assert "GlobalSecondaryIndexes" not in properties and "LocalSecondaryIndexes" not in properties
+    assert properties["AttributeDefinitions"] == [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "open", "AttributeType": "S"},
+        {"AttributeName": "claimed_at", "AttributeType": "S"},
+    ]
+    # One sparse index: the ledger entries still open (unfinished), ordered by claim time.
+    assert properties["GlobalSecondaryIndexes"] == [
+        {
+            "IndexName": "open-index",
+            "KeySchema": [
+                {"AttributeName": "open", "KeyType": "HASH"},
+                {"AttributeName": "claimed_at", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ]
+    assert "LocalSecondaryIndexes" not in properties
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert "ProvisionedThroughput" not in properties
     assert properties["SSESpecification"] == {
@@ -655,10 +670,7 @@ def test_given_the_function_role_when_read_then_each_permission_names_its_exact_
         "WriteOwnLogGroup": (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": ["AuditLogGroup", "Arn"]}),
         "ReadGitHubToken": (["secretsmanager:GetSecretValue"], {"Ref": "GitHubTokenSecretArn"}),
         "ReadChangePolicy": (["ssm:GetParameter"], grants["ReadChangePolicy"][1]),
-        "ReadWriteAuditState": (
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            {"Fn::GetAtt": ["AuditStateTable", "Arn"]},
-        ),
+        "ReadWriteAuditState": (STATE_ACTIONS, STATE_RESOURCES),
         "PublishFailedInvocations": (["sns:Publish"], {"Ref": "AlarmTopic"}),
         "UseAuditKeyViaSnsAndLambda": (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": ["AuditKey", "Arn"]}),
         "UseAuditKeyViaDynamoDb": (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": ["AuditKey", "Arn"]}),
@@ -667,8 +679,17 @@ def test_given_the_function_role_when_read_then_each_permission_names_its_exact_
     assert via == [f"sns.{REGION}.amazonaws.com", f"lambda.{REGION}.amazonaws.com"]
 
 
+STATE_ACTIONS = sorted(
+    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"]
+)
+STATE_RESOURCES = [
+    {"Fn::GetAtt": ["AuditStateTable", "Arn"]},
+    {"Fn::Sub": "${AuditStateTable.Arn}/index/open-index"},
+]
+
+
 @pytest.mark.parametrize("holds_secret_key", [False, True])
-def test_given_the_function_role_when_its_dynamodb_grants_are_read_then_only_get_put_update_on_the_state_table(
+def test_given_the_function_role_when_its_dynamodb_grants_are_read_then_only_the_state_table_and_its_open_index(
     cfn: dict[str, Any], holds_secret_key: bool
 ) -> None:
     found = role_statements(cfn, holds_secret_key)
@@ -676,11 +697,11 @@ def test_given_the_function_role_when_its_dynamodb_grants_are_read_then_only_get
     assert len(dynamodb) == 1
     (statement,) = dynamodb
     assert statement["Effect"] == "Allow"
-    assert sorted(as_list(statement["Action"])) == ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
-    assert statement["Resource"] == {"Fn::GetAtt": ["AuditStateTable", "Arn"]}, "the table only, no index ARNs"
+    assert sorted(as_list(statement["Action"])) == STATE_ACTIONS
+    assert statement["Resource"] == STATE_RESOURCES, "the table and its one index, nothing else"
     assert "Condition" not in statement
     granted = {action.lower() for s in found for action in as_list(s["Action"])}
-    forbidden = {"dynamodb:*", "dynamodb:scan", "dynamodb:query", "dynamodb:deleteitem", "dynamodb:batchwriteitem"}
+    forbidden = {"dynamodb:*", "dynamodb:scan", "dynamodb:deleteitem", "dynamodb:partiqldelete"}
     assert not granted & forbidden
 
 

@@ -111,6 +111,7 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "resume_from": None,
         "audited": 3,
         "non_compliant": 2,
+        "late_indexed": 0,
         "github_requests": summary["github_requests"],
         "windows": [summary["window"]],
     }

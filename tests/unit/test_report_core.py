@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from pr_auditor.errors import UnavailableError
 from pr_auditor.model import Window
 from pr_auditor.report.core import (
     EXCEPTION_COLUMNS,
@@ -200,7 +201,7 @@ def test_gaps_are_the_parts_of_the_period_no_completed_run_covered(
 def test_a_failed_run_is_listed_and_leaves_a_gap_unless_a_later_run_covers_its_window() -> None:
     tally = Tally(T0, T0 + 3 * H)
     tally.add_run_summary(run_summary(Window(T0, T0 + H), run_id="r1"))
-    tally.add_run_summary(run_summary(Window(T0 + H, T0 + 2 * H), run_id="r2", error=RuntimeError("GitHub 502")))
+    tally.add_run_summary(run_summary(Window(T0 + H, T0 + 2 * H), run_id="r2", error=UnavailableError("GitHub 502")))
     tally.add_run_summary(run_summary(Window(T0 + 2 * H, T0 + 3 * H), run_id="r3"))
     tally.add_run_summary(run_summary(Window(T0 + 5 * H, T0 + 6 * H), run_id="after-the-period"))
     summary = tally.summary(chain={"verified": None, "detail": ""}, sample={})
@@ -211,7 +212,7 @@ def test_a_failed_run_is_listed_and_leaves_a_gap_unless_a_later_run_covers_its_w
         {
             "run_id": "r2",
             "window": {"since": "2026-08-03T01:00:00Z", "until": "2026-08-03T02:00:00Z"},
-            "error": "RuntimeError: GitHub 502",
+            "error": "UnavailableError: GitHub 502",
         }
     ]
     tally.add_run_summary(run_summary(Window(T0 + H, T0 + 2 * H), run_id="r2-retried"))
