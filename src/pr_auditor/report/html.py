@@ -16,7 +16,8 @@ from markupsafe import Markup
 from pygal.style import Style
 
 CHART_ID = "weekly-chart"
-_STYLE = Style(
+#: Series colours (changes blue, exceptions red); pygal draws them at its default fill opacity.
+CHART_STYLE = Style(
     background="#ffffff",
     plot_background="#ffffff",
     foreground="#333333",
@@ -33,7 +34,7 @@ def weekly_chart(weeks: Sequence[Mapping[str, Any]]) -> Markup:
     ``js=[]``: pygal would otherwise reference its tooltip script on a CDN; without it the chart is static.
     """
     chart = pygal.Bar(
-        style=_STYLE,
+        style=CHART_STYLE,
         js=[],
         disable_xml_declaration=True,
         width=960,
