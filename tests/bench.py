@@ -5,6 +5,8 @@
 - Peak memory (max RSS) of each contender, each run in a fresh process of its own.
 - Import time of the Lambda handler module (a cold-start proxy), against `import boto3` (which any Python
   Lambda that talks to AWS pays).
+- `pr-auditor report` over a 90-day period of N generated changes (default 200,000) from a local JSON-lines
+  file: wall time and peak RSS, in a fresh process (the file is written beforehand, untimed).
 
 The baseline is what the reference tools do: REST search (hour slices, so the 1,000-result cap is never
 hit), then `GET /pulls/N` (merged_by, base and merge commit are not in search items) and `GET /pulls/N/reviews`
@@ -22,6 +24,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -102,9 +105,27 @@ def run_baseline(base_url: str) -> dict[str, Any]:
     return {"prs": verdicts}
 
 
-def contender(name: str, base_url: str) -> dict[str, Any]:
+def run_report(records_file: str) -> dict[str, Any]:
+    import io
+
+    from pr_auditor.cli import main as cli_main
+
+    from report_records import PERIOD
+
+    out = Path(records_file).parent / "pack"
+    argv = ["report", "--since", PERIOD.since.isoformat(), "--until", PERIOD.until.isoformat()]
+    code = cli_main(
+        [*argv, "--input", records_file, "--out", str(out), "--seed", "bench", "--quiet"], out=io.StringIO()
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    return {"exit": code, "changes": summary["changes"], "exceptions": summary["exceptions"]}
+
+
+def contender(name: str, target: str) -> dict[str, Any]:
+    """Run one contender in this (fresh) process; ``target`` is the stand-in's URL, or the report's input."""
     started = time.perf_counter()
-    result = (run_auditor if name == "auditor" else run_baseline)(base_url)
+    runs = {"auditor": run_auditor, "baseline": run_baseline, "report": run_report}
+    result = runs[name](target)
     result["wall_s"] = time.perf_counter() - started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
@@ -115,7 +136,7 @@ def measure(name: str, base_url: str, pipe: Connection) -> dict[str, Any]:
     pipe.recv()
     env = os.environ | {"PYTHONPATH": str(TESTS)}
     done = subprocess.run(  # noqa: S603 - this very script
-        [sys.executable, "-m", "bench", "--contender", name, "--base-url", base_url],
+        [sys.executable, "-m", "bench", "--contender", name, "--target", base_url],
         capture_output=True,
         text=True,
         check=True,
@@ -126,6 +147,26 @@ def measure(name: str, base_url: str, pipe: Connection) -> dict[str, Any]:
     pipe.send("count")
     result["requests"] = pipe.recv()
     return result
+
+
+def measure_report(n: int) -> dict[str, Any]:
+    """The report over ``n`` generated changes, in its own process (generation is not timed)."""
+    from report_records import period_records, write_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as folder:
+        records_file = Path(folder) / "records.jsonl"
+        write_jsonl(records_file, period_records(n))
+        done = subprocess.run(  # noqa: S603 - this very script
+            [sys.executable, "-m", "bench", "--contender", "report", "--target", str(records_file)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=os.environ | {"PYTHONPATH": str(TESTS)},
+            cwd=TESTS.parent,
+        )
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        result["file_mb"] = records_file.stat().st_size / 2**20
+        return result
 
 
 def import_seconds(statement: str, repeat: int = 7) -> float:
@@ -141,13 +182,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("BENCH_LATENCY_MS", "20")))
-    parser.add_argument("--contender", choices=["auditor", "baseline"], help=argparse.SUPPRESS)
-    parser.add_argument("--base-url", help=argparse.SUPPRESS)
+    parser.add_argument("--report-records", type=int, default=int(os.environ.get("BENCH_REPORT_RECORDS", "200000")))
+    parser.add_argument("--only", choices=["all", "report"], default="all", help="report: only the report line")
+    parser.add_argument("--contender", choices=["auditor", "baseline", "report"], help=argparse.SUPPRESS)
+    parser.add_argument("--target", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
-        print(json.dumps(contender(args.contender, args.base_url)))
+        print(json.dumps(contender(args.contender, args.target)))
         return 0
 
+    if args.only == "report":
+        return report_lines(args.report_records)
     print(f"pr-auditor bench: {args.prs} merged PRs in one day, {args.latency_ms:g} ms stand-in latency per request")
     parent, child = mp.Pipe()
     server = mp.get_context("spawn").Process(target=serve, args=(args.prs, args.latency_ms, child), daemon=True)
@@ -186,6 +231,22 @@ def main() -> int:
     print(
         f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bound, >= 50x fewer than the baseline"
     )
+    report_ok = report_lines(args.report_records) == 0
+    return 0 if ok and report_ok else 1
+
+
+def report_lines(n: int) -> int:
+    """`pr-auditor report` over a 90-day period of ``n`` changes: must finish in under 60 s."""
+    report = measure_report(n)
+    print()
+    rows = [
+        (f"report, {n:,} changes", f"{report['wall_s']:.1f} s", f"90 days from a {report['file_mb']:.0f} MiB JSON-lines file; bound 60 s"),
+        ("peak RSS, report", f"{report['peak_rss_mb']:.0f} MiB", f"{report['exceptions']:,} exceptions in the HTML table"),
+    ]  # fmt: skip
+    for name, value, note in rows:
+        print(f"  {name:<28} {value:>10}   {note}")
+    ok = report["exit"] == 0 and report["changes"] == n and report["wall_s"] < 60
+    print(f"\n  {'PASS' if ok else 'FAIL'}: every change in the population, report in under 60 s")
     return 0 if ok else 1
 
 

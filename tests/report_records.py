@@ -7,7 +7,6 @@ so a period of N changes yields N distinct records; run summaries cover the peri
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 import random
@@ -63,7 +62,7 @@ def change(
     base: dict[str, Any], *, repository: str, number: int, merged_at: datetime, title: str | None = None
 ) -> dict[str, Any]:
     """A clone of ``base`` as another change (its own merge commit and record_id)."""
-    record = copy.deepcopy(base)
+    record = dict(base)  # shallow: nested values are shared, never mutated
     sha = hashlib.sha1(f"{repository}#{number}".encode()).hexdigest()  # noqa: S324 - a fake commit id
     record.update(
         repository=repository,

@@ -43,7 +43,7 @@ SAMPLE_COLUMNS = (
 
 #: A spreadsheet runs a cell beginning with one of these as a formula (OWASP "CSV injection"); titles and
 #: branch names are attacker-controlled, so such a cell is written with a leading apostrophe.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 class RecordError(ValueError):
@@ -128,10 +128,10 @@ def cell(value: Any) -> str:
     """One CSV cell: ``null`` → empty, booleans → ``true``/``false``, a would-be formula neutralised."""
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if value is True or value is False:
         return "true" if value else "false"
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    text = value if type(value) is str else str(value)
+    return "'" + text if text and text[0] in _FORMULA_STARTS else text
 
 
 def _joined(values: Any, separator: str) -> str:
