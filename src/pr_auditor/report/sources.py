@@ -112,13 +112,15 @@ def _optional(module: str, name: str) -> Callable[..., Any] | None:
 
 
 def chain_status(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> dict[str, Any]:
-    """Whether the archive's hash chain for the period is intact, as ``{"verified": bool | None, "detail"}``."""
-    check = _optional("pr_auditor.verify", "verify_chain")
-    if check is None:
+    """Whether the archive's hash chains for the period are intact (``pr_auditor.verify``), as
+    ``{"verified": bool | None, "detail": "<verify's verdict line>; <its first problem>"}``."""
+    verify_archive = _optional("pr_auditor.verify", "verify_archive")
+    store_class = _optional("pr_auditor.archive_store", "S3Store")
+    if verify_archive is None or store_class is None:
         return {"verified": None, "detail": "this version has no chain verifier (pr_auditor.verify)"}
-    result = check(client, bucket, scope=scope, since=since, until=until)
-    problem = getattr(result, "problem", None)
-    return {"verified": bool(getattr(result, "ok", False)), "detail": str(problem or getattr(result, "verdict", ""))}
+    result = verify_archive(store_class(bucket, client=client), scope=scope, since=since, until=until)
+    lines = [line for line in result.lines() if not line.startswith("head ")]
+    return {"verified": bool(result.intact), "detail": "; ".join(lines[:2])}
 
 
 def local_chain_status() -> dict[str, Any]:
