@@ -494,3 +494,17 @@ def test_bucket_needs_the_archive_reader_or_says_so(tmp_path: Path, capsys: pyte
         assert "no evidence archive reader" in err
     else:
         pytest.skip("the archive reader exists: tests/integration/test_report_bucket.py covers --bucket")
+
+
+def test_a_hostile_title_is_escaped_in_the_sample_table_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    hostile = change(
+        archetypes()["unreviewed"], repository="acme/api", number=1, merged_at=PERIOD.since, title=XSS_TITLE
+    )
+    write_jsonl(tmp_path / "in.jsonl", [hostile])
+    code, _, err = run(
+        [*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "p"), "--sample", "1"], capsys
+    )
+    assert code == 0, err
+    text = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert text.count("&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;") == 2
+    assert "<img src=x" not in text and "<script>alert" not in text

@@ -70,7 +70,7 @@ def _csv(stream: TextIO, columns: tuple[str, ...]) -> csv.DictWriter[str]:
 
 
 def exception_view(record: Record, when: datetime) -> dict[str, Any]:
-    """What the HTML's exception table shows of one exception (plain data, escaped by the template)."""
+    """What the page shows of one change (plain data, escaped by the template)."""
     return {
         "record_id": record.get("record_id") or dedupe_key(record),
         "kind": record.get("kind"),
@@ -161,8 +161,10 @@ def build_report(records: Iterable[Record], request: ReportRequest, *, chain: Ma
     return ReportResult(summary=summary, html=html)
 
 
-def _write_sample(path: Path, sampler: Sampler, request: ReportRequest) -> list[Row]:
+def _write_sample(path: Path, sampler: Sampler, request: ReportRequest) -> list[dict[str, Any]]:
+    """Write sample.csv; returns what the page shows of each sampled change (the record's own values)."""
     rows: list[Row] = []
+    views: list[dict[str, Any]] = []
     for rank, (key, record) in enumerate(sampler.drawn(), start=1):
         when = change_time(record)
         link = None
@@ -175,7 +177,8 @@ def _write_sample(path: Path, sampler: Sampler, request: ReportRequest) -> list[
                 end=request.generated_at,
             )
         rows.append(sample_row(record, when, rank=rank, key=key, logs_insights_url=link))
+        views.append(exception_view(record, when) | {"sample_rank": rank})
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = _csv(stream, SAMPLE_COLUMNS)
         writer.writerows(rows)
-    return rows
+    return views

@@ -69,7 +69,7 @@ def render_report(
     *,
     summary: Mapping[str, Any],
     exceptions: Iterable[Mapping[str, Any]],
-    sample: Sequence[Mapping[str, str]],
+    sample: Sequence[Mapping[str, Any]],
 ) -> None:
     """Write the page to ``stream``; ``exceptions`` is consumed lazily (it may be read back from disk)."""
     template = _environment().get_template("report.html.j2")
