@@ -508,3 +508,17 @@ def test_a_hostile_title_is_escaped_in_the_sample_table_too(tmp_path: Path, caps
     text = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
     assert text.count("&lt;script&gt;alert(&#34;pwned&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;") == 2
     assert "<img src=x" not in text and "<script>alert" not in text
+
+
+def test_a_run_that_fails_half_way_leaves_no_partial_pack_and_keeps_the_previous_one(
+    records: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_jsonl(tmp_path / "good.jsonl", records)
+    out = tmp_path / "pack"
+    assert run([*PERIOD_ARGS, "--input", str(tmp_path / "good.jsonl"), "--out", str(out)], capsys)[0] == 0
+    before = {path.name: path.read_bytes() for path in out.iterdir()}
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text((tmp_path / "good.jsonl").read_text() + "{truncated\n")
+    code, _, err = run([*PERIOD_ARGS, "--input", str(broken), "--out", str(out)], capsys)
+    assert code == 2 and f"{broken}:{len(records) + 1}: not JSON" in err
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # no hidden leftovers either

@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,68 +99,83 @@ def _read_back(path: Path) -> Iterator[dict[str, Any]]:
 
 
 def build_report(records: Iterable[Record], request: ReportRequest, *, chain: Mapping[str, Any]) -> ReportResult:
-    """Read ``records`` once and write the five files of the evidence pack into ``request.out``."""
-    out = request.out
-    out.mkdir(parents=True, exist_ok=True)
+    """Read ``records`` once and write the five files of the evidence pack into ``request.out``.
+
+    The files are written in a hidden folder inside ``out`` and moved into place only when all five are
+    complete, so a run that fails half-way (a bad line, an unreadable archive chunk) leaves no partial pack
+    that could pass for a whole one (an earlier complete pack in ``out`` stays as it was)."""
+    request.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".partial-", dir=request.out))
+    try:
+        summary = _write_pack(records, request, chain, work)
+        for name in FILES:
+            os.replace(work / name, request.out / name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ReportResult(summary=summary, html=request.out / "report.html")
+
+
+def _write_pack(
+    records: Iterable[Record], request: ReportRequest, chain: Mapping[str, Any], work: Path
+) -> dict[str, Any]:
     tally = Tally(request.since, request.until)
     sampler = Sampler(request.sample_size, request.seed)
+    pending = work / "exceptions.jsonl"  # the page's exception rows, read back while rendering
+    with (
+        (work / "population.csv").open("w", encoding="utf-8", newline="") as population_file,
+        (work / "exceptions.csv").open("w", encoding="utf-8", newline="") as exceptions_file,
+        pending.open("w", encoding="utf-8") as pending_file,
+    ):
+        population = _csv(population_file, POPULATION_COLUMNS)
+        exceptions = _csv(exceptions_file, EXCEPTION_COLUMNS)
+        for record, when in _changes_in_period(records, tally):
+            tally.add_change(record, when)
+            population.writerow(population_row(record, when))
+            sampler.offer(str(record.get("record_id") or dedupe_key(record)), record)
+            if is_exception(record):
+                exceptions.writerow(exception_row(record, when))
+                pending_file.write(json.dumps(exception_view(record, when), ensure_ascii=False) + "\n")
+    sample = _write_sample(work / "sample.csv", sampler, request)
+    sample_facts = {
+        "size": len(sample),
+        "requested": request.sample_size,
+        "seed": request.seed,
+        "method": SAMPLE_METHOD,
+    }
+    summary = {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "generated_at": iso(request.generated_at),
+        "source": dict(request.source),
+    } | tally.summary(chain=chain, sample=sample_facts)
+    with (work / "summary.json").open("w", encoding="utf-8") as stream:
+        json.dump(summary, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    with (work / "report.html").open("w", encoding="utf-8") as stream:
+        render_report(stream, summary=summary, exceptions=_read_back(pending), sample=sample)
+    return summary
+
+
+def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tuple[Record, datetime]]:
+    """Each change in the period once, with its time; repeats, run summaries, other kinds and changes
+    outside the period are counted in ``tally`` and not yielded."""
     seen: set[str] = set()
-    pending = out / ".exceptions.jsonl.tmp"
-    try:
-        with (
-            (out / "population.csv").open("w", encoding="utf-8", newline="") as population_file,
-            (out / "exceptions.csv").open("w", encoding="utf-8", newline="") as exceptions_file,
-            pending.open("w", encoding="utf-8") as pending_file,
-        ):
-            population = _csv(population_file, POPULATION_COLUMNS)
-            exceptions = _csv(exceptions_file, EXCEPTION_COLUMNS)
-            for record in records:
-                tally.records_read += 1
-                key = dedupe_key(record)
-                if key in seen:
-                    tally.duplicates += 1
-                    continue
-                seen.add(key)
-                if record.get("kind") == "run_summary":
-                    tally.add_run_summary(record)
-                    continue
-                if not is_change(record):
-                    tally.other_kinds[str(record.get("kind"))] += 1
-                    continue
-                when = change_time(record)
-                if not tally.in_period(when):
-                    tally.outside_period += 1
-                    continue
-                tally.add_change(record, when)
-                population.writerow(population_row(record, when))
-                sampler.offer(key, record)
-                if is_exception(record):
-                    exceptions.writerow(exception_row(record, when))
-                    pending_file.write(json.dumps(exception_view(record, when), ensure_ascii=False) + "\n")
-        sample = _write_sample(out / "sample.csv", sampler, request)
-        summary = {
-            "schema_version": SUMMARY_SCHEMA_VERSION,
-            "generated_at": iso(request.generated_at),
-            "source": dict(request.source),
-        } | tally.summary(
-            chain=chain,
-            sample={
-                "size": len(sample),
-                "requested": request.sample_size,
-                "seed": request.seed,
-                "method": SAMPLE_METHOD,
-            },
-        )
-        with (out / "summary.json").open("w", encoding="utf-8") as stream:
-            json.dump(summary, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-        html = out / "report.html"
-        with html.open("w", encoding="utf-8") as stream:
-            render_report(stream, summary=summary, exceptions=_read_back(pending), sample=sample)
-    finally:
-        if pending.exists():
-            os.remove(pending)
-    return ReportResult(summary=summary, html=html)
+    for record in records:
+        tally.records_read += 1
+        key = dedupe_key(record)
+        if key in seen:
+            tally.duplicates += 1
+            continue
+        seen.add(key)
+        if record.get("kind") == "run_summary":
+            tally.add_run_summary(record)
+        elif not is_change(record):
+            tally.other_kinds[str(record.get("kind"))] += 1
+        else:
+            when = change_time(record)
+            if tally.in_period(when):
+                yield record, when
+            else:
+                tally.outside_period += 1
 
 
 def _write_sample(path: Path, sampler: Sampler, request: ReportRequest) -> list[dict[str, Any]]:
