@@ -40,6 +40,7 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-auditor"
     aws_request_id: str = "demo-request-0001"
+    log_group_name: str = f"/aws/lambda/{STACK}-auditor"
     remaining_ms: int = 900_000
 
     def get_remaining_time_in_millis(self) -> int:
@@ -72,6 +73,7 @@ def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> 
         "GITHUB_TOKEN_SECRET": route.secret_arn,
         "POLICY_PARAMETER": route.policy_parameter,
         "STATE_TABLE": route.state_table,
+        "ALARM_TOPIC_ARN": route.topic_arn,
         "SCHEDULE_MINUTES": "60",
         "OVERLAP_MINUTES": "120",
         "CHUNK_MINUTES": "1440",
@@ -280,5 +282,11 @@ def read_queue(route: AwsRoute, *, queue_url: str | None = None) -> list[dict[st
             return messages
         for message in batch:
             envelope = json.loads(message["Body"])
-            messages.append({"subject": envelope.get("Subject"), "alarm": json.loads(envelope["Message"])})
+            messages.append(
+                {
+                    "subject": envelope.get("Subject"),
+                    "alarm": json.loads(envelope["Message"]),
+                    "attributes": {k: v["Value"] for k, v in (envelope.get("MessageAttributes") or {}).items()},
+                }
+            )
             sqs.delete_message(QueueUrl=queue_url or route.queue_url, ReceiptHandle=message["ReceiptHandle"])

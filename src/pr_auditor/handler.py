@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -17,6 +18,7 @@ from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
 from pr_auditor.github import open_source
 from pr_auditor.invocation import BackfillRun, parse_event
+from pr_auditor.model import iso
 from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.ports import NoNotifier, Record
@@ -54,6 +56,11 @@ def state_table(name: str, ttl_days: int) -> StateTable:
     return StateTable(name, ttl=timedelta(days=ttl_days))
 
 
+def wall_clock() -> datetime:
+    """The function's own clock: ledger claims, leases, and the bound on a scheduled event's time."""
+    return datetime.now(UTC)
+
+
 @cache
 def notifier(topic_arn: str, log_group: str) -> SnsNotifier:
     region = os.environ.get("AWS_REGION", "us-east-1")
@@ -73,6 +80,27 @@ def current_policy(config: Settings) -> Policy:
         return _policy_from_text(str(text))
     except PolicyError as exc:
         raise PolicyError(f"policy parameter {config.policy_parameter}: {exc}") from None
+
+
+def policy_origin(name: str) -> Record:
+    """Who last changed the policy parameter, and when (SSM keeps the last 100 versions, oldest first). An
+    unreadable history leaves both null: the change itself is still recorded."""
+    import boto3  # the Lambda runtime has it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    latest: Mapping[str, Any] = {}
+    try:
+        for page in boto3.client("ssm").get_paginator("get_parameter_history").paginate(Name=name):
+            if page.get("Parameters"):
+                latest = page["Parameters"][-1]
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning(f"policy history unreadable ({type(exc).__name__}); policy_change names no author")
+        return {}
+    changed_at = latest.get("LastModifiedDate")
+    return {
+        "changed_by": latest.get("LastModifiedUser"),
+        "changed_at": iso(changed_at) if isinstance(changed_at, datetime) else None,
+    }
 
 
 def emit(record: Record) -> None:
@@ -102,6 +130,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
         emit=emit,
         ledger=table,
         notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
+        now=wall_clock,
     )
 
     def has_time() -> bool:
@@ -126,6 +155,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
             has_time=has_time,
             ports=ports,
             state=StateDocuments(table),
+            policy_origin=(lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None,
         )
     if run.pending:
         logger.warning(

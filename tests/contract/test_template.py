@@ -669,7 +669,7 @@ def test_given_the_function_role_when_read_then_each_permission_names_its_exact_
     assert grants == {
         "WriteOwnLogGroup": (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": ["AuditLogGroup", "Arn"]}),
         "ReadGitHubToken": (["secretsmanager:GetSecretValue"], {"Ref": "GitHubTokenSecretArn"}),
-        "ReadChangePolicy": (["ssm:GetParameter"], grants["ReadChangePolicy"][1]),
+        "ReadChangePolicy": (["ssm:GetParameter", "ssm:GetParameterHistory"], grants["ReadChangePolicy"][1]),
         "ReadWriteAuditState": (STATE_ACTIONS, STATE_RESOURCES),
         "PublishFailedInvocations": (["sns:Publish"], {"Ref": "AlarmTopic"}),
         "UseAuditKeyViaSnsAndLambda": (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": ["AuditKey", "Arn"]}),
