@@ -5,8 +5,10 @@
 - Peak memory (max RSS) of each contender, each run in a fresh process of its own.
 - Import time of the Lambda handler module (a cold-start proxy), against `import boto3` (which any Python
   Lambda that talks to AWS pays).
+- `pr-auditor verify` over a year of hourly evidence chunks (8,760, written to a local folder by the real
+  writer): wall time and peak RSS, in a fresh process (`python -m bench --only verify` runs just this).
 - `pr-auditor report` over a 90-day period of N generated changes (default 200,000) from a local JSON-lines
-  file: wall time and peak RSS, in a fresh process (the file is written beforehand, untimed).
+  file: wall time and peak RSS, in a fresh process (the file is written beforehand, untimed; `--only report`).
 
 The baseline is what the reference tools do: REST search (hour slices, so the 1,000-result cap is never
 hit), then `GET /pulls/N` (merged_by, base and merge commit are not in search items) and `GET /pulls/N/reviews`
@@ -121,11 +123,11 @@ def run_report(records_file: str) -> dict[str, Any]:
     return {"exit": code, "changes": summary["changes"], "exceptions": summary["exceptions"]}
 
 
-def contender(name: str, target: str) -> dict[str, Any]:
-    """Run one contender in this (fresh) process; ``target`` is the stand-in's URL, or the report's input."""
+def contender(name: str, base_url: str) -> dict[str, Any]:
+    """Run one contender in this (fresh) process; ``base_url`` is the stand-in's URL, or the report's input."""
     started = time.perf_counter()
     runs = {"auditor": run_auditor, "baseline": run_baseline, "report": run_report}
-    result = runs[name](target)
+    result = runs[name](base_url)
     result["wall_s"] = time.perf_counter() - started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
@@ -136,7 +138,7 @@ def measure(name: str, base_url: str, pipe: Connection) -> dict[str, Any]:
     pipe.recv()
     env = os.environ | {"PYTHONPATH": str(TESTS)}
     done = subprocess.run(  # noqa: S603 - this very script
-        [sys.executable, "-m", "bench", "--contender", name, "--target", base_url],
+        [sys.executable, "-m", "bench", "--contender", name, "--base-url", base_url],
         capture_output=True,
         text=True,
         check=True,
@@ -149,24 +151,79 @@ def measure(name: str, base_url: str, pipe: Connection) -> dict[str, Any]:
     return result
 
 
-def measure_report(n: int) -> dict[str, Any]:
-    """The report over ``n`` generated changes, in its own process (generation is not timed)."""
+# --------------------------------------------------------------------------- verify over a year of hourly chunks
+YEAR_CHUNKS = 8760
+
+
+def write_year(root: Path) -> dict[str, Any]:
+    """A year of hourly scheduled chunks (17 records each, 120-minute re-scans) through the real writer."""
+    from pr_auditor.archive import EvidenceArchive
+    from pr_auditor.archive_store import DirStore
+    from pr_auditor.ports import MemoryState
+
+    from evidence import hourly_chunks
+
+    started = time.perf_counter()
+    archive = EvidenceArchive(DirStore(root), MemoryState())
+    for chunk in hourly_chunks(YEAR_CHUNKS, per_chunk=17):
+        archive.write_chunk(chunk)
+    size = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+    return {"write_s": time.perf_counter() - started, "archive_mb": size / 2**20}
+
+
+def run_verify(root: str) -> dict[str, Any]:
+    """``pr-auditor verify --dir`` in a fresh process (so peak RSS is verify's own)."""
+    from pr_auditor.archive_store import DirStore
+    from pr_auditor.verify import verify_archive
+
+    started = time.perf_counter()
+    result = verify_archive(DirStore(Path(root)))
+    return {
+        "intact": result.intact,
+        "chunks": sum(c.chunks for c in result.chains),
+        "records": sum(c.records for c in result.chains),
+        "verdict": result.lines()[0],
+        "wall_s": time.perf_counter() - started,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def bench_verify() -> tuple[list[tuple[str, str, str]], bool]:
+    with tempfile.TemporaryDirectory(prefix="pr-auditor-bench-") as folder:
+        written = write_year(Path(folder))
+        env = os.environ | {"PYTHONPATH": str(TESTS)}
+        done = subprocess.run(  # noqa: S603 - this very script
+            [sys.executable, "-m", "bench", "--contender", "verify", "--base-url", folder],
+            capture_output=True, text=True, check=True, env=env, cwd=TESTS.parent,
+        )  # fmt: skip
+    verified: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = [
+        ("verify, 8,760 hourly chunks", f"{verified['wall_s']:.1f} s", f"{verified['verdict']} ({written['archive_mb']:.0f} MiB on disk, written in {written['write_s']:.0f} s)"),
+        ("peak RSS, verify", f"{verified['peak_rss_mb']:.0f} MiB", ""),
+    ]  # fmt: skip
+    return rows, verified["intact"] and verified["chunks"] == YEAR_CHUNKS
+
+
+# --------------------------------------------------------------------------- report over 200,000 changes
+def bench_report(n: int) -> tuple[list[tuple[str, str, str]], bool]:
+    """The report over ``n`` generated changes (90 days) in its own process; generation is not timed."""
     from report_records import period_records, write_jsonl
 
-    with tempfile.TemporaryDirectory(prefix="bench-report-") as folder:
+    with tempfile.TemporaryDirectory(prefix="pr-auditor-bench-") as folder:
         records_file = Path(folder) / "records.jsonl"
         write_jsonl(records_file, period_records(n))
+        env = os.environ | {"PYTHONPATH": str(TESTS)}
         done = subprocess.run(  # noqa: S603 - this very script
-            [sys.executable, "-m", "bench", "--contender", "report", "--target", str(records_file)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=os.environ | {"PYTHONPATH": str(TESTS)},
-            cwd=TESTS.parent,
-        )
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-        result["file_mb"] = records_file.stat().st_size / 2**20
-        return result
+            [sys.executable, "-m", "bench", "--contender", "report", "--base-url", str(records_file)],
+            capture_output=True, text=True, check=True, env=env, cwd=TESTS.parent,
+        )  # fmt: skip
+        file_mb = records_file.stat().st_size / 2**20
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = [
+        (f"report, {n:,} changes", f"{report['wall_s']:.1f} s", f"90 days from a {file_mb:.0f} MiB JSON-lines file; bound 60 s"),
+        ("peak RSS, report", f"{report['peak_rss_mb']:.0f} MiB", f"{report['exceptions']:,} exceptions in the HTML table"),
+    ]  # fmt: skip
+    return rows, report["exit"] == 0 and report["changes"] == n and report["wall_s"] < 60
 
 
 def import_seconds(statement: str, repeat: int = 7) -> float:
@@ -183,16 +240,23 @@ def main() -> int:
     parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("BENCH_LATENCY_MS", "20")))
     parser.add_argument("--report-records", type=int, default=int(os.environ.get("BENCH_REPORT_RECORDS", "200000")))
-    parser.add_argument("--only", choices=["all", "report"], default="all", help="report: only the report line")
-    parser.add_argument("--contender", choices=["auditor", "baseline", "report"], help=argparse.SUPPRESS)
-    parser.add_argument("--target", help=argparse.SUPPRESS)
+    parser.add_argument("--contender", choices=["auditor", "baseline", "verify", "report"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["verify", "report"], help="run one measurement only")
+    parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
-        print(json.dumps(contender(args.contender, args.target)))
+        print(
+            json.dumps(
+                run_verify(args.base_url) if args.contender == "verify" else contender(args.contender, args.base_url)
+            )
+        )
         return 0
+    if args.only:
+        only_rows, only_ok = bench_verify() if args.only == "verify" else bench_report(args.report_records)
+        for name, value, note in only_rows:
+            print(f"  {name:<28} {value:>10}   {note}")
+        return 0 if only_ok else 1
 
-    if args.only == "report":
-        return report_lines(args.report_records)
     print(f"pr-auditor bench: {args.prs} merged PRs in one day, {args.latency_ms:g} ms stand-in latency per request")
     parent, child = mp.Pipe()
     server = mp.get_context("spawn").Process(target=serve, args=(args.prs, args.latency_ms, child), daemon=True)
@@ -224,29 +288,18 @@ def main() -> int:
         ("peak RSS, baseline", f"{baseline['peak_rss_mb']:.0f} MiB", ""),
         ("import pr_auditor.handler", f"{handler_import * 1000:.0f} ms", f"{handler_import / boto3_import:.2f}x import boto3 ({boto3_import * 1000:.0f} ms)"),
     ]  # fmt: skip
+    verify_rows, verify_ok = bench_verify()
+    report_rows, report_ok = bench_report(args.report_records)
+    rows += verify_rows + report_rows
     print()
     for name, value, note in rows:
         print(f"  {name:<28} {value:>10}   {note}")
     ok = auditor["prs"] == n and requests_auditor <= bound and requests_baseline >= 50 * requests_auditor
+    ok = ok and verify_ok and report_ok
     print(
-        f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bound, >= 50x fewer than the baseline"
+        f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bound, >= 50x fewer than the baseline, "
+        f"the year's chain intact, the report over {args.report_records:,} changes in under 60 s"
     )
-    report_ok = report_lines(args.report_records) == 0
-    return 0 if ok and report_ok else 1
-
-
-def report_lines(n: int) -> int:
-    """`pr-auditor report` over a 90-day period of ``n`` changes: must finish in under 60 s."""
-    report = measure_report(n)
-    print()
-    rows = [
-        (f"report, {n:,} changes", f"{report['wall_s']:.1f} s", f"90 days from a {report['file_mb']:.0f} MiB JSON-lines file; bound 60 s"),
-        ("peak RSS, report", f"{report['peak_rss_mb']:.0f} MiB", f"{report['exceptions']:,} exceptions in the HTML table"),
-    ]  # fmt: skip
-    for name, value, note in rows:
-        print(f"  {name:<28} {value:>10}   {note}")
-    ok = report["exit"] == 0 and report["changes"] == n and report["wall_s"] < 60
-    print(f"\n  {'PASS' if ok else 'FAIL'}: every change in the population, report in under 60 s")
     return 0 if ok else 1
 
 

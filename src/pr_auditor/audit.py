@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -30,7 +31,7 @@ from pr_auditor.ports import (
     Record,
     StateStore,
 )
-from pr_auditor.records import RunStats, policy_change_record, pull_request_record, run_summary_record
+from pr_auditor.records import RunStats, describe, policy_change_record, pull_request_record, run_summary_record
 from pr_auditor.windows import chunked, plan_chunks
 
 Sink = Callable[[Record], None]
@@ -183,10 +184,11 @@ class AuditRequest:
 
 
 class AuditFailedError(SourceError):
-    """The run could not audit its whole window; ``summary`` is the failed run_summary already emitted."""
+    """The run could not audit its whole window; ``summary`` is the failed run_summary already emitted.
+    ``__cause__`` is what failed (GitHub, the state table, the archive, or a bug)."""
 
-    def __init__(self, cause: SourceError, summary: Record) -> None:
-        super().__init__(str(cause))
+    def __init__(self, cause: BaseException, summary: Record) -> None:
+        super().__init__(describe(cause))
         self.summary = summary
 
 
@@ -258,9 +260,7 @@ def run_audit(
         except AuditError:
             log.exception("could not confirm the records written before the failure; a later run re-emits them")
         delivery.write(failed)
-        if isinstance(exc, SourceError):
-            raise AuditFailedError(exc, failed) from exc
-        raise
+        raise AuditFailedError(exc, failed) from exc
     delivery.write(done)
     return done
 
@@ -353,6 +353,22 @@ def run_scheduled(
     raises and leaves the watermark where the last complete chunk put it."""
     scope = scope_of(orgs)
     now = min(now, ports.now())
+    with failures_summarised(orgs, Window(now - schedule.chunk, now), run_id, ports):
+        return _run_scheduled(orgs, scope, now, schedule, checkpoint, run_id, has_time, ports, state, policy_origin)
+
+
+def _run_scheduled(
+    orgs: tuple[str, ...],
+    scope: str,
+    now: datetime,
+    schedule: Schedule,
+    checkpoint: Checkpoint,
+    run_id: str,
+    has_time: Callable[[], bool],
+    ports: AuditPorts,
+    state: StateStore | None,
+    policy_origin: Callable[[], Record] | None,
+) -> ChunkedRun:
     delivery = Delivery(ports)
     delivery.recover()
     extra: list[Record] = []
@@ -494,18 +510,58 @@ def run_backfill(
     """Audit an arbitrary historical window in chunks, independent of the watermark, with the same ledger
     and its own evidence chain. Returns the chunks it could not start in time (resume from the first one)."""
     chunks = chunked(window, chunk)
-    delivery = Delivery(ports)
-    delivery.recover()
     run = ChunkedRun([], [])
-    for index, summary in _audit_chunks(
-        orgs, chunks, stream="backfill", run_id=run_id, ports=ports, delivery=delivery, has_time=has_time
-    ):
-        run.summaries.append(summary)
-        if progress is not None:
-            progress(index + 1, len(chunks), summary)
-    run.pending = chunks[len(run.summaries) :]
-    delivery.confirm()
+    with failures_summarised(orgs, window, run_id, ports):
+        delivery = Delivery(ports)
+        delivery.recover()
+        for index, summary in _audit_chunks(
+            orgs, chunks, stream="backfill", run_id=run_id, ports=ports, delivery=delivery, has_time=has_time
+        ):
+            run.summaries.append(summary)
+            if progress is not None:
+                progress(index + 1, len(chunks), summary)
+        run.pending = chunks[len(run.summaries) :]
+        delivery.confirm()
     return run
+
+
+@contextmanager
+def failures_summarised(orgs: tuple[str, ...], window: Window, run_id: str, ports: AuditPorts) -> Iterator[None]:
+    """No run ends without a summary: a failure outside a chunk (finishing open ledger entries, reading the
+    state, a bug) writes a failed run_summary for the run's window, then is raised as AuditFailedError.
+    A chunk's own failure has written its summary already and passes through."""
+    started = ports.clock()
+    try:
+        yield
+    except AuditFailedError:
+        raise
+    except Exception as exc:
+        failed = failed_run_summary(orgs, window, run_id, ports.policy.version, exc, duration=ports.clock() - started)
+        ports.emit(failed)
+        raise AuditFailedError(exc, failed) from exc
+
+
+def failed_run_summary(
+    orgs: tuple[str, ...],
+    window: Window,
+    run_id: str,
+    policy_version: str | None,
+    error: BaseException,
+    *,
+    duration: float = 0.0,
+) -> Record:
+    """The summary of a run that failed before it audited anything: every count zero, the error described."""
+    return run_summary_record(
+        run_id=run_id,
+        orgs=orgs,
+        window=window,
+        stats=RunStats(),
+        github_requests=0,
+        sub_windows=0,
+        duration_seconds=duration,
+        policy_version=policy_version,
+        error=error,
+    )
 
 
 class ReadOnlyLedger:

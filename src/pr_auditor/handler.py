@@ -13,12 +13,12 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pr_auditor.audit import AuditPorts, run_backfill, run_scheduled
+from pr_auditor.audit import AuditFailedError, AuditPorts, ChunkedRun, failed_run_summary, run_backfill, run_scheduled
 from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
 from pr_auditor.github import open_source
-from pr_auditor.invocation import BackfillRun, parse_event
-from pr_auditor.model import iso
+from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event
+from pr_auditor.model import Window, iso
 from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.ports import NoNotifier, Record
@@ -112,15 +112,8 @@ def emit(record: Record) -> None:
     level(record["message"], extra=fields)
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
-    config = settings()
-    try:
-        invocation = parse_event(event)
-    except ConfigError as exc:
-        # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
-        logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
-        raise
+def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, context: LambdaContext) -> ChunkedRun:
+    """Wire the adapters and run the scheduled catch-up or the backfill."""
     assert config.state_table is not None
     table = state_table(config.state_table, config.dedupe_ttl_days)
     token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
@@ -157,6 +150,31 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
             state=StateDocuments(table),
             policy_origin=(lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None,
         )
+    return run
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
+    config = settings()
+    try:
+        invocation = parse_event(event)
+    except ConfigError as exc:
+        # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
+        logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
+        raise
+    try:
+        run = run_invocation(invocation, config, context)
+    except AuditFailedError:
+        raise  # its failed run_summary is written
+    except Exception as exc:
+        # Failed before any chunk (the secret, the policy, the state table): still one failed summary.
+        window = (
+            invocation.window
+            if isinstance(invocation, BackfillRun)
+            else Window(invocation.now - timedelta(minutes=config.schedule_minutes), invocation.now)
+        )
+        emit(failed_run_summary(config.orgs, window, context.aws_request_id, None, exc))
+        raise
     if run.pending:
         logger.warning(
             f"out of time with {len(run.pending)} chunk(s) left; resume from {run.as_result()['resume_from']}",

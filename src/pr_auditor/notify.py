@@ -120,7 +120,7 @@ def logs_insights_url(console: Console, record: Record) -> str:
         f"~timeType~'ABSOLUTE~tz~'UTC~editorString~{_primitive(query)}~isLiveTail~false"
         f"~source~(~{_primitive(console.log_group)}))"
     )
-    fragment = quote("?queryDetail=" + quote(detail, safe="@*_+-./"), safe="").replace("%", "$")
+    fragment = _encode_uri_component("?queryDetail=" + _js_escape(detail)).replace("%", "$")
     return (
         f"https://{console.region}.console.aws.amazon.com/cloudwatch/home?region={console.region}"
         f"#logsV2:logs-insights{fragment}"
@@ -166,7 +166,18 @@ def _string(value: str) -> dict[str, str]:
 
 
 def _primitive(value: str) -> str:
-    return "'" + quote(value, safe="-_.!~*'()").replace("%", "*")
+    return "'" + _encode_uri_component(value).replace("%", "*")
+
+
+def _encode_uri_component(text: str) -> str:
+    """JavaScript's ``encodeURIComponent``: everything but ``A-Z a-z 0-9 - _ . ! ~ * ' ( )`` is escaped."""
+    return quote(text, safe="-_.!~*'()")
+
+
+def _js_escape(text: str) -> str:
+    """JavaScript's legacy ``escape``: keeps ``A-Z a-z 0-9 @ * _ + - . /`` (so ``~ ( ) '`` are escaped)."""
+    kept = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./")
+    return "".join(c if c in kept else f"%{ord(c):02X}" if ord(c) < 256 else f"%u{ord(c):04X}" for c in text)
 
 
 def _record_time(record: Record) -> datetime:

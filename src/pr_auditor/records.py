@@ -17,7 +17,16 @@ SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
 #: so every writer must keep them even where its defaults drop None values.
 NULLABLE_KEYS = frozenset(
-    {"author", "merged_by", "merge_commit_sha", "review_decision", "resume_from", "changed_by", "changed_at"}
+    {
+        "author",
+        "merged_by",
+        "merge_commit_sha",
+        "review_decision",
+        "resume_from",
+        "changed_by",
+        "changed_at",
+        "policy_version",  # null only in the failed summary of a run whose policy could not be read
+    }
 )
 
 
@@ -125,7 +134,7 @@ def run_summary_record(
     github_requests: int,
     sub_windows: int,
     duration_seconds: float,
-    policy_version: str,
+    policy_version: str | None,
     error: BaseException | None = None,
 ) -> dict[str, Any]:
     """The closing record of a run: the window, counts per verdict, GitHub requests, duration, status."""

@@ -484,18 +484,6 @@ def test_the_sample_links_to_logs_insights_when_the_log_group_is_known(
         assert row["url"].startswith("https://github.com/acme")
 
 
-def test_bucket_needs_the_archive_reader_or_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("boto3")
-    try:
-        import pr_auditor.archive  # noqa: F401
-    except ImportError:
-        code, _, err = run([*PERIOD_ARGS, "--bucket", "evidence", "--out", str(tmp_path / "p")], capsys)
-        assert code == 2
-        assert "no evidence archive reader" in err
-    else:
-        pytest.skip("the archive reader exists: tests/integration/test_report_bucket.py covers --bucket")
-
-
 def test_a_hostile_title_is_escaped_in_the_sample_table_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     hostile = change(
         archetypes()["unreviewed"], repository="acme/api", number=1, merged_at=PERIOD.since, title=XSS_TITLE

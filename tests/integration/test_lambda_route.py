@@ -268,3 +268,21 @@ def test_a_policy_relaxed_in_ssm_between_two_runs_is_recorded_and_reaches_the_op
     # And ops get it as a message of its own
     [message] = [m for m in read_queue(route) if m["attributes"].get("kind") == "policy_change"]
     assert message["alarm"]["record_id"] == change["record_id"]
+
+
+def test_a_broken_policy_in_ssm_fails_the_run_with_a_failed_summary_naming_the_key(
+    world: tuple[GitHubState, Any],
+) -> None:
+    state, route = world
+    route.client("ssm").put_parameter(
+        Name=route.policy_parameter, Value="required_aprovals: 2\n", Type="String", Overwrite=True
+    )
+    parameters.clear_caches()
+    _, lines, error = invoke(SCHEDULED)
+    assert isinstance(error, ConfigError)
+    [summary] = [json.loads(line) for line in lines if '"run_summary"' in line]
+    assert summary["status"] == "failed"
+    assert summary["policy_version"] is None
+    assert "required_aprovals: unknown key" in summary["error"]["message"]
+    assert state.count("graphql") == 0  # bad input never reaches GitHub
+    assert metric_values(route, ship(route, lines))["AuditorRunFailures"] == 1

@@ -10,12 +10,14 @@ import os
 import secrets
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 from pr_auditor.errors import ConfigError
 from pr_auditor.invocation import make_window
+from pr_auditor.model import Window
 from pr_auditor.report.core import Record, RecordError
 
 log = logging.getLogger("pr_auditor")
@@ -69,42 +71,61 @@ def _with_progress(records: Iterable[Record], show: bool, unit: str) -> Iterator
         yield from bar
 
 
+@dataclass(frozen=True, slots=True)
+class _Source:
+    records: Iterable[Record]
+    chain: Mapping[str, Any]  # {"verified": bool | None, "detail": str}
+    description: Mapping[str, Any]
+
+
+def _open_source(args: argparse.Namespace, window: Window, show_progress: bool) -> _Source:
+    from pr_auditor.report import sources
+
+    if args.input:
+        sources.check_inputs(args.input)
+        return _Source(
+            records=_files_with_progress(args.input, show_progress),
+            chain=sources.local_chain_status(),
+            description={"description": f"{len(args.input)} local file(s)", "inputs": [str(p) for p in args.input]},
+        )
+    client = sources.s3_client(args.region)
+    scope = {"scope": args.scope, "since": window.since, "until": window.until}
+    return _Source(
+        records=_with_progress(sources.read_archive(client, args.bucket, **scope), show_progress, " records"),
+        chain=sources.chain_status(client, args.bucket, **scope),
+        description={
+            "description": f"the evidence archive s3://{args.bucket}",
+            "bucket": args.bucket,
+            "scope": args.scope,
+        },
+    )
+
+
 def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     """Write the evidence pack; print the HTML's path on stdout."""
     del env
     window = make_window(args.since, args.until)
     _validated(args)
     _require_extra()
-    from pr_auditor.report import sources
+    from pr_auditor.archive_store import MissingBucketError
     from pr_auditor.report.build import ReportRequest, build_report
 
-    show_progress = sys.stderr.isatty() and not args.quiet
-    records: Iterable[Record]
-    source: dict[str, Any]
-    if args.input:
-        sources.check_inputs(args.input)
-        records = _files_with_progress(args.input, show_progress)
-        chain = sources.local_chain_status()
-        source = {"description": f"{len(args.input)} local file(s)", "inputs": [str(p) for p in args.input]}
-    else:
-        client = sources.s3_client(args.region)
-        scope = {"scope": args.scope, "since": window.since, "until": window.until}
-        chain = sources.chain_status(client, args.bucket, **scope)
-        records = _with_progress(sources.read_archive(client, args.bucket, **scope), show_progress, " records")
-        source = {"description": f"the evidence archive s3://{args.bucket}", "bucket": args.bucket, "scope": args.scope}
-    request = ReportRequest(
-        since=window.since,
-        until=window.until,
-        out=args.out,
-        sample_size=args.sample,
-        seed=args.seed if args.seed is not None else secrets.token_hex(4),
-        generated_at=datetime.now(UTC),
-        source=source,
-        region=args.region,
-        log_group=args.log_group,
-    )
     try:
-        result = build_report(records, request, chain=chain)
+        source = _open_source(args, window, show_progress=sys.stderr.isatty() and not args.quiet)
+        request = ReportRequest(
+            since=window.since,
+            until=window.until,
+            out=args.out,
+            sample_size=args.sample,
+            seed=args.seed if args.seed is not None else secrets.token_hex(4),
+            generated_at=datetime.now(UTC),
+            source=source.description,
+            region=args.region,
+            log_group=args.log_group,
+        )
+        result = build_report(source.records, request, chain=source.chain)
+    except MissingBucketError as exc:
+        raise ConfigError(str(exc)) from None
     except RecordError as exc:
         raise ConfigError(f"report: {exc}") from None
     except OSError as exc:

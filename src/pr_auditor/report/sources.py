@@ -1,14 +1,13 @@
 """Where the report's records come from: JSON-lines files (plain or gzip) or the evidence archive in S3.
 
 Records are streamed, never loaded whole. The archive is read through ``pr_auditor.archive`` (its
-``iter_archived_records``) and its hash chain checked through ``pr_auditor.verify``; both are imported only
-when ``--bucket`` is used, so local files need neither boto3 nor those modules.
+``iter_archived_records``) and its hash chains checked through ``pr_auditor.verify``, imported only when
+``--bucket`` is used.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib
 import io
 import json
 from collections.abc import Callable, Iterator, Sequence
@@ -93,34 +92,22 @@ def s3_client(region: str | None) -> Any:
 
 
 def read_archive(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> Iterator[Record]:
-    """The archived records of [since, until) through ``pr_auditor.archive.iter_archived_records``
-    (signature ``(client, bucket, *, scope=None, since=None, until=None) -> Iterator[Record]``)."""
-    reader = _optional("pr_auditor.archive", "iter_archived_records")
-    if reader is None:
-        raise ConfigError("--bucket: this version has no evidence archive reader; use --input FILE")
-    records: Iterator[Record] = reader(client, bucket, scope=scope, since=since, until=until)
-    return records
+    """The archived records (and run summaries) of the chunks that meet [since, until), each once. A records
+    object whose bytes differ from its manifest's hash raises ArchiveError (exit 1): no pack is written."""
+    from pr_auditor.archive import iter_archived_records
 
-
-def _optional(module: str, name: str) -> Callable[..., Any] | None:
-    """A function of a module that may not exist yet in this version (archive and verify land separately)."""
-    try:
-        found: Callable[..., Any] | None = getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
-    return found
+    return iter_archived_records(client, bucket, scope=scope, since=since, until=until)
 
 
 def chain_status(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> dict[str, Any]:
-    """Whether the archive's hash chains for the period are intact (``pr_auditor.verify``), as
-    ``{"verified": bool | None, "detail": "<verify's verdict line>; <its first problem>"}``."""
-    verify_archive = _optional("pr_auditor.verify", "verify_archive")
-    store_class = _optional("pr_auditor.archive_store", "S3Store")
-    if verify_archive is None or store_class is None:
-        return {"verified": None, "detail": "this version has no chain verifier (pr_auditor.verify)"}
-    result = verify_archive(store_class(bucket, client=client), scope=scope, since=since, until=until)
-    lines = [line for line in result.lines() if not line.startswith("head ")]
-    return {"verified": bool(result.intact), "detail": "; ".join(lines[:2])}
+    """Whether the archive's hash chains are intact and cover the period (``pr-auditor verify``), as
+    ``{"verified": bool, "detail": "<verify's verdict line>; <its first problem>"}``."""
+    from pr_auditor.archive_store import S3Store
+    from pr_auditor.verify import verify_archive
+
+    result = verify_archive(S3Store(bucket, client=client), scope=scope, since=since, until=until)
+    lines = [line for line in result.lines() if not line.startswith(("head ", "warning: "))]
+    return {"verified": result.intact, "detail": "; ".join(lines[:2])}
 
 
 def local_chain_status() -> dict[str, Any]:
