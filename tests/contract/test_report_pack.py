@@ -11,7 +11,7 @@ import io
 import json
 import sys
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,8 @@ import pytest
 from pr_auditor.cli import main
 from pr_auditor.errors import UnavailableError
 from pr_auditor.model import Window, iso
+from pr_auditor.policy import canonical_policy, policy_changes, policy_from_mapping
+from pr_auditor.records import policy_change_record
 from pr_auditor.report.core import EXCEPTION_COLUMNS, POPULATION_COLUMNS, SAMPLE_COLUMNS
 
 from report_records import PERIOD, archetypes, change, period_records, run_summary, write_jsonl
@@ -510,3 +512,42 @@ def test_a_run_that_fails_half_way_leaves_no_partial_pack_and_keeps_the_previous
     code, _, err = run([*PERIOD_ARGS, "--input", str(broken), "--out", str(out)], capsys)
     assert code == 2 and f"{broken}:{len(records) + 1}: not JSON" in err
     assert {path.name: path.read_bytes() for path in out.iterdir()} == before  # no hidden leftovers either
+
+
+def test_policy_changes_in_the_period_are_listed_with_who_when_and_whether_they_relaxed_the_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = policy_from_mapping({"required_approvals": 2})
+    new = policy_from_mapping({"required_approvals": 1})
+
+    def changed(at: datetime | None) -> dict[str, Any]:
+        return policy_change_record(
+            scope="acme",
+            previous_version=old.version,
+            policy_version=new.version,
+            changes=policy_changes(canonical_policy(old), canonical_policy(new)),
+            origin={"changed_by": "arn:aws:iam::123456789012:user/ops", "changed_at": iso(at)} if at else {},
+            run_id="run-p",
+        )
+
+    inside = changed(PERIOD.since + timedelta(days=10))
+    outside = changed(PERIOD.until + timedelta(days=1)) | {"record_id": "policy_change:later"}
+    undated = changed(None) | {"record_id": "policy_change:undated"}
+    write_jsonl(tmp_path / "in.jsonl", [inside, outside, undated])
+    code, _, err = run([*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "p")], capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["policy_changes"] == [
+        {
+            "changed_at": iso(PERIOD.since + timedelta(days=10)),
+            "changed_by": "arn:aws:iam::123456789012:user/ops",
+            "previous_policy_version": old.version,
+            "policy_version": new.version,
+            "keys": ["required_approvals"],
+            "relaxed": True,
+            "record_id": inside["record_id"],
+        }
+    ]
+    assert summary["input"]["other_records"] == {"policy_change": 2}
+    page = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert 'id="policy-changes"' in page and "arn:aws:iam::123456789012:user/ops" in page

@@ -156,8 +156,8 @@ def _write_pack(
 
 
 def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tuple[Record, datetime]]:
-    """Each change in the period once, with its time; repeats, run summaries, other kinds and changes
-    outside the period are counted in ``tally`` and not yielded."""
+    """Each change in the period once, with its time; repeats, run summaries, policy changes, other kinds
+    and changes outside the period go to ``tally`` and are not yielded."""
     seen: set[str] = set()
     for record in records:
         tally.records_read += 1
@@ -168,6 +168,8 @@ def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tupl
         seen.add(key)
         if record.get("kind") == "run_summary":
             tally.add_run_summary(record)
+        elif record.get("kind") == "policy_change":
+            tally.add_policy_change(record)
         elif not is_change(record):
             tally.other_kinds[str(record.get("kind"))] += 1
         else:

@@ -71,6 +71,7 @@ class Tally:
     policy_versions: dict[str, PolicySeen] = field(default_factory=dict)
     completed_windows: list[Span] = field(default_factory=list)
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
+    policy_changes: list[dict[str, Any]] = field(default_factory=list)
     records_read: int = 0
     duplicates: int = 0
     outside_period: int = 0
@@ -115,6 +116,26 @@ class Tally:
                 }
             )
 
+    def add_policy_change(self, record: Record) -> None:
+        """A change of the policy in force during the period (who, when, which keys, whether it relaxed the
+        rules) is listed; one without a time, or outside the period, is only counted."""
+        changed_at = record.get("changed_at")
+        when = parse_moment(changed_at, key="changed_at") if changed_at else None
+        if when is None or not self.in_period(when):
+            self.other_kinds["policy_change"] += 1
+            return
+        self.policy_changes.append(
+            {
+                "changed_at": iso(when),
+                "changed_by": record.get("changed_by"),
+                "previous_policy_version": record.get("previous_policy_version"),
+                "policy_version": record.get("policy_version"),
+                "keys": [str(change.get("key")) for change in record.get("changes") or []],
+                "relaxed": bool(record.get("relaxed")),
+                "record_id": record.get("record_id"),
+            }
+        )
+
     def weeks(self) -> list[dict[str, Any]]:
         """Changes and exceptions per ISO week of the period, quiet weeks included, in order."""
         return [
@@ -151,6 +172,7 @@ class Tally:
                 }
                 for version, seen in sorted(self.policy_versions.items(), key=lambda item: item[1].first or self.since)
             ],
+            "policy_changes": sorted(self.policy_changes, key=lambda change: str(change["changed_at"])),
             "sample": dict(sample),
             "input": {
                 "records_read": self.records_read,
