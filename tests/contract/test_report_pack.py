@@ -22,7 +22,7 @@ from pr_auditor.cli import main
 from pr_auditor.errors import UnavailableError
 from pr_auditor.model import Window, iso
 from pr_auditor.policy import canonical_policy, policy_changes, policy_from_mapping
-from pr_auditor.records import policy_change_record
+from pr_auditor.records import direct_push_record, history_rewrite_record, policy_change_record
 from pr_auditor.report.core import EXCEPTION_COLUMNS, POPULATION_COLUMNS, SAMPLE_COLUMNS
 
 from report_records import PERIOD, archetypes, change, period_records, run_summary, write_jsonl
@@ -109,23 +109,30 @@ def records() -> list[dict[str, Any]]:
         )
     )
     found.append(
-        {
-            "kind": "direct_push",
-            "schema_version": 1,
-            "record_id": "direct_push:00000000000000000000000000000001",
-            "repository": "acme/api",
-            "branch": "main",
-            "sha": "c0ffee" * 6 + "c0ff",
-            "url": "https://github.com/acme/api/commit/c0ffee",
-            "author": "mallory",
-            "committer": "mallory",
-            "committed_date": iso(period.since + timedelta(days=4)),
-            "verdict": "non_compliant",
-            "violations": [{"code": "no_pull_request", "detail": "pushed to main without a pull request"}],
-            "policy_version": bases["approved"]["policy_version"],
-            "run_id": "run-x",
-            "message": "acme/api@c0ffee is non-compliant! no_pull_request: pushed to main without a pull request",
-        }
+        direct_push_record(
+            repository="acme/api",
+            branch="main",
+            sha="c0ffee" * 6 + "c0ff",
+            url="https://github.com/acme/api/commit/c0ffee",
+            author="mallory",
+            committer="mallory",
+            committed_date=period.since + timedelta(days=4),
+            exempt=False,
+            run_id="run-x",
+            policy_version=bases["approved"]["policy_version"],
+        )
+    )
+    # a force push carries no time of its own: it is placed at the start of the window of the run that found it
+    found.append(
+        history_rewrite_record(
+            repository="acme/web",
+            branch="main",
+            old_head="a" * 40,
+            new_head="b" * 40,
+            status="diverged",
+            run_id=f"run-{iso(period.since + timedelta(days=2))}",
+            policy_version=bases["approved"]["policy_version"],
+        )
     )
     return found
 
@@ -143,7 +150,7 @@ def pack(records: list[dict[str, Any]], tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def changes_of(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r["kind"] in ("pull_request", "direct_push")]
+    return [r for r in records if r["kind"] in ("pull_request", "direct_push", "history_rewrite")]
 
 
 def is_exception(record: dict[str, Any]) -> bool:
@@ -189,7 +196,15 @@ def test_exceptions_csv_carries_every_violation_with_its_detail_and_the_discount
         assert row["discounted_approvals"].splitlines() == record.get("discounted_approvals", [])
         assert row["approvers"] == ";".join(record.get("approvers", []))
     assert any("carol: stale" in row["discounted_approvals"] for row in rows)
-    assert by_id["direct_push:00000000000000000000000000000001"]["violation_codes"] == "no_pull_request"
+    push = next(r for r in records if r["kind"] == "direct_push")
+    assert (by_id[push["record_id"]]["violation_codes"], by_id[push["record_id"]]["committer"]) == (
+        "no_pull_request",
+        "mallory",
+    )
+    rewrite = next(r for r in records if r["kind"] == "history_rewrite")
+    assert by_id[rewrite["record_id"]]["violation_codes"] == "force_push"
+    assert by_id[rewrite["record_id"]]["changed_at"] == iso(PERIOD.since + timedelta(days=2))
+    assert by_id[rewrite["record_id"]]["sha"] == "b" * 40
 
 
 def test_summary_counts_per_verdict_repository_code_and_week_add_up_to_the_population(
@@ -551,3 +566,19 @@ def test_policy_changes_in_the_period_are_listed_with_who_when_and_whether_they_
     assert summary["input"]["other_records"] == {"policy_change": 2}
     page = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
     assert 'id="policy-changes"' in page and "arn:aws:iam::123456789012:user/ops" in page
+
+
+def test_a_change_no_run_can_place_in_time_is_listed_as_undated_and_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    orphan = history_rewrite_record(
+        repository="acme/web", branch="main", old_head="a" * 40, new_head=None, status="unknown_old_head",
+        run_id="run-never-summarised", policy_version="sha256:x",
+    )  # fmt: skip
+    write_jsonl(tmp_path / "in.jsonl", [orphan])
+    code, _, err = run([*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "p")], capsys)
+    assert code == 0, err
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["input"]["undated_changes"] == [orphan["record_id"]]
+    assert summary["changes"] == 0
+    assert "1 change(s) with no time" in err

@@ -119,7 +119,7 @@ def _write_pack(
     records: Iterable[Record], request: ReportRequest, chain: Mapping[str, Any], work: Path
 ) -> dict[str, Any]:
     tally = Tally(request.since, request.until)
-    sampler = Sampler(request.sample_size, request.seed)
+    sampler: Sampler[tuple[Record, datetime]] = Sampler(request.sample_size, request.seed)
     pending = work / "exceptions.jsonl"  # the page's exception rows, read back while rendering
     with (
         (work / "population.csv").open("w", encoding="utf-8", newline="") as population_file,
@@ -131,7 +131,7 @@ def _write_pack(
         for record, when in _changes_in_period(records, tally):
             tally.add_change(record, when)
             population.writerow(population_row(record, when))
-            sampler.offer(str(record.get("record_id") or dedupe_key(record)), record)
+            sampler.offer(str(record.get("record_id") or dedupe_key(record)), (record, when))
             if is_exception(record):
                 exceptions.writerow(exception_row(record, when))
                 pending_file.write(json.dumps(exception_view(record, when), ensure_ascii=False) + "\n")
@@ -157,8 +157,11 @@ def _write_pack(
 
 def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tuple[Record, datetime]]:
     """Each change in the period once, with its time; repeats, run summaries, policy changes, other kinds
-    and changes outside the period go to ``tally`` and are not yielded."""
+    and changes outside the period go to ``tally`` and are not yielded. A change that carries no time of its
+    own (a history rewrite says only which run found it) waits for the end, when every run's window is known,
+    and counts from the start of its run's window; one whose run is unknown is listed as undated."""
     seen: set[str] = set()
+    undated: list[Record] = []
     for record in records:
         tally.records_read += 1
         key = dedupe_key(record)
@@ -172,20 +175,29 @@ def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tupl
             tally.add_policy_change(record)
         elif not is_change(record):
             tally.other_kinds[str(record.get("kind"))] += 1
+        elif (when := change_time(record)) is None:
+            undated.append(record)
+        elif tally.in_period(when):
+            yield record, when
         else:
-            when = change_time(record)
-            if tally.in_period(when):
-                yield record, when
-            else:
-                tally.outside_period += 1
+            tally.outside_period += 1
+    for record in undated:
+        window = tally.run_windows.get(str(record.get("run_id")))
+        if window is None:
+            tally.undated.append(str(record.get("record_id") or dedupe_key(record)))
+        elif tally.in_period(window[0]):
+            yield record, window[0]
+        else:
+            tally.outside_period += 1
 
 
-def _write_sample(path: Path, sampler: Sampler, request: ReportRequest) -> list[dict[str, Any]]:
+def _write_sample(
+    path: Path, sampler: Sampler[tuple[Record, datetime]], request: ReportRequest
+) -> list[dict[str, Any]]:
     """Write sample.csv; returns what the page shows of each sampled change (the record's own values)."""
     rows: list[Row] = []
     views: list[dict[str, Any]] = []
-    for rank, (key, record) in enumerate(sampler.drawn(), start=1):
-        when = change_time(record)
+    for rank, (key, (record, when)) in enumerate(sampler.drawn(), start=1):
         link = None
         if request.region and request.log_group:
             link = logs_insights_url(

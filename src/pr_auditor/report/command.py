@@ -161,6 +161,11 @@ def _log_outcome(summary: Mapping[str, Any]) -> None:
             "report: %d gap(s) no completed run covers, first %s to %s",
             len(completeness["gaps"]), first["since"], first["until"],
         )  # fmt: skip
+    if summary["input"]["undated_changes"]:
+        log.warning(
+            "report: %d change(s) with no time and no run to place them by, not in the population: %s",
+            len(summary["input"]["undated_changes"]), ", ".join(summary["input"]["undated_changes"][:3]),
+        )  # fmt: skip
     if completeness["failed_runs"]:
         log.warning("report: %d failed run(s) in the period", len(completeness["failed_runs"]))
     if completeness["chain"]["verified"] is False:

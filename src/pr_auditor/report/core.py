@@ -13,12 +13,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pr_auditor.model import iso
 
 Record = Mapping[str, Any]
 Row = dict[str, str]
+T = TypeVar("T")
 
 CHANGE_KINDS = frozenset({"pull_request", "direct_push", "history_rewrite"})
 #: Where a change's moment is found, by kind of record, first present wins: a PR counts when it was merged,
@@ -47,7 +48,7 @@ _FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 class RecordError(ValueError):
-    """A record is unusable (no readable time on a change); the message names the key."""
+    """A record is unusable (a time that does not parse); the message names the key."""
 
 
 def is_change(record: Record) -> bool:
@@ -88,16 +89,16 @@ def parse_moment(value: Any, *, key: str) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def change_time(record: Record) -> datetime:
+def change_time(record: Record) -> datetime | None:
     """When the change happened (see ``TIME_KEYS``); a record with none of them counts from the start of the
-    window that detected it."""
+    window that detected it; None when the record itself cannot say (the run that wrote it may)."""
     for key in TIME_KEYS:
         if record.get(key):
             return parse_moment(record[key], key=key)
     window = record.get("window")
     if isinstance(window, Mapping) and window.get("since"):
         return parse_moment(window["since"], key="window.since")
-    raise RecordError(f"{record.get('record_id') or record.get('kind')}: no {'/'.join(TIME_KEYS)} to place it in time")
+    return None
 
 
 def iso_week(moment: datetime) -> str:
@@ -210,22 +211,24 @@ def sample_key(seed: str, record_id: str) -> str:
 
 
 @dataclass
-class Sampler:
-    """Keeps the ``size`` changes with the smallest sample keys seen so far (a bounded heap)."""
+class Sampler(Generic[T]):
+    """Keeps the ``size`` items with the smallest sample keys (of their record ids) seen so far, in a bounded
+    heap: memory is the sample's, however large the population."""
 
     size: int
     seed: str
-    _heap: list[tuple[int, str, dict[str, Any]]] = field(default_factory=list)
+    _heap: list[tuple[int, str, T]] = field(default_factory=list)
 
-    def offer(self, record_id: str, record: Record) -> None:
+    def offer(self, record_id: str, item: T) -> None:
         if self.size <= 0:
             return
         key = int(sample_key(self.seed, record_id), 16)
         if len(self._heap) < self.size:
-            heapq.heappush(self._heap, (-key, record_id, dict(record)))
+            heapq.heappush(self._heap, (-key, record_id, item))
         elif -key > self._heap[0][0]:
-            heapq.heapreplace(self._heap, (-key, record_id, dict(record)))
+            heapq.heapreplace(self._heap, (-key, record_id, item))
 
-    def drawn(self) -> list[tuple[str, dict[str, Any]]]:
-        """(sample key, record) of the sample, smallest key first."""
-        return [(f"{-negated:064x}", record) for negated, _, record in sorted(self._heap, reverse=True)]
+    def drawn(self) -> list[tuple[str, T]]:
+        """(sample key, item) of the sample, smallest key first."""
+        ordered = sorted(self._heap, key=lambda entry: (entry[0], entry[1]), reverse=True)
+        return [(f"{-negated:064x}", item) for negated, _, item in ordered]

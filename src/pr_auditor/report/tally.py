@@ -72,6 +72,8 @@ class Tally:
     completed_windows: list[Span] = field(default_factory=list)
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
     policy_changes: list[dict[str, Any]] = field(default_factory=list)
+    run_windows: dict[str, Span] = field(default_factory=dict)  # every run's window, to place undated changes
+    undated: list[str] = field(default_factory=list)  # record ids of changes nothing could place in time
     records_read: int = 0
     duplicates: int = 0
     outside_period: int = 0
@@ -102,6 +104,8 @@ class Tally:
     def add_run_summary(self, record: Record) -> None:
         """A completed run's window counts as covered; a failed run in the period is listed."""
         window = _window(record)
+        if window is not None and record.get("run_id"):
+            self.run_windows.setdefault(str(record["run_id"]), window)
         if window is None or window[1] <= self.since or window[0] >= self.until:
             return
         if record.get("status") == "completed":
@@ -178,6 +182,7 @@ class Tally:
                 "records_read": self.records_read,
                 "duplicates_dropped": self.duplicates,
                 "changes_outside_period": self.outside_period,
+                "undated_changes": self.undated,
                 "other_records": dict(sorted(self.other_kinds.items())),
             },
         }
