@@ -18,6 +18,8 @@
   (`python -m bench --only hostile` runs just these).
 - `pr-auditor verify` over a year of hourly evidence chunks (8,760, written to a local folder by the real
   writer): wall time and peak RSS, in a fresh process (`python -m bench --only verify` runs just this).
+- `pr-auditor report` over a 90-day period of N generated changes (default 200,000) from a local JSON-lines
+  file: wall time and peak RSS, in a fresh process (the file is written beforehand, untimed; `--only report`).
 
 The baseline is what the reference tools do: REST search (hour slices, so the 1,000-result cap is never
 hit), then `GET /pulls/N` (merged_by, base and merge commit are not in search items) and `GET /pulls/N/reviews`
@@ -136,9 +138,27 @@ def run_baseline(base_url: str) -> dict[str, Any]:
     return {"prs": verdicts}
 
 
+def run_report(records_file: str) -> dict[str, Any]:
+    import io
+
+    from pr_auditor.cli import main as cli_main
+
+    from report_records import PERIOD
+
+    out = Path(records_file).parent / "pack"
+    argv = ["report", "--since", PERIOD.since.isoformat(), "--until", PERIOD.until.isoformat()]
+    code = cli_main(
+        [*argv, "--input", records_file, "--out", str(out), "--seed", "bench", "--quiet"], out=io.StringIO()
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    return {"exit": code, "changes": summary["changes"], "exceptions": summary["exceptions"]}
+
+
 def contender(name: str, base_url: str) -> dict[str, Any]:
+    """Run one contender in this (fresh) process; ``base_url`` is the stand-in's URL, or the report's input."""
     started = time.perf_counter()
-    result = {"auditor": run_auditor, "throttled": run_throttled, "baseline": run_baseline}[name](base_url)
+    runs = {"auditor": run_auditor, "throttled": run_throttled, "baseline": run_baseline, "report": run_report}
+    result = runs[name](base_url)
     result["wall_s"] = time.perf_counter() - started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
@@ -215,6 +235,28 @@ def bench_verify() -> tuple[list[tuple[str, str, str]], bool]:
     return rows, verified["intact"] and verified["chunks"] == YEAR_CHUNKS
 
 
+# --------------------------------------------------------------------------- report over 200,000 changes
+def bench_report(n: int) -> tuple[list[tuple[str, str, str]], bool]:
+    """The report over ``n`` generated changes (90 days) in its own process; generation is not timed."""
+    from report_records import period_records, write_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="pr-auditor-bench-") as folder:
+        records_file = Path(folder) / "records.jsonl"
+        write_jsonl(records_file, period_records(n))
+        env = os.environ | {"PYTHONPATH": str(TESTS)}
+        done = subprocess.run(  # noqa: S603 - this very script
+            [sys.executable, "-m", "bench", "--contender", "report", "--base-url", str(records_file)],
+            capture_output=True, text=True, check=True, env=env, cwd=TESTS.parent,
+        )  # fmt: skip
+        file_mb = records_file.stat().st_size / 2**20
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = [
+        (f"report, {n:,} changes", f"{report['wall_s']:.1f} s", f"90 days from a {file_mb:.0f} MiB JSON-lines file; bound 60 s"),
+        ("peak RSS, report", f"{report['peak_rss_mb']:.0f} MiB", f"{report['exceptions']:,} exceptions in the HTML table"),
+    ]  # fmt: skip
+    return rows, report["exit"] == 0 and report["changes"] == n and report["wall_s"] < 60
+
+
 def import_seconds(statement: str, repeat: int = 7) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     samples = [
@@ -273,8 +315,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("BENCH_LATENCY_MS", "20")))
-    parser.add_argument("--contender", choices=["auditor", "throttled", "baseline", "verify"], help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["verify", "hostile"], help="run one measurement only")
+    parser.add_argument("--report-records", type=int, default=int(os.environ.get("BENCH_REPORT_RECORDS", "200000")))
+    contenders = ["auditor", "throttled", "baseline", "verify", "report"]
+    parser.add_argument("--contender", choices=contenders, help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["verify", "report", "hostile"], help="run one measurement only")
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
@@ -289,11 +333,11 @@ def main() -> int:
         for name, seconds, outcome in hostile_only:
             print(f"  hostile: {name:<32} {seconds * 1000:>8.1f} ms   {outcome}")
         return 0 if all(seconds < 1.0 for _, seconds, _ in hostile_only) else 1
-    if args.only == "verify":
-        verify_rows, verify_ok = bench_verify()
-        for name, value, note in verify_rows:
+    if args.only:
+        only_rows, only_ok = bench_verify() if args.only == "verify" else bench_report(args.report_records)
+        for name, value, note in only_rows:
             print(f"  {name:<28} {value:>10}   {note}")
-        return 0 if verify_ok else 1
+        return 0 if only_ok else 1
 
     print(f"pr-auditor bench: {args.prs} merged PRs in one day, {args.latency_ms:g} ms stand-in latency per request")
     parent, child = mp.Pipe()
@@ -355,17 +399,20 @@ def main() -> int:
         )
     )
     rows += [(f"hostile: {name}", f"{seconds * 1000:.1f} ms", outcome) for name, seconds, outcome in hostile]
+    verify_rows, verify_ok = bench_verify()
+    report_rows, report_ok = bench_report(args.report_records)
+    rows += verify_rows + report_rows
     print()
     for name, value, note in rows:
         print(f"  {name:<28} {value:>10}   {note}")
-    verify_rows, verify_ok = bench_verify()
-    rows += verify_rows
     fast = all(seconds < 1.0 for _, seconds, _ in hostile)
     ok = auditor["prs"] == n and requests_auditor <= bound and requests_baseline >= 50 * requests_auditor
-    ok = ok and throttled["prs"] == n and search_ok and history["requests"] <= history_bound and verify_ok and fast
+    ok = ok and throttled["prs"] == n and search_ok and history["requests"] <= history_bound and verify_ok
+    ok = ok and report_ok and fast
     print(
         f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bounds, >= 50x fewer than the"
-        " baseline, the year's chain intact, hostile input handled in < 1 s each"
+        f" baseline, the year's chain intact, the report over {args.report_records:,} changes in under 60 s,"
+        " hostile input handled in < 1 s each"
     )
     return 0 if ok else 1
 
