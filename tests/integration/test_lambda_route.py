@@ -121,6 +121,10 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "EmergencyChanges": 1,
         "AuditorRunFailures": 0,
         "AuditorRunsCompleted": 1,
+        "DirectPushes": 0,
+        "HistoryRewrites": 0,
+        "WeakerProtection": 0,
+        "PolicyChanges": 0,
     }
     # And the alarms that fire notify the topic, whose message reaches the ops queue through SNS → SQS
     firing = alarms_in_alarm(route, values)
