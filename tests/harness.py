@@ -225,7 +225,7 @@ def create_evidence_bucket(properties: dict[str, Any], name: str) -> str:
     s3 = boto3.client("s3", region_name=REGION)
     s3.create_bucket(
         Bucket=name,
-        CreateBucketConfiguration={"LocationConstraint": REGION},  # type: ignore[typeddict-item]
+        CreateBucketConfiguration={"LocationConstraint": REGION},
         ObjectLockEnabledForBucket=bool(properties["ObjectLockEnabled"]),
     )
     retention = properties["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]

@@ -1057,8 +1057,6 @@ def test_given_the_checkov_skips_when_read_then_each_names_a_check_and_gives_a_r
     ]
     assert [(lid, s["id"]) for lid, s in skips] == [
         ("EvidenceBucket", "CKV_AWS_18"),
-        ("EvidenceBucket", "CKV_AWS_144"),
-        ("EvidenceBucket", "CKV2_AWS_62"),
         ("AuditorFunction", "CKV_AWS_117"),
     ]
     for _, skip in skips:
