@@ -10,6 +10,7 @@ import fnmatch
 import json
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Iterator
 from datetime import datetime
@@ -974,16 +975,26 @@ def test_given_a_sample_event_when_the_handler_parses_it_then_it_is_accepted(nam
         assert parsed.now.utcoffset() is not None
 
 
-@pytest.mark.parametrize("environment", ["default", "dev", "prod"])
+def samconfig_deploy_environments() -> dict[str, dict[str, Any]]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    return {
+        name: env["deploy"]["parameters"]
+        for name, env in config.items()
+        if isinstance(env, dict) and "parameters" in env.get("deploy", {})
+    }
+
+
+@pytest.mark.parametrize("environment", sorted(samconfig_deploy_environments()))
 def test_given_a_samconfig_environment_when_deployed_as_is_then_the_template_refuses_it_naming_the_github_parameters(
     sam: dict[str, Any], environment: str
 ) -> None:
     # A checked-in configuration cannot hold a real organisation and secret; whatever it holds instead (nothing,
     # or an example) must stop the deploy before anything is created, with the parameter named.
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
-    deploy = config[environment]["deploy"]["parameters"]
-    assert deploy["capabilities"] in ("CAPABILITY_IAM", ["CAPABILITY_IAM"])
-    overrides = dict(item.split("=", 1) for item in deploy.get("parameter_overrides", []))
+    deploy = samconfig_deploy_environments()[environment]
+    capabilities = deploy["capabilities"]
+    assert "CAPABILITY_IAM" in (capabilities.split() if isinstance(capabilities, str) else capabilities)
+    given = deploy.get("parameter_overrides", [])
+    overrides = dict(item.split("=", 1) for item in (shlex.split(given) if isinstance(given, str) else given))
     assert set(overrides) <= set(sam["Parameters"]), "samconfig names a parameter the template does not have"
     refused = {error.split(":", 1)[0] for error in tm.parameter_errors(sam, overrides)}
     assert {"GitHubOrgs", "GitHubTokenSecretArn"} <= refused
