@@ -59,8 +59,8 @@ def serve(n_prs: int, latency_ms: float, pipe: Connection) -> None:
 # --------------------------------------------------------------------------- contenders (each in a fresh process)
 def run_auditor(base_url: str) -> dict[str, Any]:
     from pr_auditor.audit import AuditRequest, run_audit
-    from pr_auditor.github_source import Connection as GitHubConnection
-    from pr_auditor.github_source import open_source
+    from pr_auditor.github import Connection as GitHubConnection
+    from pr_auditor.github import open_source
     from pr_auditor.model import Window
     from pr_auditor.policy import policy_from_mapping
 

@@ -162,10 +162,19 @@ def report(
     print("Alarms (SIMULATED evaluation; the notification is published to the alarm's SNS topic as CloudWatch would):")
     for alarm in firing:
         print(f"  {alarm.alarm_name}")
+    findings = [m for m in messages if "record_id" in m["alarm"]]
+    alarms = [m for m in messages if "AlarmName" in m["alarm"]]
     print(f"\nOps SQS queue (real moto SNS → SQS delivery): {len(messages)} message(s)")
-    for message in messages:
+    print(f"  {len(findings)} per-finding message(s), one per non-compliant or emergency change, published by the")
+    print("  function itself (not simulated). Two of them in full, SNS attributes first:")
+    for message in findings[:2]:
+        print(f"  --- {message['subject']}")
+        print(f"  attributes: {json.dumps(message['attributes'], sort_keys=True)}")
+        print("  " + json.dumps(message["alarm"], indent=2).replace("\n", "\n  "))
+    print(f"  {len(alarms)} alarm notification(s), the aggregate safety net, next to them:")
+    for message in alarms:
         alarm = message["alarm"]
-        print(f"  {message['subject']}")
+        print(f"  --- {message['subject']}")
         print(f"    {alarm['NewStateReason']}  {alarm['AlarmDescription']}")
 
 

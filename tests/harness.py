@@ -41,6 +41,7 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-auditor"
     aws_request_id: str = "demo-request-0001"
+    log_group_name: str = field(default_factory=lambda: log_group_name(STACK))
     remaining_ms: int = 900_000
 
     def get_remaining_time_in_millis(self) -> int:
@@ -66,6 +67,14 @@ class AwsRoute:
         return boto3.client(service, region_name=REGION)
 
 
+def log_group_name(stack: str) -> str:
+    """The evidence log group's name as the template builds it for ``stack`` (the function logs there, and
+    Lambda reports it as the context's log group)."""
+    template = load_template()
+    name = template["Resources"]["AuditLogGroup"]["Properties"]["LogGroupName"]
+    return str(resolve(template, name, parameter_values(template, stack_name=stack)))
+
+
 def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> dict[str, str]:
     """The function's environment as template.yaml sets it, pointed at the stand-ins."""
     env = {
@@ -74,13 +83,15 @@ def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> 
         "GITHUB_TOKEN_SECRET": route.secret_arn,
         "POLICY_PARAMETER": route.policy_parameter,
         "STATE_TABLE": route.state_table,
+        "ALARM_TOPIC_ARN": route.topic_arn,
         "SCHEDULE_MINUTES": "60",
         "OVERLAP_MINUTES": "120",
         "CHUNK_MINUTES": "1440",
         "DEDUPE_TTL_DAYS": "400",
         "START_AT": "",
+        "SWEEP_DAYS": "7",
+        "SWEEP_EVERY_HOURS": "24",
         "EVIDENCE_BUCKET": route.evidence_bucket,
-        "ALARM_TOPIC_ARN": route.topic_arn,
         "GITHUB_THROTTLE_SECONDS": "0",
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",
         "POWERTOOLS_METRICS_NAMESPACE": "PrAuditor",
@@ -112,7 +123,7 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
     logs, sns, sqs = (boto3.client(s, region_name=REGION) for s in ("logs", "sns", "sqs"))
     secrets, ssm = boto3.client("secretsmanager", region_name=REGION), boto3.client("ssm", region_name=REGION)
 
-    log_group = str(resolve(template, resources["AuditLogGroup"]["Properties"]["LogGroupName"], values))
+    log_group = log_group_name(stack)
     logs.create_log_group(logGroupName=log_group)
     retention = int(template["Parameters"]["LogRetentionDays"]["Default"])
     logs.put_retention_policy(logGroupName=log_group, retentionInDays=retention)
@@ -347,5 +358,11 @@ def read_queue(route: AwsRoute, *, queue_url: str | None = None) -> list[dict[st
             return messages
         for message in batch:
             envelope = json.loads(message["Body"])
-            messages.append({"subject": envelope.get("Subject"), "alarm": json.loads(envelope["Message"])})
+            messages.append(
+                {
+                    "subject": envelope.get("Subject"),
+                    "alarm": json.loads(envelope["Message"]),
+                    "attributes": {k: v["Value"] for k, v in (envelope.get("MessageAttributes") or {}).items()},
+                }
+            )
             sqs.delete_message(QueueUrl=queue_url or route.queue_url, ReceiptHandle=message["ReceiptHandle"])

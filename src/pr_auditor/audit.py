@@ -1,30 +1,49 @@
-"""Orchestration: source → evaluate → records → sink, for one window; and the chunked, checkpointed runs
-(scheduled catch-up and backfill) built from it. Adapters are passed in; the clock is an argument."""
+"""Orchestration: source → evaluate → records → delivery, for one window; and the chunked, checkpointed runs
+(scheduled catch-up with its reconciliation sweep, and backfill) built from it. Adapters are passed in as
+typed ports; the clocks are arguments."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pr_auditor.errors import SourceError
+from pr_auditor.errors import AuditError, NotifyError, SourceError
 from pr_auditor.evaluate import evaluate, is_in_scope
-from pr_auditor.model import PullRequest, Verdict, Window, iso
-from pr_auditor.policy import Policy
-from pr_auditor.records import RunStats, pull_request_record, run_summary_record
+from pr_auditor.model import PullRequest, Window, iso
+from pr_auditor.notify import is_finding
+from pr_auditor.policy import Policy, canonical_policy, policy_changes
+from pr_auditor.ports import (
+    Archive,
+    ArchiveChunk,
+    ConflictError,
+    Ledger,
+    LedgerEntry,
+    LedgerReader,
+    MemoryLedger,
+    NoArchive,
+    NoNotifier,
+    Notifier,
+    Record,
+    StateStore,
+)
+from pr_auditor.records import RunStats, describe, policy_change_record, pull_request_record, run_summary_record
 from pr_auditor.windows import chunked, plan_chunks
 
-Record = dict[str, Any]
 Sink = Callable[[Record], None]
-PRKey = tuple[str, int, str]
 log = logging.getLogger(__name__)
+
+#: A ledger entry claimed longer ago than this belongs to a run that is gone (a Lambda runs 15 minutes at
+#: most), so a later run may finish it: re-emit its record, publish its message, archive it.
+LEASE = timedelta(minutes=16)
 
 
 class PullRequestSource(Protocol):
-    """What the audit needs from GitHub; ``GitHubSource`` is the real one, tests pass plain-data fakes."""
+    """What the audit needs from GitHub; the GitHub adapter is the real one, tests pass plain-data fakes."""
 
     requests: int
     sub_windows: int
@@ -32,14 +51,6 @@ class PullRequestSource(Protocol):
     def verify_access(self, orgs: tuple[str, ...]) -> str: ...
 
     def merged_pull_requests(self, orgs: tuple[str, ...], window: Window) -> Iterable[PullRequest]: ...
-
-
-class Ledger(Protocol):
-    """Remembers which merged changes were already recorded, across runs (DynamoDB in AWS)."""
-
-    def claim(self, key: PRKey, *, verdict: Verdict, run_id: str) -> bool:
-        """True if this run is the first to record the change; False if it was recorded before."""
-        ...
 
 
 class Checkpoint(Protocol):
@@ -50,18 +61,114 @@ class Checkpoint(Protocol):
     def advance(self, scope: str, until: datetime, *, run_id: str) -> None: ...
 
 
-class MemoryLedger:
-    """Dedupe within one process (the CLI without a state table; tests)."""
+@dataclass(frozen=True, slots=True)
+class AuditPorts:
+    """Everything a run talks to. The CLI passes a memory ledger and no archive or notifier."""
 
-    def __init__(self) -> None:
-        self.keys: set[PRKey] = set()
+    source: PullRequestSource
+    policy: Policy
+    emit: Sink
+    ledger: Ledger = field(default_factory=MemoryLedger)
+    archive: Archive = field(default_factory=NoArchive)
+    notifier: Notifier = field(default_factory=NoNotifier)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # wall clock: claims, leases
+    clock: Callable[[], float] = time.monotonic  # durations
 
-    def claim(self, key: PRKey, *, verdict: Verdict, run_id: str) -> bool:
-        del verdict, run_id
-        if key in self.keys:
+
+class Delivery:
+    """The life of every record of one invocation: claim → write → confirm, notify, archive.
+
+    A record is claimed in the ledger (pending, the record stored in the entry) *before* it is written, and
+    confirmed as recorded after; findings are published once and the ledger remembers it at once; at the
+    end of a chunk its records go to the evidence archive and the entries are closed. Whatever a crash
+    interrupts, a later run finishes from the ledger (``recover``): the worst case is a record written
+    twice with the same ``record_id``, never one lost.
+    """
+
+    def __init__(self, ports: AuditPorts) -> None:
+        self._ports = ports
+        self._written: list[LedgerEntry] = []  # recorded in this chunk, not yet confirmed in the ledger
+        self._to_archive: list[LedgerEntry] = []  # confirmed, waiting for the chunk's evidence object
+        self.recovered = 0
+        self.notify_failed = 0
+
+    def deliver(self, record: Record) -> bool:
+        """Claim, write and notify one record. False if an earlier run (or this one) already claimed it."""
+        notify = is_finding(record)
+        now = self._ports.now()
+        if not self._ports.ledger.claim(record, notify=notify, now=now):
             return False
-        self.keys.add(key)
+        self._ports.emit(record)
+        entry = LedgerEntry(str(record["record_id"]), record, now, recorded=True, needs_notification=notify)
+        self._written.append(self._notify(entry))
         return True
+
+    def recover(self, *, lease: timedelta = LEASE) -> int:
+        """Finish what earlier runs left open; returns how many entries were open."""
+        entries = self._ports.ledger.open_entries(claimed_before=self._ports.now() - lease)
+        for entry in entries:
+            if not entry.recorded:
+                self._ports.emit(entry.record)  # re-emitted: same record_id, the consumer can dedupe
+                entry = replace(entry, recorded=True)
+                self.recovered += 1
+            entry = self._notify(entry)
+            if entry.archived:
+                self._ports.ledger.save([entry])
+            else:
+                self._written.append(entry)
+        if entries:
+            log.warning("finished %d ledger entries left open by earlier runs", len(entries))
+        return len(entries)
+
+    def take_counts(self) -> tuple[int, int]:
+        """(records re-emitted, publishes failed) since the last call: each run summary reports its share."""
+        counts = (self.recovered, self.notify_failed)
+        self.recovered = self.notify_failed = 0
+        return counts
+
+    def _notify(self, entry: LedgerEntry) -> LedgerEntry:
+        if not entry.needs_notification or entry.notified:
+            return entry
+        try:
+            self._ports.notifier.publish(entry.record)
+        except NotifyError as exc:
+            # The finding stays un-notified in the ledger; a later run publishes it. The record and the
+            # alarm already exist, so the run goes on (and the failure is counted in its summary).
+            log.error("%s; a later run retries it", exc)
+            self.notify_failed += 1
+            return entry
+        notified = replace(entry, notified=True)
+        self._ports.ledger.save([notified])  # at once: a second message would need a crash right here
+        return notified
+
+    def confirm(self) -> None:
+        """Mark every record written so far as recorded (one batch), so no later run re-emits it."""
+        if self._written:
+            self._ports.ledger.save(self._written)
+            self._to_archive.extend(self._written)
+            self._written = []
+
+    def write(self, record: Record) -> None:
+        """Write a record that is not a change (a run summary): no ledger entry."""
+        self._ports.emit(record)
+
+    def close_chunk(self, *, stream: str, window: Window, run_id: str, summary: Record) -> None:
+        """Confirm, store the chunk's evidence, then close its entries. Raises ArchiveError (the chunk then
+        does not count: the caller leaves the watermark, and the entries stay open for a later run)."""
+        self.confirm()
+        entries, self._to_archive = self._to_archive, []
+        self._ports.archive.write_chunk(
+            ArchiveChunk(
+                scope=scope_of(summary["orgs"]),
+                stream=stream,
+                window=window.as_dict(),
+                run_id=run_id,
+                records=tuple(e.record for e in entries),
+                summary=summary,
+            )
+        )
+        if entries:
+            self._ports.ledger.save([replace(e, archived=True) for e in entries])
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,13 +176,19 @@ class AuditRequest:
     orgs: tuple[str, ...]
     window: Window
     run_id: str
+    #: Newly recorded PRs merged before this moment were missed by an earlier pass (the search index
+    #: showed them late): counted as ``late_indexed``.
+    late_before: datetime | None = None
+    #: The evidence chain the chunk belongs to: "scheduled", "sweep", "backfill" (or "cli": not archived).
+    stream: str = "cli"
 
 
 class AuditFailedError(SourceError):
-    """The run could not audit its whole window; ``summary`` is the failed run_summary already emitted."""
+    """The run could not audit its whole window; ``summary`` is the failed run_summary already emitted.
+    ``__cause__`` is what failed (GitHub, the state table, the archive, or a bug)."""
 
-    def __init__(self, cause: SourceError, summary: Record) -> None:
-        super().__init__(str(cause))
+    def __init__(self, cause: BaseException, summary: Record) -> None:
+        super().__init__(describe(cause))
         self.summary = summary
 
 
@@ -87,22 +200,25 @@ def run_audit(
     emit: Sink,
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.monotonic,
+    delivery: Delivery | None = None,
 ) -> Record:
-    """Audit every PR merged in the window, emit one record each and a closing run_summary.
+    """Audit every PR merged in the window, deliver one record each and a closing run_summary.
 
     A PR returned twice within the run (a split window, a search index that moved while we paged) is
-    recorded once; a PR the ledger says was recorded by an earlier run (the trailing overlap, a retried
-    window, a backfill) is not recorded again, so it raises no second finding and no second alarm. The
-    ledger is claimed *before* the record is written: a failed claim stops the run before anything is
-    emitted. If GitHub cannot be read completely the run emits a *failed* summary and raises
-    AuditFailedError: a partial window is never reported as complete.
+    recorded once; a PR the ledger says was recorded before (the trailing overlap, a retried window, a
+    backfill) is not recorded again, so it raises no second finding. Any failure — GitHub, the state table,
+    or a bug — emits a *failed* summary before it is raised: a partial window is never reported as
+    complete, and no run ends without a summary.
     """
+    if delivery is None:
+        delivery = Delivery(AuditPorts(source, policy, emit, ledger if ledger is not None else MemoryLedger()))
     started = clock()
     stats = RunStats()
-    seen: set[PRKey] = set()
+    seen: set[tuple[str, int, str]] = set()
     requests_before, sub_windows_before = source.requests, source.sub_windows
 
-    def summary(error: SourceError | None = None) -> Record:
+    def summary(error: BaseException | None = None) -> Record:
+        stats.recovered, stats.notify_failed = delivery.take_counts()
         return run_summary_record(
             run_id=request.run_id,
             orgs=request.orgs,
@@ -127,27 +243,39 @@ def run_audit(
                 stats.out_of_scope += 1  # counted, not a finding
                 continue
             evaluation = evaluate(pr, rules, policy_version=policy.version)
-            if ledger is not None and not ledger.claim(pr.key, verdict=evaluation.verdict, run_id=request.run_id):
+            record = pull_request_record(evaluation, window=request.window, run_id=request.run_id)
+            if not delivery.deliver(record):
                 stats.already_recorded += 1
                 continue
             stats.count(evaluation)
-            emit(pull_request_record(evaluation, window=request.window, run_id=request.run_id))
-    except SourceError as exc:
+            if request.late_before is not None and pr.merged_at < request.late_before:
+                stats.late_indexed += 1
+        done = summary()
+        # The chunk counts only once its evidence is stored: the completed summary is written after that.
+        delivery.close_chunk(stream=request.stream, window=request.window, run_id=request.run_id, summary=done)
+    except Exception as exc:
         failed = summary(exc)
-        emit(failed)
+        try:
+            delivery.confirm()  # what was written stays written: no re-emission by a later run
+        except AuditError:
+            log.exception("could not confirm the records written before the failure; a later run re-emits them")
+        delivery.write(failed)
         raise AuditFailedError(exc, failed) from exc
-    done = summary()
-    emit(done)
+    delivery.write(done)
     return done
 
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """How scheduled runs plan their windows (validated settings, see settings.py)."""
+    """How scheduled runs plan their windows and their reconciliation sweep (validated settings)."""
 
     overlap: timedelta
     chunk: timedelta
     first_start: datetime
+    #: The sweep re-searches this trailing period (GitHub's index sometimes lags hours) …
+    sweep_period: timedelta = timedelta(days=7)
+    #: … this often. ``timedelta(0)`` switches it off.
+    sweep_every: timedelta = timedelta(days=1)
 
 
 @dataclass(slots=True)
@@ -156,6 +284,7 @@ class ChunkedRun:
 
     summaries: list[Record]
     pending: list[Window]
+    records: list[Record] = field(default_factory=list)  # records other than PRs (policy changes, …)
 
     def as_result(self) -> Record:
         return {
@@ -164,6 +293,7 @@ class ChunkedRun:
             "resume_from": iso(self.pending[0].since) if self.pending else None,
             "audited": sum(s["counts"]["audited"] for s in self.summaries),
             "non_compliant": sum(s["counts"]["non_compliant"] for s in self.summaries),
+            "late_indexed": sum(s["counts"]["late_indexed"] for s in self.summaries),
             "github_requests": sum(s["github_requests"] for s in self.summaries),
             "windows": [s["window"] for s in self.summaries],
         }
@@ -174,6 +304,35 @@ def scope_of(orgs: tuple[str, ...]) -> str:
     return ",".join(sorted({org.casefold() for org in orgs}))
 
 
+def _audit_chunks(
+    orgs: tuple[str, ...],
+    chunks: list[Window],
+    *,
+    stream: str,
+    run_id: str,
+    ports: AuditPorts,
+    delivery: Delivery,
+    has_time: Callable[[], bool],
+    late_before: Callable[[Window], datetime | None] = lambda _: None,
+    after_chunk: Callable[[Window], None] = lambda _: None,
+) -> Iterator[tuple[int, Record]]:
+    """Audit, archive and checkpoint chunk after chunk; yields (index, summary). Stops when out of time."""
+    for index, window in enumerate(chunks):
+        if index and not has_time():
+            log.warning("out of time: %d chunk(s) left from %s", len(chunks) - index, iso(window.since))
+            return
+        summary = run_audit(
+            AuditRequest(orgs, window, f"{run_id}:{stream}:{index}", late_before(window), stream),
+            source=ports.source,
+            policy=ports.policy,
+            emit=ports.emit,
+            clock=ports.clock,
+            delivery=delivery,
+        )
+        after_chunk(window)
+        yield index, summary
+
+
 def run_scheduled(
     orgs: tuple[str, ...],
     *,
@@ -182,30 +341,160 @@ def run_scheduled(
     checkpoint: Checkpoint,
     run_id: str,
     has_time: Callable[[], bool],
-    **audit: Any,
+    ports: AuditPorts,
+    state: StateStore | None = None,
+    policy_origin: Callable[[], Record] | None = None,
 ) -> ChunkedRun:
-    """Audit from the watermark (minus the overlap) to ``now`` in chunks, advancing the watermark after each
-    chunk is completely audited and recorded. Stops starting chunks when ``has_time()`` says the invocation
-    is running out of time; the next invocation continues from the watermark. A failing chunk raises and
-    leaves the watermark where the last complete chunk put it."""
+    """Finish what earlier runs left open; record a policy change; audit from the watermark (minus the
+    overlap) up to ``now`` in chunks, archiving each and then advancing the watermark; then, when due and
+    time allows, the reconciliation sweep. ``now`` never passes the function's own clock, so a forged
+    future event cannot push the watermark ahead. Stops starting chunks when ``has_time()`` says the
+    invocation is running out of time; the next invocation continues from the watermark. A failing chunk
+    raises and leaves the watermark where the last complete chunk put it."""
     scope = scope_of(orgs)
+    now = min(now, ports.now())
+    with failures_summarised(orgs, Window(now - schedule.chunk, now), run_id, ports):
+        return _run_scheduled(orgs, scope, now, schedule, checkpoint, run_id, has_time, ports, state, policy_origin)
+
+
+def _run_scheduled(
+    orgs: tuple[str, ...],
+    scope: str,
+    now: datetime,
+    schedule: Schedule,
+    checkpoint: Checkpoint,
+    run_id: str,
+    has_time: Callable[[], bool],
+    ports: AuditPorts,
+    state: StateStore | None,
+    policy_origin: Callable[[], Record] | None,
+) -> ChunkedRun:
+    delivery = Delivery(ports)
+    delivery.recover()
+    extra: list[Record] = []
+    if state is not None:
+        extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin))
+    watermark = checkpoint.watermark(scope)
     chunks = plan_chunks(
-        watermark=checkpoint.watermark(scope),
+        watermark=watermark,
         now=now,
         overlap=schedule.overlap,
         chunk=schedule.chunk,
         first_start=schedule.first_start,
     )
+    run = ChunkedRun([], [], extra)
+    done = 0
+    for index, summary in _audit_chunks(
+        orgs,
+        chunks,
+        stream="scheduled",
+        run_id=run_id,
+        ports=ports,
+        delivery=delivery,
+        has_time=has_time,
+        late_before=lambda window: watermark if watermark is not None and window.since < watermark else None,
+        after_chunk=lambda window: checkpoint.advance(scope, window.until, run_id=run_id),
+    ):
+        run.summaries.append(summary)
+        done = index + 1
+    run.pending = chunks[done:]
+    if not run.pending and state is not None and has_time():
+        floor = chunks[0].since if watermark is None and chunks else now
+        run.summaries.extend(_sweep(orgs, now=now, floor=floor, schedule=schedule, state=state, run_id=run_id,
+                                    ports=ports, delivery=delivery, has_time=has_time))  # fmt: skip
+    delivery.confirm()  # records written outside a chunk (no chunk ran): confirmed, archived by a later run
+    return run
+
+
+def _sweep(
+    orgs: tuple[str, ...],
+    *,
+    now: datetime,
+    floor: datetime,
+    schedule: Schedule,
+    state: StateStore,
+    run_id: str,
+    ports: AuditPorts,
+    delivery: Delivery,
+    has_time: Callable[[], bool],
+) -> list[Record]:
+    """Re-search a longer trailing period for PRs the search index showed later than the overlap; every PR
+    it records is ``late_indexed``. Progress is kept in the state table, so a sweep cut short by the time
+    limit resumes where it stopped instead of starting over."""
+    if schedule.sweep_every <= timedelta(0):
+        return []
+    name = f"sweep#{scope_of(orgs)}"
+    found, revision = state.load(name)
+    if found is None:
+        # The first run starts the clock: a sweep never reaches back before the audit began.
+        state.save(name, {"floor": iso(floor), "last_completed": iso(now)}, revision=revision)
+        return []
+    document = found
+    cursor, target = document.get("cursor"), document.get("target")
+    if cursor is None or target is None:
+        if datetime.fromisoformat(document["last_completed"]) + schedule.sweep_every > now:
+            return []
+        start = max(now - schedule.sweep_period, datetime.fromisoformat(document["floor"]))
+        if start >= now:
+            return []
+        cursor, target = iso(start), iso(now)
+    chunks = chunked(Window(datetime.fromisoformat(cursor), datetime.fromisoformat(target)), schedule.chunk)
     summaries: list[Record] = []
-    for index, window in enumerate(chunks):
-        if summaries and not has_time():
-            log.warning(
-                "out of time: %d chunk(s) left from %s for the next run", len(chunks) - index, iso(window.since)
-            )
-            return ChunkedRun(summaries, chunks[index:])
-        summaries.append(run_audit(AuditRequest(orgs, window, f"{run_id}:{index}"), **audit))
-        checkpoint.advance(scope, window.until, run_id=run_id)
-    return ChunkedRun(summaries, [])
+
+    def progress(window: Window) -> None:
+        nonlocal revision
+        document.update(cursor=iso(window.until), target=target)
+        if window.until >= chunks[-1].until:
+            document.update(cursor=None, target=None, last_completed=target)
+        try:
+            state.save(name, document, revision=revision)
+        except ConflictError:
+            log.warning("another run moved the sweep on; this one stops sweeping")
+            raise
+        revision += 1
+
+    try:
+        for _, summary in _audit_chunks(orgs, chunks, stream="sweep", run_id=run_id, ports=ports, delivery=delivery,
+                                        has_time=has_time, late_before=lambda _: now, after_chunk=progress):  # fmt: skip
+            summaries.append(summary)
+    except ConflictError:
+        pass
+    return summaries
+
+
+def record_policy_change(
+    scope: str,
+    policy: Policy,
+    state: StateStore,
+    delivery: Delivery,
+    run_id: str,
+    origin: Callable[[], Record] | None = None,
+) -> list[Record]:
+    """When the policy in force differs from the last run's, record one ``policy_change`` (previous and new
+    version, each changed key old → new, who changed it when the store can tell) and remember the new one.
+    The first run only remembers it. A crash in between repeats nothing: the record id is the change."""
+    name = f"policy#{scope}"
+    previous, revision = state.load(name)
+    current: dict[str, Any] = {"version": policy.version, "canonical": canonical_policy(policy)}
+    if previous is not None and previous.get("version") == policy.version:
+        return []
+    records: list[Record] = []
+    if previous is not None:
+        record = policy_change_record(
+            scope=scope,
+            previous_version=str(previous.get("version")),
+            policy_version=policy.version,
+            changes=policy_changes(previous.get("canonical") or {}, current["canonical"]),
+            origin=origin() if origin is not None else {},
+            run_id=run_id,
+        )
+        if delivery.deliver(record):
+            records.append(record)
+    try:
+        state.save(name, current, revision=revision)
+    except ConflictError:
+        log.warning("another run recorded the policy change at the same time")
+    return records
 
 
 def run_backfill(
@@ -214,18 +503,89 @@ def run_backfill(
     *,
     chunk: timedelta,
     run_id: str,
+    ports: AuditPorts,
     has_time: Callable[[], bool] = lambda: True,
     progress: Callable[[int, int, Record], None] | None = None,
-    **audit: Any,
 ) -> ChunkedRun:
-    """Audit an arbitrary historical window in chunks, independent of the watermark, with the same
-    dedupe. Returns the chunks it could not start in time (resume from the first one)."""
+    """Audit an arbitrary historical window in chunks, independent of the watermark, with the same ledger
+    and its own evidence chain. Returns the chunks it could not start in time (resume from the first one)."""
     chunks = chunked(window, chunk)
-    summaries: list[Record] = []
-    for index, part in enumerate(chunks):
-        if summaries and not has_time():
-            return ChunkedRun(summaries, chunks[index:])
-        summaries.append(run_audit(AuditRequest(orgs, part, f"{run_id}:{index}"), **audit))
-        if progress is not None:
-            progress(index + 1, len(chunks), summaries[-1])
-    return ChunkedRun(summaries, [])
+    run = ChunkedRun([], [])
+    with failures_summarised(orgs, window, run_id, ports):
+        delivery = Delivery(ports)
+        delivery.recover()
+        for index, summary in _audit_chunks(
+            orgs, chunks, stream="backfill", run_id=run_id, ports=ports, delivery=delivery, has_time=has_time
+        ):
+            run.summaries.append(summary)
+            if progress is not None:
+                progress(index + 1, len(chunks), summary)
+        run.pending = chunks[len(run.summaries) :]
+        delivery.confirm()
+    return run
+
+
+@contextmanager
+def failures_summarised(orgs: tuple[str, ...], window: Window, run_id: str, ports: AuditPorts) -> Iterator[None]:
+    """No run ends without a summary: a failure outside a chunk (finishing open ledger entries, reading the
+    state, a bug) writes a failed run_summary for the run's window, then is raised as AuditFailedError.
+    A chunk's own failure has written its summary already and passes through."""
+    started = ports.clock()
+    try:
+        yield
+    except AuditFailedError:
+        raise
+    except Exception as exc:
+        failed = failed_run_summary(orgs, window, run_id, ports.policy.version, exc, duration=ports.clock() - started)
+        ports.emit(failed)
+        raise AuditFailedError(exc, failed) from exc
+
+
+def failed_run_summary(
+    orgs: tuple[str, ...],
+    window: Window,
+    run_id: str,
+    policy_version: str | None,
+    error: BaseException,
+    *,
+    duration: float = 0.0,
+) -> Record:
+    """The summary of a run that failed before it audited anything: every count zero, the error described."""
+    return run_summary_record(
+        run_id=run_id,
+        orgs=orgs,
+        window=window,
+        stats=RunStats(),
+        github_requests=0,
+        sub_windows=0,
+        duration_seconds=duration,
+        policy_version=policy_version,
+        error=error,
+    )
+
+
+class ReadOnlyLedger:
+    """The CLI against a deployed stack: changes the stack already recorded are skipped (and counted), the
+    rest is deduplicated within this process. It never writes the stack's ledger — only the function does,
+    so the stack's evidence always reaches its log group and archive."""
+
+    def __init__(self, reader: LedgerReader) -> None:
+        self._reader = reader
+        self._local = MemoryLedger()
+        self.skipped = 0
+
+    def claim(self, record: Record, *, notify: bool, now: datetime) -> bool:
+        if self._reader.is_recorded(str(record["record_id"])):
+            self.skipped += 1
+            return False
+        return self._local.claim(record, notify=notify, now=now)
+
+    def save(self, entries: Sequence[LedgerEntry]) -> None:
+        self._local.save(entries)
+
+    def open_entries(self, *, claimed_before: datetime) -> list[LedgerEntry]:
+        del claimed_before
+        return []
+
+
+_: Ledger = ReadOnlyLedger(MemoryLedger())

@@ -18,12 +18,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from pr_auditor.audit import AuditRequest, Ledger, MemoryLedger, PullRequestSource, Record, run_audit, run_backfill
+from pr_auditor.audit import AuditPorts, AuditRequest, PullRequestSource, ReadOnlyLedger, run_audit, run_backfill
 from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
-from pr_auditor.github_source import open_source
+from pr_auditor.github import open_source
 from pr_auditor.invocation import make_window
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.ports import Ledger, MemoryLedger, Record
 from pr_auditor.settings import connection_from_env, parse_orgs
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE = 0, 1, 2
@@ -60,8 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument(
         "--state-table",
         default=os.environ.get("STATE_TABLE") or None,
-        help="DynamoDB table of the deployed stack (env STATE_TABLE): changes it already recorded are skipped, "
-        "and this backfill's are remembered; without it duplicates are suppressed within this run only",
+        help="DynamoDB table of the deployed stack (env STATE_TABLE), read only: changes the stack already "
+        "recorded are skipped; nothing is written to it (to backfill the stack itself, invoke its function "
+        "with a backfill event)",
     )
     backfill.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser  # fmt: skip
@@ -124,8 +126,12 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     if not 0 < args.chunk_hours <= 24 * 31:
         raise ConfigError(f"--chunk-hours: expected more than 0 and at most 744, got {args.chunk_hours}")
     ledger: Ledger
+    stack: ReadOnlyLedger | None = None
     if args.state_table:
-        ledger = StateTable(args.state_table)
+        # Read-only: the stack's ledger is written by its function alone, so that its evidence always
+        # reaches its log group and archive. For the stack's own backfill, invoke the function with a
+        # backfill event (README "Backfill").
+        ledger = stack = ReadOnlyLedger(StateTable(args.state_table))
     else:
         ledger = MemoryLedger()
         log.warning("no --state-table: a change is recorded once within this backfill, not across runs")
@@ -137,14 +143,16 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
         chunk=timedelta(hours=args.chunk_hours),
         run_id=f"cli-backfill-{uuid.uuid4()}",
         progress=bar,
-        source=source,
-        policy=policy,
-        emit=_JsonLines(out),
-        ledger=ledger,
+        ports=AuditPorts(source, policy, _JsonLines(out), ledger),
     )
     if bar is not None:
         bar.close()
     result = run.as_result()
+    if stack is not None:
+        log.warning(
+            "%d change(s) already recorded by the stack's function were skipped (its ledger was only read)",
+            stack.skipped,
+        )
     log.info(
         "backfill done: %d chunks, %d PRs recorded (%d non-compliant), %d GitHub requests",
         result["chunks_completed"], result["audited"], result["non_compliant"], result["github_requests"],

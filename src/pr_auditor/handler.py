@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -12,12 +13,15 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pr_auditor.audit import Record, run_backfill, run_scheduled
-from pr_auditor.checkpoint import StateTable
+from pr_auditor.audit import AuditFailedError, AuditPorts, ChunkedRun, failed_run_summary, run_backfill, run_scheduled
+from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
-from pr_auditor.github_source import open_source
-from pr_auditor.invocation import BackfillRun, parse_event
+from pr_auditor.github import open_source
+from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event
+from pr_auditor.model import Window, iso
+from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.ports import NoNotifier, Record
 from pr_auditor.records import NULLABLE_KEYS
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
 
@@ -52,6 +56,17 @@ def state_table(name: str, ttl_days: int) -> StateTable:
     return StateTable(name, ttl=timedelta(days=ttl_days))
 
 
+def wall_clock() -> datetime:
+    """The function's own clock: ledger claims, leases, and the bound on a scheduled event's time."""
+    return datetime.now(UTC)
+
+
+@cache
+def notifier(topic_arn: str, log_group: str) -> SnsNotifier:
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    return SnsNotifier(topic_arn, console=Console(region=region, log_group=log_group))
+
+
 @cache
 def _policy_from_text(text: str) -> Policy:
     return parse_policy(text)
@@ -67,6 +82,27 @@ def current_policy(config: Settings) -> Policy:
         raise PolicyError(f"policy parameter {config.policy_parameter}: {exc}") from None
 
 
+def policy_origin(name: str) -> Record:
+    """Who last changed the policy parameter, and when (SSM keeps the last 100 versions, oldest first). An
+    unreadable history leaves both null: the change itself is still recorded."""
+    import boto3  # the Lambda runtime has it
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    latest: Mapping[str, Any] = {}
+    try:
+        for page in boto3.client("ssm").get_paginator("get_parameter_history").paginate(Name=name):
+            if page.get("Parameters"):
+                latest = page["Parameters"][-1]
+    except (BotoCoreError, ClientError) as exc:
+        logger.warning(f"policy history unreadable ({type(exc).__name__}); policy_change names no author")
+        return {}
+    changed_at = latest.get("LastModifiedDate")
+    return {
+        "changed_by": latest.get("LastModifiedUser"),
+        "changed_at": iso(changed_at) if isinstance(changed_at, datetime) else None,
+    }
+
+
 def emit(record: Record) -> None:
     """One log line per record; Powertools writes the keys at the top level of the JSON line."""
     fields = {key: value for key, value in record.items() if key != "message"}
@@ -76,24 +112,19 @@ def emit(record: Record) -> None:
     level(record["message"], extra=fields)
 
 
-@logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
-    config = settings()
-    try:
-        invocation = parse_event(event)
-    except ConfigError as exc:
-        # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
-        logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
-        raise
+def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, context: LambdaContext) -> ChunkedRun:
+    """Wire the adapters and run the scheduled catch-up or the backfill."""
     assert config.state_table is not None
-    state = state_table(config.state_table, config.dedupe_ttl_days)
+    table = state_table(config.state_table, config.dedupe_ttl_days)
     token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
-    audit: dict[str, Any] = {
-        "source": open_source(token, config.connection),
-        "policy": current_policy(config),
-        "emit": emit,
-        "ledger": state,
-    }
+    ports = AuditPorts(
+        source=open_source(token, config.connection),
+        policy=current_policy(config),
+        emit=emit,
+        ledger=table,
+        notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
+        now=wall_clock,
+    )
 
     def has_time() -> bool:
         return context.get_remaining_time_in_millis() > SAFETY_MARGIN_MS
@@ -105,18 +136,45 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
             chunk=timedelta(minutes=config.chunk_minutes),
             run_id=context.aws_request_id,
             has_time=has_time,
-            **audit,
+            ports=ports,
         )
     else:
         run = run_scheduled(
             config.orgs,
             now=invocation.now,
             schedule=config.schedule(invocation.now),
-            checkpoint=state,
+            checkpoint=table,
             run_id=context.aws_request_id,
             has_time=has_time,
-            **audit,
+            ports=ports,
+            state=StateDocuments(table),
+            policy_origin=(lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None,
         )
+    return run
+
+
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
+    config = settings()
+    try:
+        invocation = parse_event(event)
+    except ConfigError as exc:
+        # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
+        logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
+        raise
+    try:
+        run = run_invocation(invocation, config, context)
+    except AuditFailedError:
+        raise  # its failed run_summary is written
+    except Exception as exc:
+        # Failed before any chunk (the secret, the policy, the state table): still one failed summary.
+        window = (
+            invocation.window
+            if isinstance(invocation, BackfillRun)
+            else Window(invocation.now - timedelta(minutes=config.schedule_minutes), invocation.now)
+        )
+        emit(failed_run_summary(config.orgs, window, context.aws_request_id, None, exc))
+        raise
     if run.pending:
         logger.warning(
             f"out of time with {len(run.pending)} chunk(s) left; resume from {run.as_result()['resume_from']}",

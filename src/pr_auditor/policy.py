@@ -185,4 +185,53 @@ def _version(default: RepoPolicy, overrides: Mapping[str, RepoPolicy]) -> str:
     return f"sha256:{digest[:16]}"
 
 
+def canonical_policy(policy: Policy) -> dict[str, Any]:
+    """The effective policy as plain data (what ``version`` hashes), kept to explain a later change."""
+    return {
+        "default": _canonical(policy.default),
+        "repositories": {name: _canonical(p) for name, p in sorted(policy.overrides.items())},
+    }
+
+
+def policy_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each changed key of two canonical policies, old → new, and whether the change relaxes the rules."""
+    changes: list[dict[str, Any]] = []
+    old_default, new_default = old.get("default") or {}, new.get("default") or {}
+    old_repos, new_repos = old.get("repositories") or {}, new.get("repositories") or {}
+    # A repository without an override follows the default: compare an added or removed override with it.
+    scopes = [("", old_default, new_default)] + [
+        (f"repositories.{name}.", old_repos.get(name) or old_default, new_repos.get(name) or new_default)
+        for name in sorted(set(old_repos) | set(new_repos))
+    ]
+    for prefix, before, after in scopes:
+        for key in sorted(set(before) | set(after)):
+            if before.get(key) != after.get(key):
+                changes.append(
+                    {
+                        "key": prefix + key,
+                        "old": before.get(key),
+                        "new": after.get(key),
+                        "relaxes": relaxes(key, before.get(key), after.get(key)),
+                    }
+                )
+    return changes
+
+
+def relaxes(key: str, old: Any, new: Any) -> bool:
+    """Does changing ``key`` from ``old`` to ``new`` let more changes pass? Fewer required approvals,
+    stale or bot approvals counted, more exempt authors or pushers, fewer emergency labels. A changed
+    ticket pattern or branch scope cannot be judged by its text, so it counts as relaxing: ops look."""
+    if old == new:
+        return False
+    if key == "required_approvals" and isinstance(old, int) and isinstance(new, int):
+        return new < old
+    if key in {"count_stale_approvals", "bot_approvals_count"}:
+        return bool(new) and not old
+    if key in {"exempt_authors", "exempt_pushers"}:
+        return bool(set(new or ()) - set(old or ()))
+    if key == "emergency_labels":
+        return bool(set(old or ()) - set(new or ()))
+    return True
+
+
 DEFAULT_POLICY = policy_from_mapping({})

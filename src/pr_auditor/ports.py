@@ -4,8 +4,8 @@ deployed adapters. No I/O here.
 
 The ledger is the heart of "never lose a finding, never report one twice". An entry goes through:
 
-    claim (pending, the record stored in the entry) ─▶ record written ─▶ recorded
-         ─▶ archived (the chunk's evidence object exists)       ─▶ notified (findings only)
+    claim (pending, the record stored in the entry) ─▶ record written ─▶ recorded (saved per chunk)
+         ─▶ notified (findings only, saved at once)  ─▶ archived (the chunk's evidence object exists)
 
 An entry stays *open* until it is recorded, archived and, if it is a finding, notified; a later run
 finishes open entries whose claim is older than the lease (the run that claimed them is gone): it re-emits
@@ -16,8 +16,8 @@ writes the ledger; every other reader (the CLI) only asks ``is_recorded``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -53,11 +53,9 @@ class Ledger(Protocol):
         """Claim ``record["record_id"]`` as pending, storing the record. False if it was claimed before."""
         ...
 
-    def mark_recorded(self, record_id: str) -> None: ...
-
-    def mark_archived(self, record_ids: Iterable[str]) -> None: ...
-
-    def mark_notified(self, record_id: str) -> None: ...
+    def save(self, entries: Sequence[LedgerEntry]) -> None:
+        """Persist the entries' new states (recorded, archived, notified); finished ones leave the open set."""
+        ...
 
     def open_entries(self, *, claimed_before: datetime) -> list[LedgerEntry]:
         """Entries not yet finished whose claim is older than ``claimed_before``, oldest first."""
@@ -124,15 +122,9 @@ class MemoryLedger:
         self.entries[record_id] = LedgerEntry(record_id, dict(record), now, needs_notification=notify)
         return True
 
-    def mark_recorded(self, record_id: str) -> None:
-        self.entries[record_id] = replace(self.entries[record_id], recorded=True)
-
-    def mark_archived(self, record_ids: Iterable[str]) -> None:
-        for record_id in record_ids:
-            self.entries[record_id] = replace(self.entries[record_id], archived=True)
-
-    def mark_notified(self, record_id: str) -> None:
-        self.entries[record_id] = replace(self.entries[record_id], notified=True)
+    def save(self, entries: Sequence[LedgerEntry]) -> None:
+        for entry in entries:
+            self.entries[entry.record_id] = entry
 
     def open_entries(self, *, claimed_before: datetime) -> list[LedgerEntry]:
         found = [e for e in self.entries.values() if e.is_open and e.claimed_at < claimed_before]

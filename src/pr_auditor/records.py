@@ -16,7 +16,18 @@ from pr_auditor.model import Evaluation, Verdict, Window, iso
 SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
 #: so every writer must keep them even where its defaults drop None values.
-NULLABLE_KEYS = frozenset({"author", "merged_by", "merge_commit_sha", "review_decision", "resume_from"})
+NULLABLE_KEYS = frozenset(
+    {
+        "author",
+        "merged_by",
+        "merge_commit_sha",
+        "review_decision",
+        "resume_from",
+        "changed_by",
+        "changed_at",
+        "policy_version",  # null only in the failed summary of a run whose policy could not be read
+    }
+)
 
 
 def record_id(kind: str, *parts: str) -> str:
@@ -98,6 +109,9 @@ class RunStats:
     out_of_scope: int = 0
     duplicates: int = 0  # returned twice within this run
     already_recorded: int = 0  # recorded by an earlier run (overlap, retry, backfill): no second finding
+    late_indexed: int = 0  # newly recorded although merged before an earlier pass (the index lagged)
+    recovered: int = 0  # records re-emitted for entries an interrupted run left pending
+    notify_failed: int = 0  # findings whose message could not be published (retried by a later run)
     non_compliant: list[str] = field(default_factory=list)
 
     def count(self, evaluation: Evaluation) -> None:
@@ -120,8 +134,8 @@ def run_summary_record(
     github_requests: int,
     sub_windows: int,
     duration_seconds: float,
-    policy_version: str,
-    error: Exception | None = None,
+    policy_version: str | None,
+    error: BaseException | None = None,
 ) -> dict[str, Any]:
     """The closing record of a run: the window, counts per verdict, GitHub requests, duration, status."""
     counts = {verdict.value: stats.verdicts.get(verdict.value, 0) for verdict in Verdict}
@@ -130,6 +144,9 @@ def run_summary_record(
         out_of_scope=stats.out_of_scope,
         duplicates=stats.duplicates,
         already_recorded=stats.already_recorded,
+        late_indexed=stats.late_indexed,
+        recovered=stats.recovered,
+        notify_failed=stats.notify_failed,
     )
     status = "failed" if error else "completed"
     record: dict[str, Any] = {
@@ -146,9 +163,54 @@ def run_summary_record(
         "policy_version": policy_version,
         "message": (
             f"audit run {status}: {stats.audited} PRs audited, {counts['non_compliant']} non-compliant"
-            + (f"; error: {error}" if error else "")
+            + (f"; error: {describe(error)}" if error else "")
         ),
     }
     if error is not None:
-        record["error"] = {"type": type(error).__name__, "message": str(error)}
+        record["error"] = {"type": type(error).__name__, "message": describe(error)}
     return record
+
+
+def policy_change_record(
+    *,
+    scope: str,
+    previous_version: str,
+    policy_version: str,
+    changes: list[dict[str, Any]],
+    origin: dict[str, Any],
+    run_id: str,
+) -> dict[str, Any]:
+    """The policy in force changed since the last run: which keys, old → new, and who changed it when the
+    store can tell (``changed_by``/``changed_at``). Relaxing the rules is evidence, never silent."""
+    relaxed = [change["key"] for change in changes if change.get("relaxes")]
+    keys = ", ".join(change["key"] for change in changes) or "formatting only"
+    record: dict[str, Any] = {
+        "kind": "policy_change",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("policy_change", scope, previous_version, policy_version),
+        "scope": scope,
+        "previous_policy_version": previous_version,
+        "policy_version": policy_version,
+        "changes": changes,
+        "relaxed": bool(relaxed),
+        "verdict": Verdict.COMPLIANT.value,
+        "violations": [],
+        "changed_by": origin.get("changed_by"),
+        "changed_at": origin.get("changed_at"),
+        "run_id": run_id,
+        "message": f"audit policy changed ({previous_version} -> {policy_version}): {keys}"
+        + (f"; relaxed: {', '.join(relaxed)}" if relaxed else ""),
+    }
+    return record
+
+
+def describe(error: BaseException) -> str:
+    """A short, safe text for an error in a record: our own messages (one line, written to be logged) are
+    kept, truncated; any other exception is named by its type only, because its text may carry strings a
+    server chose (or a secret a library echoed)."""
+    from pr_auditor.errors import AuditError
+
+    if isinstance(error, AuditError):
+        text = " ".join(str(error).split())
+        return text if len(text) <= 200 else text[:197] + "..."
+    return f"unexpected {type(error).__name__}"

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 
 from pr_auditor.audit import Schedule
 from pr_auditor.errors import ConfigError
-from pr_auditor.github_source import Connection
+from pr_auditor.github.transport import Connection
 from pr_auditor.invocation import parse_time
 
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
@@ -29,6 +29,10 @@ class Settings:
     start_at: datetime | None = None
     chunk_minutes: int = 1440
     dedupe_ttl_days: int = 400
+    evidence_bucket: str | None = None
+    alarm_topic_arn: str | None = None
+    sweep_days: int = 7
+    sweep_every_hours: int = 24
 
     def schedule(self, now: datetime) -> Schedule:
         """Window planning for a run at ``now``: the first run starts one schedule period back unless
@@ -37,6 +41,8 @@ class Settings:
             overlap=timedelta(minutes=self.overlap_minutes),
             chunk=timedelta(minutes=self.chunk_minutes),
             first_start=self.start_at or now - timedelta(minutes=self.schedule_minutes),
+            sweep_period=timedelta(days=self.sweep_days),
+            sweep_every=timedelta(hours=self.sweep_every_hours),
         )
 
 
@@ -117,6 +123,11 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         start_at=parse_time(env["START_AT"], name="START_AT") if env.get("START_AT", "").strip() else None,
         chunk_minutes=_int(env, "CHUNK_MINUTES", 1440, low=15, high=7 * 24 * 60),
         dedupe_ttl_days=_int(env, "DEDUPE_TTL_DAYS", 400, low=1, high=3650),
+        evidence_bucket=env.get("EVIDENCE_BUCKET", "").strip() or None,
+        alarm_topic_arn=env.get("ALARM_TOPIC_ARN", "").strip() or None,
+        # The reconciliation sweep: how far back it re-searches, and how often (0 switches it off).
+        sweep_days=_int(env, "SWEEP_DAYS", 7, low=1, high=90),
+        sweep_every_hours=_int(env, "SWEEP_EVERY_HOURS", 24, low=0, high=24 * 30),
     )
 
 

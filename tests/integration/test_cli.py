@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 from moto import mock_aws
 
+from pr_auditor.checkpoint import StateTable
 from pr_auditor.cli import main
 
-from harness import aws_environment, create_state_table
+from harness import REGION, aws_environment, create_state_table
 from policy_cases import MALFORMED
 from standin.generate import generate_org
 from standin.model import GitHubState
@@ -171,16 +173,31 @@ def test_backfill_records_every_pr_of_the_period_once_in_chunks(
     assert "no --state-table" in err
 
 
-def test_backfill_with_the_state_table_never_records_a_change_twice(
+def test_backfill_with_the_state_table_skips_what_the_stack_recorded_and_claims_nothing(
     github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str]
 ) -> None:
     aws_environment()
     with mock_aws():
-        table = create_state_table(load_template()["Resources"]["AuditStateTable"]["Properties"], "cli-state")
-        args = ["backfill", "--org", "acme", *WINDOW_ARGS, "--state-table", table]
-        first_code, first, _ = run(args, capsys)
+        name = create_state_table(load_template()["Resources"]["AuditStateTable"]["Properties"], "cli-state")
+        dynamodb = boto3.client("dynamodb", region_name=REGION)
+        # Given the stack's function already recorded the first half of the period's changes
+        baseline_code, baseline, _ = run(["audit", "--org", "acme", *WINDOW_ARGS], capsys)
+        prs = [r for r in baseline if r["kind"] == "pull_request"]
+        stack = StateTable(name, client=dynamodb)
+        for record in prs[: len(prs) // 2]:
+            assert stack.claim(record, notify=False, now=datetime(2026, 11, 21, tzinfo=UTC))
+        items_before = dynamodb.scan(TableName=name, Select="COUNT")["Count"]
+        # When an operator backfills the same period against the stack's table, twice
+        args = ["backfill", "--org", "acme", *WINDOW_ARGS, "--state-table", name]
+        first_code, first, first_err = run(args, capsys)
         second_code, second, _ = run(args, capsys)
-    assert (first_code, second_code) == (0, 0)
-    assert sum(r["kind"] == "pull_request" for r in first) > 100
-    assert [r["kind"] for r in second] == ["run_summary"]
-    assert second[0]["counts"]["already_recorded"] == sum(r["kind"] == "pull_request" for r in first)
+        items_after = dynamodb.scan(TableName=name, Select="COUNT")["Count"]
+    assert (baseline_code, first_code, second_code) == (0, 0, 0)
+    assert len(prs) > 100
+    # Then it prints only what the stack has not recorded, says how many it skipped, and writes nothing
+    recorded_by_stack = {r["record_id"] for r in prs[: len(prs) // 2]}
+    printed = [r["record_id"] for r in first if r["kind"] == "pull_request"]
+    assert sorted(printed) == sorted({r["record_id"] for r in prs} - recorded_by_stack)
+    assert f"{len(recorded_by_stack)} change(s) already recorded by the stack's function were skipped" in first_err
+    assert [r["record_id"] for r in second if r["kind"] == "pull_request"] == printed  # nothing was claimed
+    assert items_after == items_before == len(recorded_by_stack)

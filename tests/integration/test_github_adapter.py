@@ -17,7 +17,7 @@ import pytest
 from pr_auditor.audit import AuditRequest, run_audit
 from pr_auditor.errors import AuthError, RateLimitError, SourceError, UnavailableError, UnknownOrgError
 from pr_auditor.evaluate import evaluate
-from pr_auditor.github_source import Connection, GitHubSource, open_source
+from pr_auditor.github import Connection, GitHubSource, open_source
 from pr_auditor.model import PullRequest, Window
 from pr_auditor.policy import policy_from_mapping
 
@@ -356,7 +356,7 @@ def test_an_exhausted_graphql_budget_is_waited_out_when_its_reset_is_near(github
     bucket.reset = int(time.time()) + 1
     slept: list[float] = []
     source = source_for(server)
-    source._sleep = lambda seconds: (slept.append(seconds), time.sleep(seconds))[0]  # type: ignore[method-assign]
+    source.transport.sleep = lambda seconds: (slept.append(seconds), time.sleep(seconds))[0]
     assert len(list(source.merged_pull_requests(("acme",), WINDOW))) == 1
     assert len(slept) == 1
     assert 0 < slept[0] <= 3

@@ -23,6 +23,7 @@ from pr_auditor.errors import ConfigError
 from pr_auditor.policy import parse_policy
 
 from harness import (
+    REGION,
     LambdaContext,
     alarms_in_alarm,
     aws_environment,
@@ -111,6 +112,7 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "resume_from": None,
         "audited": 3,
         "non_compliant": 2,
+        "late_indexed": 0,
         "github_requests": summary["github_requests"],
         "windows": [summary["window"]],
     }
@@ -126,6 +128,26 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "WeakerProtection": 0,
         "PolicyChanges": 0,
     }
+    # And each finding is one message on the ops queue, naming the change (SNS → SQS is moto's, for real)
+    findings = read_queue(route)
+    assert sorted(m["alarm"]["number"] for m in findings) == [2, 3]
+    by_number = {m["alarm"]["number"]: m for m in findings}
+    emergency = by_number[3]
+    assert emergency["alarm"]["schema_version"] == 1
+    assert emergency["alarm"]["record_id"] == prs[3]["record_id"]
+    assert emergency["alarm"]["url"] == prs[3]["url"]
+    assert emergency["alarm"]["violations"] == prs[3]["violations"]
+    assert emergency["alarm"]["emergency_label"]["label"] == "Hotfix"
+    assert emergency["alarm"]["logs_insights_url"].startswith(
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#logsV2:logs-insights$3FqueryDetail$3D"
+    )
+    assert emergency["attributes"]["kind"] == "pull_request"
+    assert emergency["attributes"]["verdict"] == "non_compliant"
+    assert emergency["attributes"]["repository"] == "acme/api"
+    assert emergency["attributes"]["emergency"] == "true"
+    assert json.loads(emergency["attributes"]["codes"]) == sorted(v["code"] for v in prs[3]["violations"])
+    assert by_number[2]["attributes"]["emergency"] == "false"
+    assert "acme/api#2 is compliant" not in by_number[2]["subject"]  # a title never reaches the subject
     # And the alarms that fire notify the topic, whose message reaches the ops queue through SNS → SQS
     firing = alarms_in_alarm(route, values)
     assert sorted(a.logical_id for a in firing) == ["EmergencyChangeAlarm", "NonCompliantChangeAlarm"]
@@ -137,6 +159,28 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "pr-auditor-non-compliant-change",
     ]
     assert all(m["alarm"]["NewStateValue"] == "ALARM" for m in messages)
+
+
+def test_a_filtered_subscription_receives_only_emergencies_and_a_second_run_sends_nothing(
+    world: tuple[GitHubState, Any],
+) -> None:
+    _, route = world
+    # Given an e-mail-like subscriber that only wants emergencies (the README's filter policy), on a queue
+    sqs, sns = route.client("sqs"), route.client("sns")
+    url = sqs.create_queue(QueueName="emergencies-only")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(
+        TopicArn=route.topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"emergency": ["true"]})},
+    )
+    # When two scheduled runs an hour apart see the same PRs (the second one in its overlap)
+    invoke(SCHEDULED)
+    invoke({**SCHEDULED, "time": (EVENT_TIME + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    # Then the filtered queue got the one emergency, and the ops queue each finding exactly once
+    assert [m["alarm"]["number"] for m in read_queue(route, queue_url=url)] == [3]
+    assert sorted(m["alarm"]["number"] for m in read_queue(route)) == [2, 3]
 
 
 def test_the_token_never_reaches_a_log_line(world: tuple[GitHubState, Any]) -> None:
@@ -197,3 +241,52 @@ def test_an_unread_ops_message_goes_to_the_dead_letter_queue(world: tuple[GitHub
         assert got["Messages"][0]["Body"] == "poison"
     assert "Messages" not in sqs.receive_message(QueueUrl=route.queue_url, VisibilityTimeout=0)
     assert sqs.receive_message(QueueUrl=route.dlq_url)["Messages"][0]["Body"] == "poison"
+
+
+def test_a_policy_relaxed_in_ssm_between_two_runs_is_recorded_and_reaches_the_ops_queue(
+    world: tuple[GitHubState, Any],
+) -> None:
+    _, route = world
+    # Given a first run under the deployed policy
+    invoke(SCHEDULED)
+    read_queue(route)
+    # When ops relax the policy in SSM before the next run (Powertools caches it for 5 minutes: cleared here)
+    route.client("ssm").put_parameter(
+        Name=route.policy_parameter, Value="required_approvals: 0\n", Type="String", Overwrite=True
+    )
+    parameters.clear_caches()
+    _, lines, error = invoke({**SCHEDULED, "time": (EVENT_TIME + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    assert error is None
+    # Then one policy_change record names the change, old -> new, and says it relaxes the rules
+    events = ship(route, lines)
+    [change] = [json.loads(e) for e in events if '"policy_change"' in e]
+    assert change["previous_policy_version"] == parse_policy(POLICY).version
+    assert change["policy_version"] == parse_policy("required_approvals: 0").version
+    assert {c["key"]: (c["old"], c["new"], c["relaxes"]) for c in change["changes"]}["required_approvals"] == (
+        1,
+        0,
+        True,
+    )
+    assert change["relaxed"] is True
+    assert change["changed_at"] is not None  # from the parameter's history
+    # And ops get it as a message of its own
+    [message] = [m for m in read_queue(route) if m["attributes"].get("kind") == "policy_change"]
+    assert message["alarm"]["record_id"] == change["record_id"]
+
+
+def test_a_broken_policy_in_ssm_fails_the_run_with_a_failed_summary_naming_the_key(
+    world: tuple[GitHubState, Any],
+) -> None:
+    state, route = world
+    route.client("ssm").put_parameter(
+        Name=route.policy_parameter, Value="required_aprovals: 2\n", Type="String", Overwrite=True
+    )
+    parameters.clear_caches()
+    _, lines, error = invoke(SCHEDULED)
+    assert isinstance(error, ConfigError)
+    [summary] = [json.loads(line) for line in lines if '"run_summary"' in line]
+    assert summary["status"] == "failed"
+    assert summary["policy_version"] is None
+    assert "required_aprovals: unknown key" in summary["error"]["message"]
+    assert state.count("graphql") == 0  # bad input never reaches GitHub
+    assert metric_values(route, ship(route, lines))["AuditorRunFailures"] == 1

@@ -25,7 +25,15 @@ from moto import mock_aws
 from pr_auditor import handler
 from pr_auditor.audit import scope_of
 
-from harness import REGION, LambdaContext, aws_environment, captured_function_logs, deploy, function_environment
+from harness import (
+    REGION,
+    LambdaContext,
+    aws_environment,
+    captured_function_logs,
+    deploy,
+    function_environment,
+    read_queue,
+)
 from standin.generate import add_pr, make_state, review
 from standin.model import Fault, GitHubState
 from standin.server import StandIn
@@ -38,6 +46,8 @@ HOUR = timedelta(hours=1)
 OVERLAP = timedelta(minutes=120)
 RUNS = 36
 MAX_INDEX_LAG_MINUTES = 90  # below the overlap: the guarantee the overlap buys
+LONG_LAG_HOURS = (3, 7)  # beyond the overlap: the reconciliation sweep's job
+SWEEP_EVERY = timedelta(hours=6)
 POLICY = "required_approvals: 1\nemergency_labels: [emergency]\n"
 
 
@@ -58,6 +68,7 @@ FAULTS: dict[str, Callable[[GitHubState], None] | None] = {
     ),
     "incomplete-results": lambda s: s.faults.add(Fault("incomplete_results", keep=0.5, match="graphql")),
     "killed-mid-run": None,  # handled in the run: the process dies after writing some records
+    "killed-between-claim-and-write": None,  # the process dies after a ledger claim, before its record
 }
 
 
@@ -82,7 +93,14 @@ class Simulation:
             repo = self.rng.choice(["api", "web", "infra"])
             merged_at = since + timedelta(seconds=self.rng.randrange(span))
             kind = self.rng.choice(["approved", "approved", "unreviewed", "self-approved", "emergency", "release"])
-            lag = timedelta(minutes=self.rng.randint(1, MAX_INDEX_LAG_MINUTES)) if self.rng.random() < 0.3 else None
+            draw = self.rng.random()
+            lag = (
+                timedelta(minutes=self.rng.randint(1, MAX_INDEX_LAG_MINUTES))
+                if draw < 0.3
+                else timedelta(hours=self.rng.uniform(*LONG_LAG_HOURS))
+                if draw < 0.4
+                else None
+            )
             add_pr(
                 self.state,
                 repo,
@@ -113,11 +131,14 @@ class Simulation:
             "detail": {},
         }
         original_emit = handler.emit
-        kill_after = self.rng.randint(1, 4) if fault == "killed-mid-run" else None
+        kill_after = self.rng.randint(1, 4) if fault.startswith("killed") else None
+        before_write = fault == "killed-between-claim-and-write"
         written = 0
 
         def emit_then_maybe_die(record: dict[str, Any]) -> None:
             nonlocal written
+            if before_write and kill_after is not None and written + 1 >= kill_after:
+                raise Killed  # claimed in the ledger, never written
             original_emit(record)
             written += 1
             if kill_after is not None and written >= kill_after:
@@ -143,11 +164,16 @@ class Simulation:
         value = item.get("Item", {}).get("until", {}).get("S")
         return datetime.fromisoformat(value) if value else None
 
-    def in_scope_merged_before(self, moment: datetime) -> set[tuple[str, int]]:
+    def in_scope_merged_before(self, moment: datetime, *, overlap_covers: bool = False) -> set[tuple[str, int]]:
+        """PRs merged before ``moment``; with ``overlap_covers``, only those the trailing overlap can catch
+        (index lag shorter than the overlap) — the others are the sweep's."""
         return {
             (pr.repo.full_name, pr.number)
             for pr in self.state.prs
-            if pr.merged_at is not None and pr.merged_at < moment and pr.base_ref == pr.repo.default_branch
+            if pr.merged_at is not None
+            and pr.merged_at < moment
+            and pr.base_ref == pr.repo.default_branch
+            and not (overlap_covers and pr.indexed_at is not None and pr.indexed_at - pr.merged_at > OVERLAP)
         }
 
     def recorded(self) -> Counter[tuple[str, int]]:
@@ -170,10 +196,13 @@ def simulation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulation]:
             START_AT=START.strftime("%Y-%m-%dT%H:%M:%SZ"),
             OVERLAP_MINUTES=str(int(OVERLAP.total_seconds() // 60)),
             GITHUB_RETRIES="2",
+            SWEEP_DAYS="1",
+            SWEEP_EVERY_HOURS=str(int(SWEEP_EVERY.total_seconds() // 3600)),
             GITHUB_BACKOFF_SECONDS="0.01",
         )
         for key, value in env.items():
             monkeypatch.setenv(key, value)
+        monkeypatch.setattr(handler, "wall_clock", lambda: sim_clock[0])  # the function's clock is the simulation's
         handler.settings.cache_clear()
         handler.state_table.cache_clear()
         yield Simulation(state, route, random.Random(20261121), sim_clock)
@@ -193,36 +222,51 @@ def test_scheduled_runs_under_faults_lose_nothing_and_report_nothing_twice(simul
         # The watermark never passes an unaudited PR: all merged before it, minus the index-lag overlap, are recorded.
         watermark = sim.watermark()
         if watermark is not None:
-            missing = sim.in_scope_merged_before(watermark - OVERLAP) - set(sim.recorded())
+            missing = sim.in_scope_merged_before(watermark - OVERLAP, overlap_covers=True) - set(sim.recorded())
             assert not missing, f"after run {hour} ({fault}): watermark {watermark} passed unaudited PRs {missing}"
-    # Quiet runs after the last merge let the lagging index and any failed window catch up.
-    for extra in range(1, 4):
+    # Quiet runs after the last merge let the lagging index, the sweep and any failed window catch up.
+    quiet = int((timedelta(hours=LONG_LAG_HOURS[1]) + 2 * SWEEP_EVERY) / HOUR)
+    for extra in range(1, quiet + 1):
         sim.advance(START + (len(plan) + extra) * HOUR)
         sim.run("none")
 
     recorded = sim.recorded()
     merged = sim.in_scope_merged_before(START + len(plan) * HOUR)
     lost = merged - set(recorded)
-    duplicates = {key: n for key, n in recorded.items() if n > 1}
-    non_compliant = [r for r in sim.records if r.get("verdict") == "non_compliant"]
-    findings = Counter((r["repository"], r["number"]) for r in non_compliant)
+    repeated = {key: n for key, n in recorded.items() if n > 1}
+    ids: dict[tuple[str, int], set[str]] = {}
+    for r in sim.records:
+        if r.get("kind") == "pull_request":
+            ids.setdefault((r["repository"], r["number"]), set()).add(r["record_id"])
+    messages = [m for m in read_queue(sim.route) if "record_id" in m["alarm"]]
+    notified = Counter(m["alarm"]["record_id"] for m in messages)
+    non_compliant = {r["record_id"] for r in sim.records if r.get("verdict") == "non_compliant"}
+    late = sum(s["counts"]["late_indexed"] for s in sim.records if s.get("kind") == "run_summary")
+    long_lag = merged - sim.in_scope_merged_before(START + len(plan) * HOUR, overlap_covers=True)
     report = {
-        "runs": len(plan) + 3,
+        "runs": len(plan) + quiet,
         "failed_runs": sim.failed_runs,
         "prs_merged_in_scope": len(merged),
         "prs_out_of_scope": sum(1 for pr in sim.state.prs if pr.base_ref != pr.repo.default_branch),
         "prs_lagging_in_index": sum(1 for pr in sim.state.prs if pr.indexed_at is not None),
         "faults_planned": dict(sim.faults),
         "faults_fired": sim.state.faults.fired_total,
+        "prs_lagging_beyond_overlap": len(long_lag),
+        "late_indexed_counted": late,
         "lost": len(lost),
-        "duplicate_records": len(duplicates),
-        "non_compliant_prs": len(findings),
-        "duplicate_findings": sum(1 for n in findings.values() if n > 1),
+        "repeated_records": sum(n - 1 for n in repeated.values()),
+        "non_compliant_prs": len(non_compliant),
+        "messages": len(messages),
+        "duplicate_messages": sum(n - 1 for n in notified.values()),
     }
     print("\nnever-miss simulation:", json.dumps(report))
     assert len(plan) >= 30
-    assert sim.failed_runs >= 8  # the lasting faults and the kills really failed runs
+    assert sim.failed_runs >= 12  # the lasting faults and the kills really failed runs
+    assert long_lag and late >= len(long_lag)  # PRs the overlap could not catch were found late
     assert lost == set()
-    assert duplicates == {}
-    assert all(n == 1 for n in findings.values())
+    # A crash may repeat a record (claimed, written, not yet confirmed): a repeat carries the same record_id.
+    assert all(len(found) == 1 for found in ids.values())
+    # Every finding reaches the ops queue exactly once.
+    assert set(notified) == non_compliant
+    assert all(n == 1 for n in notified.values())
     assert set(recorded) <= merged | sim.in_scope_merged_before(sim.now)  # nothing invented, nothing out of scope

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from pr_auditor.checkpoint import StateTable
+from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import StateError
-from pr_auditor.model import Verdict
+from pr_auditor.ports import ConflictError, LedgerEntry
+from pr_auditor.records import pull_request_record_id
 
 from harness import REGION, aws_environment, create_state_table
 from template_model import load_template
@@ -44,21 +47,79 @@ def test_the_watermark_moves_forward_and_never_back(table: StateTable) -> None:
     assert table.watermark("acme,acme-labs") is None  # another set of organisations has its own
 
 
+def record(repository: str, number: int, merge_sha: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "pull_request",
+        "record_id": pull_request_record_id(repository, number, merge_sha),
+        "repository": repository,
+        "number": number,
+        "run_id": "r1",
+        "title": "d\u00e9ploiement \u2028 fix",
+        **extra,
+    }
+
+
 def test_a_change_is_claimed_once_and_remembered_for_the_ttl(table: StateTable) -> None:
-    assert table.claim(KEY, verdict=Verdict.NON_COMPLIANT, run_id="r1") is True
-    assert table.claim(KEY, verdict=Verdict.NON_COMPLIANT, run_id="r2") is False
-    assert (
-        table.claim(("ACME/API", 42, KEY[2]), verdict=Verdict.COMPLIANT, run_id="r3") is False
-    )  # names are case-insensitive
-    assert table.claim((KEY[0], 42, "another-merge-commit"), verdict=Verdict.COMPLIANT, run_id="r4") is True
+    first = record(*KEY)
+    assert table.claim(first, notify=True, now=NOW) is True
+    assert table.claim(first, notify=True, now=NOW) is False
+    assert table.claim(record("ACME/API", 42, KEY[2]), notify=False, now=NOW) is False  # case-insensitive names
+    assert table.claim(record(KEY[0], 42, "another-merge-commit"), notify=False, now=NOW) is True
     item = boto3.client("dynamodb", region_name=REGION).get_item(
-        TableName="state", Key={"pk": {"S": f"pr#acme/api#42#{KEY[2]}"}}
+        TableName="state", Key={"pk": {"S": f"rec#{first['record_id']}"}}
     )["Item"]
-    assert item["run_id"] == {"S": "r1"}
+    assert (item["run_id"], item["state"], item["open"]) == ({"S": "r1"}, {"S": "pending"}, {"S": "1"})
     assert int(item["expires_at"]["N"]) == int((NOW + timedelta(days=400)).timestamp())
+    assert table.is_recorded(first["record_id"]) is True
+    assert table.is_recorded(record(KEY[0], 43, KEY[2])["record_id"]) is False
+
+
+def test_open_entries_come_back_whole_until_recorded_archived_and_notified(table: StateTable) -> None:
+    # Given three claims: one finding, one plain record, and one claimed too recently to be taken over
+    finding, plain, young = record(KEY[0], 1, "a"), record(KEY[0], 2, "b"), record(KEY[0], 3, "c")
+    table.claim(finding, notify=True, now=NOW - timedelta(hours=2))
+    table.claim(plain, notify=False, now=NOW - timedelta(hours=1))
+    table.claim(young, notify=False, now=NOW)
+    # When a later run asks for what is open past the lease
+    entries = table.open_entries(claimed_before=NOW - timedelta(minutes=16))
+    # Then it gets both old entries, oldest first, with the records intact (non-ASCII included)
+    assert [e.record for e in entries] == [finding, plain]
+    assert [(e.recorded, e.needs_notification, e.notified) for e in entries] == [
+        (False, True, False),
+        (False, False, False),
+    ]
+    # And an entry leaves the open set only once it is recorded, archived and (a finding) notified
+    table.save([replace(entries[0], recorded=True, archived=True), replace(entries[1], recorded=True, archived=True)])
+    still_open = table.open_entries(claimed_before=NOW)
+    assert [e.record_id for e in still_open] == [finding["record_id"]]
+    table.save([replace(still_open[0], notified=True)])
+    assert table.open_entries(claimed_before=NOW + timedelta(days=1)) == [LedgerEntry(young["record_id"], young, NOW)]
+
+
+def test_saving_more_than_a_batch_of_entries_writes_them_all(table: StateTable) -> None:
+    records = [record(KEY[0], n, f"m{n}") for n in range(60)]
+    for r in records:
+        table.claim(r, notify=False, now=NOW - timedelta(hours=1))
+    entries = table.open_entries(claimed_before=NOW)
+    assert len(entries) == 60
+    table.save([replace(e, recorded=True, archived=True) for e in entries])
+    assert table.open_entries(claimed_before=NOW) == []
+
+
+def test_state_documents_use_optimistic_concurrency(table: StateTable) -> None:
+    documents = StateDocuments(table)
+    assert documents.load("policy#acme") == (None, 0)
+    documents.save("policy#acme", {"version": "sha256:1"}, revision=0)
+    assert documents.load("policy#acme") == ({"version": "sha256:1"}, 1)
+    with pytest.raises(ConflictError):
+        documents.save("policy#acme", {"version": "sha256:stale"}, revision=0)
+    documents.save("policy#acme", {"version": "sha256:2"}, revision=1)
+    with pytest.raises(ConflictError):
+        documents.save("policy#acme", {"version": "sha256:3"}, revision=1)
+    assert documents.load("policy#acme") == ({"version": "sha256:2"}, 2)
 
 
 def test_an_unreachable_table_is_a_state_error_not_a_crash(table: StateTable) -> None:
     missing = StateTable("no-such-table", client=boto3.client("dynamodb", region_name=REGION))
     with pytest.raises(StateError, match="no-such-table: put_item failed"):
-        missing.claim(KEY, verdict=Verdict.COMPLIANT, run_id="r")
+        missing.claim(record(*KEY), notify=False, now=NOW)

@@ -11,16 +11,18 @@ import pytest
 
 from pr_auditor.audit import (
     AuditFailedError,
+    AuditPorts,
     AuditRequest,
-    MemoryLedger,
     Schedule,
     run_audit,
     run_backfill,
     run_scheduled,
 )
 from pr_auditor.errors import UnavailableError
-from pr_auditor.model import PullRequest, Verdict, Window
+from pr_auditor.model import PullRequest, Window
 from pr_auditor.policy import policy_from_mapping
+from pr_auditor.ports import MemoryLedger
+from pr_auditor.records import pull_request_record_id
 
 from builders import pull_request, review
 
@@ -88,6 +90,9 @@ def test_every_pr_gets_one_record_and_the_run_ends_with_a_summary() -> None:
         "out_of_scope": 1,
         "duplicates": 1,
         "already_recorded": 0,
+        "late_indexed": 0,
+        "recovered": 0,
+        "notify_failed": 0,
     }
     assert summary["github_requests"] == 5
 
@@ -158,10 +163,7 @@ def scheduled(source: FakeSource, checkpoint: FakeCheckpoint, now: datetime, led
         checkpoint=checkpoint,
         run_id="r",
         has_time=kw.pop("has_time", lambda: True),
-        source=source,
-        policy=policy_from_mapping({}),
-        emit=records.append,
-        ledger=ledger,
+        ports=AuditPorts(source, policy_from_mapping({}), records.append, ledger, now=lambda: now),
     )
     return run, records
 
@@ -213,7 +215,9 @@ def test_a_change_seen_again_in_the_overlap_is_not_recorded_twice() -> None:
 def test_a_backfill_ignores_the_watermark_and_uses_the_same_ledger() -> None:
     source = WindowedSource([merged(h, n) for n, h in enumerate((1, 30, 40), start=1)])
     ledger = MemoryLedger()
-    ledger.claim(source.prs[0].key, verdict=Verdict.COMPLIANT, run_id="earlier")
+    first = source.prs[0]
+    ledger.claim({"record_id": pull_request_record_id(first.repository, first.number, first.merge_commit_sha)},
+                 notify=False, now=WINDOW.since)  # fmt: skip
     progress: list[tuple[int, int]] = []
     run = run_backfill(
         ("acme",),
@@ -221,10 +225,7 @@ def test_a_backfill_ignores_the_watermark_and_uses_the_same_ledger() -> None:
         chunk=24 * HOUR,
         run_id="b",
         progress=lambda done, total, _: progress.append((done, total)),
-        source=source,
-        policy=policy_from_mapping({}),
-        emit=lambda record: None,
-        ledger=ledger,
+        ports=AuditPorts(source, policy_from_mapping({}), lambda record: None, ledger),
     )
     assert run.as_result()["audited"] == 2
     assert progress == [(1, 2), (2, 2)]

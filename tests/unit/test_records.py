@@ -114,7 +114,11 @@ def test_run_summary_counts_every_verdict_and_reports_failure() -> None:
         "out_of_scope": 4,
         "duplicates": 0,
         "already_recorded": 0,
+        "late_indexed": 0,
+        "recovered": 0,
+        "notify_failed": 0,
     }
-    assert summary["error"] == {"type": "RuntimeError", "message": "GitHub answered HTTP 502"}
+    # An exception that is not ours is named by its type only: its text may hold what a server chose.
+    assert summary["error"] == {"type": "RuntimeError", "message": "unexpected RuntimeError"}
     assert summary["duration_seconds"] == 1.235
     assert summary["window"]["until"] == (WINDOW.since + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,15 @@
+"""The only package that talks to GitHub, one module per job: ``transport`` (requests, retries, errors),
+``access`` (the access check), ``search`` (merged-PR search), ``decode`` (nodes → snapshots, pure)."""
+
+from __future__ import annotations
+
+from pr_auditor.github.search import GitHubSource
+from pr_auditor.github.transport import Connection, Transport
+
+
+def open_source(token: str, connection: Connection) -> GitHubSource:
+    """The configured PR source: PyGithub's transport retries plus the transport's answer retries."""
+    return GitHubSource(Transport.open(token, connection))
+
+
+__all__ = ["Connection", "GitHubSource", "Transport", "open_source"]

@@ -1,0 +1,99 @@
+"""Pure decoding: GitHub GraphQL nodes (plain dicts) → frozen domain snapshots. No I/O.
+
+Facts relied on: a Bot's GraphQL login has no ``[bot]`` suffix (``Actor.of`` normalises it); deleted
+accounts are ``null`` actors; GitHub's timestamps are ISO 8601 with a zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pr_auditor.errors import MalformedAnswerError
+from pr_auditor.model import Actor, LabelEvent, PullRequest, Review, ReviewState
+
+
+def snapshot(node: Mapping[str, Any]) -> PullRequest:
+    """A complete GraphQL PullRequest node → the frozen domain snapshot. Raises SourceError if malformed."""
+    repo = required(node, "repository")
+    merge_commit = node.get("mergeCommit") or {}
+    default_branch = (repo.get("defaultBranchRef") or {}).get("name") or ""
+    return PullRequest(
+        repository=str(required(repo, "nameWithOwner")),
+        number=int(required(node, "number")),
+        url=str(required(node, "url")),
+        title=str(node.get("title") or ""),
+        body=str(node.get("body") or ""),
+        author=actor(node.get("author")),
+        merged_by=actor(node.get("mergedBy")),
+        merged_at=timestamp(required(node, "mergedAt")),
+        base=str(required(node, "baseRefName")),
+        head_ref=str(node.get("headRefName") or ""),
+        head_sha=str(required(node, "headRefOid")),
+        merge_commit_sha=merge_commit.get("oid"),
+        default_branch=str(default_branch),
+        labels=tuple(str(required(label, "name")) for label in nodes(node, "labels")),
+        reviews=tuple(review(r) for r in nodes(node, "reviews")),
+        label_events=tuple(label_event(e) for e in nodes(node, "timelineItems") if e.get("__typename") in _LABEL_TYPES),
+        review_decision=node.get("reviewDecision"),
+        archived=bool(repo.get("isArchived")),
+    )
+
+
+_LABEL_TYPES = {"LabeledEvent": True, "UnlabeledEvent": False}
+
+
+def actor(node: Mapping[str, Any] | None) -> Actor | None:
+    """GraphQL actor → Actor; ``null`` (a deleted account) → None."""
+    if not node or not node.get("login"):
+        return None
+    return Actor.of(str(node["login"]), is_bot=node.get("__typename") == "Bot")
+
+
+def review(node: Mapping[str, Any]) -> Review:
+    state = str(required(node, "state"))
+    try:
+        parsed = ReviewState(state)
+    except ValueError:
+        raise MalformedAnswerError(f"malformed review in GitHub's answer: unknown state {state!r}") from None
+    submitted = node.get("submittedAt")
+    return Review(
+        author=actor(node.get("author")),
+        state=parsed,
+        submitted_at=timestamp(submitted) if submitted else None,
+        commit_oid=(node.get("commit") or {}).get("oid"),
+        author_can_push=bool(node.get("authorCanPushToRepository")),
+    )
+
+
+def label_event(node: Mapping[str, Any]) -> LabelEvent:
+    return LabelEvent(
+        label=str(required(required(node, "label"), "name")),
+        added=_LABEL_TYPES[str(node["__typename"])],
+        actor=actor(node.get("actor")),
+        at=timestamp(required(node, "createdAt")),
+    )
+
+
+def timestamp(value: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise MalformedAnswerError(f"malformed timestamp in GitHub's answer: {value!r}") from None
+    if moment.tzinfo is None:
+        raise MalformedAnswerError(f"timestamp without a timezone in GitHub's answer: {value!r}")
+    return moment
+
+
+def required(node: Any, name: str) -> Any:
+    """A required field: a null or missing one makes the whole answer unusable (never silently skipped)."""
+    value = node.get(name) if isinstance(node, Mapping) else None
+    if value is None:
+        raise MalformedAnswerError(f"malformed answer from GitHub: field {name!r} is missing or null")
+    return value
+
+
+def nodes(node: Mapping[str, Any], connection: str) -> list[dict[str, Any]]:
+    """The non-null nodes of a required connection."""
+    return [n for n in (required(required(node, connection), "nodes")) if n is not None]

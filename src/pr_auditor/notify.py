@@ -1,0 +1,196 @@
+"""One message per finding on the alarm topic (SNS → the ops SQS queue): the change itself, not "an alarm fired".
+
+The body is JSON (``schema_version``) with the change, the judgement, the identifiers and a console link that
+opens Logs Insights on the record; SNS message attributes carry ``kind``, ``verdict``, ``repository``, the
+violation ``codes`` (String.Array) and ``emergency``, so a subscription can filter ("e-mail me emergencies
+only"). ``record_id`` is the dedupe key (attribute and body): the ledger publishes each finding once, and
+only a process that dies between SNS accepting a publish and the ledger update can cause a second message.
+The pure part (``is_finding``, ``finding_message``) has no I/O; ``SnsNotifier`` is the adapter.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from pr_auditor.errors import NotifyError
+from pr_auditor.ports import Record
+
+MESSAGE_SCHEMA_VERSION = 1
+_CHANGE_KEYS = (
+    "kind",
+    "repository",
+    "number",
+    "url",
+    "title",
+    "author",
+    "merged_by",
+    "merged_at",
+    "base",
+    "branch",
+    "sha",
+    "committer",
+    "committed_date",
+    "old_head",
+    "new_head",
+)
+_JUDGEMENT_KEYS = (
+    "verdict",
+    "violations",
+    "approvers",
+    "discounted_approvals",
+    "emergency",
+    "emergency_label",
+    "post_merge_reviews",
+    "weaker_than_policy",
+    "changes",
+    "previous_policy_version",
+)
+_IDENTIFIERS = ("policy_version", "record_id", "run_id")
+SNS_SUBJECT_LIMIT = 100
+
+
+def is_finding(record: Record) -> bool:
+    """Does this record need a person? Non-compliant and emergency changes (PRs, direct pushes, rewritten
+    history, weaker protection) and every policy change. Compliant and exempt records are population only."""
+    if record.get("kind") == "policy_change":
+        return True
+    return record.get("verdict") == "non_compliant" or record.get("emergency") is True
+
+
+@dataclass(frozen=True, slots=True)
+class Console:
+    """Where the records live, for the link in each message."""
+
+    region: str
+    log_group: str
+
+
+def finding_message(record: Record, *, console: Console | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body (a dict, sent as JSON) and the SNS message attributes of one finding."""
+    body: dict[str, Any] = {"schema_version": MESSAGE_SCHEMA_VERSION}
+    for key in (*_CHANGE_KEYS, *_JUDGEMENT_KEYS, *_IDENTIFIERS):
+        if key in record:
+            body[key] = record[key]
+    body["message"] = record.get("message")
+    if console is not None:
+        body["logs_insights_url"] = logs_insights_url(console, record)
+    codes = sorted({str(v.get("code")) for v in record.get("violations") or [] if isinstance(v, dict)})
+    attributes: dict[str, Any] = {
+        "kind": _string(str(record.get("kind"))),
+        "verdict": _string(str(record.get("verdict"))),
+        "record_id": _string(str(record.get("record_id"))),
+        "emergency": _string("true" if record.get("emergency") is True else "false"),
+    }
+    if codes:  # a record without violations (a policy change) carries no codes attribute
+        attributes["codes"] = {"DataType": "String.Array", "StringValue": json.dumps(codes)}
+    if record.get("repository"):
+        attributes["repository"] = _string(str(record["repository"]))
+    return body, attributes
+
+
+def subject(record: Record) -> str:
+    """The e-mail subject: repository/number and verdict only (titles are attacker-controlled)."""
+    ref = str(record.get("repository") or record.get("kind"))
+    if record.get("number") is not None:
+        ref += f"#{record['number']}"
+    elif record.get("sha"):
+        ref += f"@{str(record['sha'])[:7]}"
+    text = f"pr-auditor {record.get('kind')}: {ref} {record.get('verdict')}"
+    return text.encode("ascii", "replace").decode()[:SNS_SUBJECT_LIMIT]
+
+
+def logs_insights_url(console: Console, record: Record) -> str:
+    """A console link that opens Logs Insights on this record (its ``record_id``), over the day around it.
+
+    The console's undocumented ``queryDetail`` format, as reverse-engineered publicly: an object as
+    ``~(key~value…)``, each primitive URI-encoded with ``%`` written ``*`` and strings prefixed with ``'``;
+    the whole JS-``escape``d, prefixed with ``?queryDetail=``, URI-encoded again with ``%`` written ``$``.
+    """
+    moment = _record_time(record)
+    query = (
+        "fields @timestamp, kind, repository, number, verdict, message\n"
+        f'| filter record_id = "{record.get("record_id")}"\n| sort @timestamp desc'
+    )
+    detail = (
+        f"~(end~{_primitive(_iso(moment + timedelta(days=1)))}~start~{_primitive(_iso(moment - timedelta(days=1)))}"
+        f"~timeType~'ABSOLUTE~tz~'UTC~editorString~{_primitive(query)}~isLiveTail~false"
+        f"~source~(~{_primitive(console.log_group)}))"
+    )
+    fragment = _encode_uri_component("?queryDetail=" + _js_escape(detail)).replace("%", "$")
+    return (
+        f"https://{console.region}.console.aws.amazon.com/cloudwatch/home?region={console.region}"
+        f"#logsV2:logs-insights{fragment}"
+    )
+
+
+class SnsNotifier:
+    """Publishes findings to the alarm topic. Raises NotifyError (type and code only, never the body)."""
+
+    def __init__(self, topic_arn: str, *, console: Console | None = None, client: Any = None) -> None:
+        if client is None:
+            import boto3  # the Lambda runtime has it
+
+            client = boto3.client("sns")
+        self._client = client
+        self._topic = topic_arn
+        self._console = console
+        self.published = 0
+
+    def publish(self, record: Record) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        body, attributes = finding_message(record, console=self._console)
+        try:
+            self._client.publish(
+                TopicArn=self._topic,
+                Subject=subject(record),
+                Message=json.dumps(body, ensure_ascii=True, separators=(",", ":")),
+                MessageAttributes=attributes,
+            )
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "error")
+            raise NotifyError(f"publishing {record.get('record_id')} to the alarm topic failed ({code})") from exc
+        except BotoCoreError as exc:
+            raise NotifyError(
+                f"publishing {record.get('record_id')} to the alarm topic failed ({type(exc).__name__})"
+            ) from exc
+        self.published += 1
+
+
+def _string(value: str) -> dict[str, str]:
+    return {"DataType": "String", "StringValue": value}
+
+
+def _primitive(value: str) -> str:
+    return "'" + _encode_uri_component(value).replace("%", "*")
+
+
+def _encode_uri_component(text: str) -> str:
+    """JavaScript's ``encodeURIComponent``: everything but ``A-Z a-z 0-9 - _ . ! ~ * ' ( )`` is escaped."""
+    return quote(text, safe="-_.!~*'()")
+
+
+def _js_escape(text: str) -> str:
+    """JavaScript's legacy ``escape``: keeps ``A-Z a-z 0-9 @ * _ + - . /`` (so ``~ ( ) '`` are escaped)."""
+    kept = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./")
+    return "".join(c if c in kept else f"%{ord(c):02X}" if ord(c) < 256 else f"%u{ord(c):04X}" for c in text)
+
+
+def _record_time(record: Record) -> datetime:
+    for key in ("merged_at", "committed_date", "recorded_at"):
+        value = record.get(key)
+        if isinstance(value, str):
+            try:
+                return datetime.fromisoformat(value)
+            except ValueError:
+                continue
+    window = record.get("window") or {}
+    return datetime.fromisoformat(str(window.get("until") or "1970-01-01T00:00:00+00:00"))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")
