@@ -5,6 +5,8 @@
 - Peak memory (max RSS) of each contender, each run in a fresh process of its own.
 - Import time of the Lambda handler module (a cold-start proxy), against `import boto3` (which any Python
   Lambda that talks to AWS pays).
+- `pr-auditor verify` over a year of hourly evidence chunks (8,760, written to a local folder by the real
+  writer): wall time and peak RSS, in a fresh process (`python -m bench --only verify` runs just this).
 
 The baseline is what the reference tools do: REST search (hour slices, so the 1,000-result cap is never
 hit), then `GET /pulls/N` (merged_by, base and merge commit are not in search items) and `GET /pulls/N/reviews`
@@ -22,6 +24,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -128,6 +131,59 @@ def measure(name: str, base_url: str, pipe: Connection) -> dict[str, Any]:
     return result
 
 
+# --------------------------------------------------------------------------- verify over a year of hourly chunks
+YEAR_CHUNKS = 8760
+
+
+def write_year(root: Path) -> dict[str, Any]:
+    """A year of hourly scheduled chunks (17 records each, 120-minute re-scans) through the real writer."""
+    from pr_auditor.archive import EvidenceArchive
+    from pr_auditor.archive_store import DirStore
+    from pr_auditor.ports import MemoryState
+
+    from evidence import hourly_chunks
+
+    started = time.perf_counter()
+    archive = EvidenceArchive(DirStore(root), MemoryState())
+    for chunk in hourly_chunks(YEAR_CHUNKS, per_chunk=17):
+        archive.write_chunk(chunk)
+    size = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+    return {"write_s": time.perf_counter() - started, "archive_mb": size / 2**20}
+
+
+def run_verify(root: str) -> dict[str, Any]:
+    """``pr-auditor verify --dir`` in a fresh process (so peak RSS is verify's own)."""
+    from pr_auditor.archive_store import DirStore
+    from pr_auditor.verify import verify_archive
+
+    started = time.perf_counter()
+    result = verify_archive(DirStore(Path(root)))
+    return {
+        "intact": result.intact,
+        "chunks": sum(c.chunks for c in result.chains),
+        "records": sum(c.records for c in result.chains),
+        "verdict": result.lines()[0],
+        "wall_s": time.perf_counter() - started,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def bench_verify() -> tuple[list[tuple[str, str, str]], bool]:
+    with tempfile.TemporaryDirectory(prefix="pr-auditor-bench-") as folder:
+        written = write_year(Path(folder))
+        env = os.environ | {"PYTHONPATH": str(TESTS)}
+        done = subprocess.run(  # noqa: S603 - this very script
+            [sys.executable, "-m", "bench", "--contender", "verify", "--base-url", folder],
+            capture_output=True, text=True, check=True, env=env, cwd=TESTS.parent,
+        )  # fmt: skip
+    verified: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = [
+        ("verify, 8,760 hourly chunks", f"{verified['wall_s']:.1f} s", f"{verified['verdict']} ({written['archive_mb']:.0f} MiB on disk, written in {written['write_s']:.0f} s)"),
+        ("peak RSS, verify", f"{verified['peak_rss_mb']:.0f} MiB", ""),
+    ]  # fmt: skip
+    return rows, verified["intact"] and verified["chunks"] == YEAR_CHUNKS
+
+
 def import_seconds(statement: str, repeat: int = 7) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     samples = [
@@ -141,12 +197,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("BENCH_LATENCY_MS", "20")))
-    parser.add_argument("--contender", choices=["auditor", "baseline"], help=argparse.SUPPRESS)
+    parser.add_argument("--contender", choices=["auditor", "baseline", "verify"], help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["verify"], help="run one measurement only")
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
-        print(json.dumps(contender(args.contender, args.base_url)))
+        print(
+            json.dumps(
+                run_verify(args.base_url) if args.contender == "verify" else contender(args.contender, args.base_url)
+            )
+        )
         return 0
+    if args.only == "verify":
+        verify_rows, verify_ok = bench_verify()
+        for name, value, note in verify_rows:
+            print(f"  {name:<28} {value:>10}   {note}")
+        return 0 if verify_ok else 1
 
     print(f"pr-auditor bench: {args.prs} merged PRs in one day, {args.latency_ms:g} ms stand-in latency per request")
     parent, child = mp.Pipe()
@@ -182,9 +248,12 @@ def main() -> int:
     print()
     for name, value, note in rows:
         print(f"  {name:<28} {value:>10}   {note}")
+    verify_rows, verify_ok = bench_verify()
+    rows += verify_rows
     ok = auditor["prs"] == n and requests_auditor <= bound and requests_baseline >= 50 * requests_auditor
+    ok = ok and verify_ok
     print(
-        f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bound, >= 50x fewer than the baseline"
+        f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bound, >= 50x fewer than the baseline, the year's chain intact"
     )
     return 0 if ok else 1
 

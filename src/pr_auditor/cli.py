@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from pr_auditor import verify
 from pr_auditor.audit import AuditPorts, AuditRequest, PullRequestSource, ReadOnlyLedger, run_audit, run_backfill
 from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with a backfill event)",
     )
     backfill.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify.add_arguments(commands.add_parser("verify", help="check the evidence archive: hash chain, windows, counts"))
     return parser  # fmt: skip
 
 
@@ -197,6 +199,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         args = build_parser().parse_args(argv)
         progress = _progress_to_stderr(args.quiet)
         try:
+            if args.command == "verify":
+                return verify.run(args, out or sys.stdout)
             command = audit if args.command == "audit" else backfill
             return command(args, os.environ, out or sys.stdout)
         finally:

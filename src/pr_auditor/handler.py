@@ -13,6 +13,7 @@ from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from pr_auditor.archive import S3Archive
 from pr_auditor.audit import AuditFailedError, AuditPorts, ChunkedRun, failed_run_summary, run_backfill, run_scheduled
 from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
@@ -21,7 +22,7 @@ from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event
 from pr_auditor.model import Window, iso
 from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
-from pr_auditor.ports import NoNotifier, Record
+from pr_auditor.ports import NoArchive, NoNotifier, Record
 from pr_auditor.records import NULLABLE_KEYS
 from pr_auditor.settings import Settings, settings_from_env, token_from_secret
 
@@ -122,6 +123,11 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
         policy=current_policy(config),
         emit=emit,
         ledger=table,
+        archive=(
+            S3Archive(config.evidence_bucket, StateDocuments(table), clock=wall_clock)
+            if config.evidence_bucket
+            else NoArchive()
+        ),
         notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
         now=wall_clock,
     )

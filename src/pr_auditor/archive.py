@@ -1,0 +1,391 @@
+"""The tamper-evident evidence archive: per completed chunk, one records object and one hash-chained manifest.
+
+Layout (docs/evidence-archive.md):
+
+    records/<scope>/<stream>/<yyyy>/<mm>/<dd>/<since>_<until>_<run_id>.jsonl.gz   the chunk's records + run_summary
+    manifests/<scope>/<stream>/<seq:012d>.json                                    window, counts, hashes, link
+
+Each (scope, stream) is its own chain: manifest ``seq`` holds the SHA-256 of manifest ``seq - 1``. The chain
+head (last key, hash, seq) lives in the state table (``chain#<scope>#<stream>``), so a write needs no listing.
+Order of a write: records object, manifest, head. A chunk whose write fails adds nothing to the chain: an
+orphan records object without a manifest is harmless (``verify`` warns about it).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pr_auditor.archive_store import DirStore, ObjectExistsError, ObjectStore, S3Store
+from pr_auditor.errors import ArchiveError, StateError
+from pr_auditor.model import iso
+from pr_auditor.ports import Archive, ArchiveChunk, ConflictError, Document, Record, StateStore
+
+SCHEMA_VERSION = 1
+STREAMS = ("scheduled", "backfill", "sweep")
+MANIFESTS = "manifests/"
+RECORDS = "records/"
+_MANIFEST_NAME = re.compile(r"(\d{12})\.json")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+T = TypeVar("T")
+R = TypeVar("R")
+
+__all__ = ["DirStore", "EvidenceArchive", "S3Archive", "S3Store", "iter_archived_records", "iter_records"]
+
+
+# --------------------------------------------------------------------------- layout and encoding (pure)
+def chain_name(scope: str, stream: str) -> str:
+    """The state document holding the head of a chain."""
+    return f"chain#{scope}#{stream}"
+
+
+def manifest_prefix(scope: str, stream: str) -> str:
+    return f"{MANIFESTS}{scope}/{stream}/"
+
+
+def manifest_key(scope: str, stream: str, seq: int) -> str:
+    return f"{manifest_prefix(scope, stream)}{seq:012d}.json"
+
+
+def seq_of(key: str) -> int | None:
+    """The sequence number in a manifest key, or None if the key is not a manifest's."""
+    found = _MANIFEST_NAME.fullmatch(key.rsplit("/", 1)[-1])
+    return int(found.group(1)) if found else None
+
+
+def records_key(scope: str, stream: str, window: Mapping[str, str], run_id: str) -> str:
+    since, until = parse_instant(window["since"]), parse_instant(window["until"])
+    name = f"{since:%Y%m%dT%H%M%SZ}_{until:%Y%m%dT%H%M%SZ}_{_UNSAFE.sub('-', run_id)[:120]}.jsonl.gz"
+    return f"{RECORDS}{scope}/{stream}/{since:%Y/%m/%d}/{name}"
+
+
+def parse_instant(value: Any) -> datetime:
+    """A window edge as stored (ISO-8601, ``Z``) → aware UTC datetime; ValueError if it is not one."""
+    if not isinstance(value, str):
+        raise ValueError(f"not a timestamp: {value!r}")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {value!r}")
+    return moment.astimezone(UTC)
+
+
+def encode_records(records: Iterable[Record]) -> bytes:
+    """JSON lines (ASCII, sorted keys) in gzip with mtime 0: the same records always give the same bytes."""
+    text = "".join(
+        json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False) + "\n"
+        for record in records
+    )
+    return gzip.compress(text.encode("ascii"), compresslevel=6, mtime=0)
+
+
+def decode_records(body: bytes) -> list[Record]:
+    """Inverse of ``encode_records``; ValueError (or OSError from gzip) when the object is not one."""
+    lines = gzip.decompress(body).decode("ascii").splitlines()
+    records = [json.loads(line) for line in lines if line]
+    if not all(isinstance(record, dict) for record in records):
+        raise ValueError("a line is not a JSON object")
+    return records
+
+
+def count_records(lines: Iterable[Record]) -> Record:
+    """What a manifest states about its records object: records per kind and verdict (run summaries apart),
+    how many run summaries it holds, and the (last) run summary's own counts."""
+    by_kind: dict[str, Counter[str]] = {}
+    summaries: list[Record] = []
+    for line in lines:
+        if line.get("kind") == "run_summary":
+            summaries.append(line)
+            continue
+        by_kind.setdefault(str(line.get("kind")), Counter())[str(line.get("verdict") or "none")] += 1
+    return {
+        "records": sum(sum(verdicts.values()) for verdicts in by_kind.values()),
+        "by_kind": {kind: dict(sorted(verdicts.items())) for kind, verdicts in sorted(by_kind.items())},
+        "run_summaries": len(summaries),
+        "run_summary": dict(summaries[-1].get("counts") or {}) if summaries else None,
+    }
+
+
+def span_of(window: Mapping[str, str], records: Iterable[Record]) -> dict[str, str]:
+    """The chunk's window stretched over the windows its records were audited in: a record carried over from
+    an earlier chunk (written but not archived there) keeps its own window, so a reader asking for a period
+    must also open chunks whose span, not only whose window, meets it."""
+    since, until = parse_instant(window["since"]), parse_instant(window["until"])
+    for record in records:
+        own = record.get("window")
+        if isinstance(own, Mapping) and "since" in own and "until" in own:
+            since = min(since, parse_instant(own["since"]))
+            until = max(until, parse_instant(own["until"]))
+    return {"since": iso(since), "until": iso(until)}
+
+
+def canonical_json(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
+
+
+def sha256_hex(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def meets(window: Mapping[str, Any], since: datetime | None, until: datetime | None) -> bool:
+    """Does [window.since, window.until) meet [since, until)? (None: unbounded.)"""
+    return (until is None or parse_instant(window["since"]) < until) and (
+        since is None or parse_instant(window["until"]) > since
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    key: str
+    sha256: str
+    seq: int
+
+    @classmethod
+    def from_document(cls, name: str, document: Document | None) -> ChainHead | None:
+        if document is None:
+            return None
+        try:
+            return cls(str(document["key"]), str(document["sha256"]), int(document["seq"]))
+        except (KeyError, TypeError, ValueError):
+            raise ArchiveError(f"state document {name}: not a chain head (key, sha256, seq)") from None
+
+
+def build_manifest(
+    chunk: ArchiveChunk,
+    *,
+    seq: int,
+    records_key: str,
+    records_body: bytes,
+    previous: ChainHead | None,
+    written_at: datetime,
+) -> Record:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "scope": chunk.scope,
+        "stream": chunk.stream,
+        "seq": seq,
+        "window": {"since": chunk.window["since"], "until": chunk.window["until"]},
+        "span": span_of(chunk.window, chunk.records),
+        "run_id": chunk.run_id,
+        "status": chunk.summary.get("status"),
+        "counts": count_records((*chunk.records, chunk.summary)),
+        "policy_version": chunk.summary.get("policy_version"),
+        "records_key": records_key,
+        "records_sha256": sha256_hex(records_body),
+        "records_bytes": len(records_body),
+        "previous_manifest_key": previous.key if previous else None,
+        "previous_manifest_sha256": previous.sha256 if previous else None,
+        "written_at": iso(written_at),
+    }
+
+
+def _check_chunk(chunk: ArchiveChunk) -> None:
+    if chunk.stream not in STREAMS:
+        raise ArchiveError(f"evidence stream {chunk.stream!r}: expected one of {', '.join(STREAMS)}")
+    if not chunk.scope or "/" in chunk.scope or "#" in chunk.scope:
+        raise ArchiveError(f"evidence scope {chunk.scope!r}: must be non-empty, without '/' or '#'")
+    try:
+        if parse_instant(chunk.window["since"]) >= parse_instant(chunk.window["until"]):
+            raise ArchiveError(f"evidence window {dict(chunk.window)}: since must be before until")
+    except (KeyError, ValueError):
+        raise ArchiveError(f"evidence window {dict(chunk.window)}: expected ISO-8601 since and until") from None
+
+
+# --------------------------------------------------------------------------- the writer (the Archive port)
+class EvidenceArchive:
+    """Writes each chunk as a records object plus the next manifest of its chain, over any ObjectStore."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        state: StateStore,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        attempts: int = 3,
+    ) -> None:
+        self._store = store
+        self._state = state
+        self._clock = clock
+        self._attempts = attempts
+
+    def write_chunk(self, chunk: ArchiveChunk) -> str:
+        _check_chunk(chunk)
+        body = encode_records((*chunk.records, chunk.summary))
+        key = records_key(chunk.scope, chunk.stream, chunk.window, chunk.run_id)
+        self._put_records(key, body)
+        name = chain_name(chunk.scope, chunk.stream)
+        for _ in range(self._attempts):
+            head, revision = self._load_head(name)
+            seq = head.seq + 1 if head else 1
+            manifest = build_manifest(
+                chunk, seq=seq, records_key=key, records_body=body, previous=head, written_at=self._clock()
+            )
+            data = canonical_json(manifest)
+            target = manifest_key(chunk.scope, chunk.stream, seq)
+            try:
+                self._store.put_new(target, data, content_type="application/json")
+            except ObjectExistsError:
+                self._adopt(name, target, head, revision)  # an earlier write got this far; the head follows it
+                continue
+            self._save_head(name, ChainHead(target, sha256_hex(data), seq), revision)
+            return target
+        raise ArchiveError(f"evidence chain {name}: another writer kept taking the next manifest")
+
+    def _put_records(self, key: str, body: bytes) -> None:
+        """Write the records object once. The same key again (a retry within the same run) is fine when it
+        holds the same bytes; other bytes under it fail the chunk, which a later run retries."""
+        try:
+            self._store.put_new(key, body, content_type="application/gzip")
+        except ObjectExistsError:
+            if self._store.read(key) != body:
+                raise ArchiveError(f"{key}: exists already with other records; the chunk is retried") from None
+
+    def _adopt(self, name: str, key: str, head: ChainHead | None, revision: int) -> None:
+        """A manifest exists at the head's next seq: a writer stored it and then failed to move the head.
+        If it links to the head, the head moves onto it (it is part of the chain); otherwise someone else is
+        writing this chain, and the chunk fails."""
+        data = self._store.read(key)
+        try:
+            document = json.loads(data) if data is not None else None
+        except ValueError:
+            document = None
+        linked = isinstance(document, dict) and (
+            document.get("previous_manifest_key") == (head.key if head else None)
+            and document.get("previous_manifest_sha256") == (head.sha256 if head else None)
+        )
+        if data is None or not linked:
+            raise ArchiveError(f"{key}: exists but does not follow the chain head {name} (run pr-auditor verify)")
+        self._save_head(name, ChainHead(key, sha256_hex(data), (head.seq if head else 0) + 1), revision)
+
+    def _load_head(self, name: str) -> tuple[ChainHead | None, int]:
+        try:
+            document, revision = self._state.load(name)
+        except StateError as exc:
+            raise ArchiveError(f"evidence chain head {name}: {exc}") from exc
+        return ChainHead.from_document(name, document), revision
+
+    def _save_head(self, name: str, head: ChainHead, revision: int) -> None:
+        document: Document = {"key": head.key, "sha256": head.sha256, "seq": head.seq, "written_at": iso(self._clock())}
+        try:
+            self._state.save(name, document, revision=revision)
+        except ConflictError:
+            raise ArchiveError(f"evidence chain head {name}: another writer moved it; the chunk is retried") from None
+        except StateError as exc:
+            raise ArchiveError(f"evidence chain head {name}: {exc}") from exc
+
+
+class S3Archive(EvidenceArchive):
+    """The deployed archive: the evidence bucket (Object Lock, COMPLIANCE default retention, KMS by default)
+    and the chain heads in the state table."""
+
+    def __init__(
+        self,
+        bucket: str,
+        state: StateStore,
+        *,
+        client: Any = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        super().__init__(S3Store(bucket, client=client), state, clock=clock)
+
+
+# --------------------------------------------------------------------------- readers
+def chains_in(store: ObjectStore, *, scope: str | None = None, stream: str | None = None) -> list[tuple[str, str]]:
+    """The (scope, stream) chains in the archive: every one, those of one scope or stream, or the one asked
+    for (which is returned even when it does not exist, so that ``verify`` can say so)."""
+    if scope and stream:
+        return [(scope, stream)]
+    scopes = [scope] if scope else store.list_children(MANIFESTS)
+    found: list[tuple[str, str]] = []
+    for name in scopes:
+        streams = store.list_children(f"{MANIFESTS}{name}/")
+        found.extend((name, each) for each in streams if stream is None or each == stream)
+    return found
+
+
+def manifest_keys(store: ObjectStore, scope: str, stream: str) -> list[str]:
+    """The manifest keys of one chain in seq order (zero-padded, so key order is seq order)."""
+    return [key for key in store.list_keys(manifest_prefix(scope, stream)) if seq_of(key) is not None]
+
+
+def in_order(fetch: Callable[[T], R], items: Iterable[T], *, workers: int) -> Iterator[R]:
+    """``map(fetch, items)`` with up to ``workers`` fetches in flight (S3 reads are I/O-bound), results in
+    order, and a bounded look-ahead so memory does not grow with the archive."""
+    if workers <= 1:
+        yield from map(fetch, items)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fetch, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def iter_records(
+    store: ObjectStore,
+    *,
+    scope: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    workers: int = 8,
+) -> Iterator[Record]:
+    """Every record (and each chunk's ``run_summary``) of the chunks whose span meets [since, until), chain
+    by chain and in seq order, read through the manifests; records are deduplicated by ``record_id`` (a
+    record can be archived twice when a chunk is retried). A records object whose bytes differ from its
+    manifest's hash raises ArchiveError: run ``pr-auditor verify``. Filter on each record's own time for an
+    exact period."""
+    seen: set[str] = set()
+    for chain_scope, stream in chains_in(store, scope=scope):
+
+        def load(key: str) -> list[Record]:
+            return _chunk_records(store, key, since, until)
+
+        for records in in_order(load, manifest_keys(store, chain_scope, stream), workers=workers):
+            for record in records:
+                record_id = record.get("record_id")
+                if isinstance(record_id, str):
+                    if record_id in seen:
+                        continue
+                    seen.add(record_id)
+                yield record
+
+
+def _chunk_records(store: ObjectStore, key: str, since: datetime | None, until: datetime | None) -> list[Record]:
+    try:
+        data = store.read(key)
+        manifest = json.loads(data) if data is not None else None
+        if not isinstance(manifest, dict):
+            raise ArchiveError(f"{key}: not a manifest")
+        if not meets(manifest.get("span") or manifest["window"], since, until):
+            return []
+        body = store.read(str(manifest["records_key"]))
+        if body is None or sha256_hex(body) != manifest["records_sha256"]:
+            raise ArchiveError(f"{manifest['records_key']}: missing or changed (run pr-auditor verify)")
+        return decode_records(body)
+    except (KeyError, TypeError, ValueError, OSError) as exc:
+        raise ArchiveError(f"{key}: cannot read this chunk ({type(exc).__name__}: {exc})") from None
+
+
+def iter_archived_records(
+    client: Any,
+    bucket: str,
+    *,
+    scope: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> Iterator[Record]:
+    """``iter_records`` over the evidence bucket (the report command's reader)."""
+    return iter_records(S3Store(bucket, client=client), scope=scope, since=since, until=until)
+
+
+_archives: tuple[type[Archive], ...] = (EvidenceArchive, S3Archive)

@@ -1,0 +1,225 @@
+"""The archive writer over a local folder and the in-memory state store: the chain it builds, and what a
+failure at each step leaves behind (nothing in the chain, at most an orphan records object)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pr_auditor.archive import EvidenceArchive, iter_records, manifest_key, sha256_hex
+from pr_auditor.archive_store import DirStore, ObjectStore
+from pr_auditor.errors import ArchiveError, StateError
+from pr_auditor.ports import ArchiveChunk, ConflictError, Document, MemoryState, StateStore
+from pr_auditor.verify import verify_archive
+
+from evidence import START, hourly_chunks
+
+NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
+
+
+@dataclass
+class FailingStore:
+    """A folder whose writes under ``fail_prefix`` fail (S3 down, access denied) while the rest work."""
+
+    inner: DirStore
+    fail_prefix: str = "\0"
+
+    def put_new(self, key: str, body: bytes, *, content_type: str) -> None:
+        if key.startswith(self.fail_prefix):
+            raise ArchiveError(f"{key}: put_object failed (InternalError)")
+        self.inner.put_new(key, body, content_type=content_type)
+
+    def read(self, key: str) -> bytes | None:
+        return self.inner.read(key)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        return self.inner.list_keys(prefix)
+
+    def list_children(self, prefix: str) -> list[str]:
+        return self.inner.list_children(prefix)
+
+    def rewritten_keys(self, prefix: str) -> list[str]:
+        return self.inner.rewritten_keys(prefix)
+
+
+@dataclass
+class FlakyState:
+    """The state table, failing the next ``save`` with ``error``."""
+
+    inner: MemoryState = field(default_factory=MemoryState)
+    error: Exception | None = None
+
+    def load(self, name: str) -> tuple[Document | None, int]:
+        return self.inner.load(name)
+
+    def save(self, name: str, document: Document, *, revision: int) -> None:
+        error, self.error = self.error, None
+        if error is not None:
+            raise error
+        self.inner.save(name, document, revision=revision)
+
+
+_: tuple[ObjectStore, StateStore] = (FailingStore(DirStore(Path())), FlakyState())
+
+
+def chunks(count: int) -> list[ArchiveChunk]:
+    return list(hourly_chunks(count))
+
+
+def test_each_chunk_adds_the_next_manifest_linked_to_the_one_before(tmp_path: Path) -> None:
+    state = MemoryState()
+    archive = EvidenceArchive(DirStore(tmp_path), state, clock=lambda: NOW)
+    keys = [archive.write_chunk(chunk) for chunk in chunks(3)]
+    assert keys == [manifest_key("acme", "scheduled", seq) for seq in (1, 2, 3)]
+    first, second = (json.loads((tmp_path / key).read_bytes()) for key in keys[:2])
+    assert first["previous_manifest_key"] is None and first["previous_manifest_sha256"] is None
+    assert second["previous_manifest_key"] == keys[0]
+    assert second["previous_manifest_sha256"] == sha256_hex((tmp_path / keys[0]).read_bytes())
+    assert second["records_sha256"] == sha256_hex((tmp_path / second["records_key"]).read_bytes())
+    assert second["counts"]["records"] == 3 and second["counts"]["run_summaries"] == 1
+    assert second["window"] == chunks(2)[1].window and second["policy_version"] == "sha256:feed"
+    assert second["written_at"] == "2026-11-30T12:00:00Z" and second["status"] == "completed"
+    head, revision = state.load("chain#acme#scheduled")
+    assert head == {"key": keys[2], "sha256": sha256_hex((tmp_path / keys[2]).read_bytes()), "seq": 3,
+                    "written_at": "2026-11-30T12:00:00Z"}  # fmt: skip
+    assert revision == 3
+    assert verify_archive(DirStore(tmp_path)).intact
+
+
+def test_streams_and_scopes_are_separate_chains(tmp_path: Path) -> None:
+    archive = EvidenceArchive(DirStore(tmp_path), MemoryState())
+    archive.write_chunk(chunks(1)[0])
+    backfill = next(hourly_chunks(1, stream="backfill"))
+    other_scope = next(hourly_chunks(1, scope="acme,acme-labs"))
+    assert archive.write_chunk(backfill) == "manifests/acme/backfill/000000000001.json"
+    assert archive.write_chunk(other_scope) == "manifests/acme,acme-labs/scheduled/000000000001.json"
+    result = verify_archive(DirStore(tmp_path))
+    assert [c.name for c in result.chains] == ["acme/backfill", "acme/scheduled", "acme,acme-labs/scheduled"]
+    assert result.intact
+
+
+def test_a_failed_manifest_write_adds_nothing_to_the_chain_and_leaves_a_harmless_orphan(tmp_path: Path) -> None:
+    store = FailingStore(DirStore(tmp_path), fail_prefix="manifests/")
+    state = MemoryState()
+    first, second = chunks(2)
+    with pytest.raises(ArchiveError, match="put_object failed"):
+        EvidenceArchive(store, state).write_chunk(first)
+    assert state.load("chain#acme#scheduled") == (None, 0)
+    store.fail_prefix = "\0"
+    EvidenceArchive(store, state).write_chunk(first)  # the retry (here the same run id: same records key)
+    EvidenceArchive(store, state).write_chunk(second)
+    result = verify_archive(DirStore(tmp_path))
+    assert result.intact
+    assert [c.chunks for c in result.chains] == [2]
+
+
+def test_a_failed_records_write_writes_no_manifest(tmp_path: Path) -> None:
+    store = FailingStore(DirStore(tmp_path), fail_prefix="records/")
+    with pytest.raises(ArchiveError):
+        EvidenceArchive(store, MemoryState()).write_chunk(chunks(1)[0])
+    assert list(DirStore(tmp_path).list_keys("")) == []
+
+
+def test_a_retry_with_other_records_under_the_same_key_fails_rather_than_overwrite(tmp_path: Path) -> None:
+    archive = EvidenceArchive(DirStore(tmp_path), MemoryState())
+    chunk = chunks(1)[0]
+    archive.write_chunk(chunk)
+    fewer = ArchiveChunk(chunk.scope, chunk.stream, chunk.window, chunk.run_id, chunk.records[:1], chunk.summary)
+    with pytest.raises(ArchiveError, match="exists already with other records"):
+        archive.write_chunk(fewer)
+
+
+def test_a_writer_that_raced_another_fails_its_chunk(tmp_path: Path) -> None:
+    state = FlakyState(error=ConflictError("chain#acme#scheduled"))
+    with pytest.raises(ArchiveError, match="another writer moved it"):
+        EvidenceArchive(DirStore(tmp_path), state).write_chunk(chunks(1)[0])
+
+
+def test_a_manifest_whose_head_update_failed_is_adopted_by_the_next_write(tmp_path: Path) -> None:
+    """The manifest was stored, then the state table failed: the manifest is in the chain (it links to the
+    head), so the next write moves the head onto it and continues with the next seq."""
+    state = FlakyState(error=StateError("audit state table: put_item failed (ThrottlingException)"))
+    archive = EvidenceArchive(DirStore(tmp_path), state)
+    first, second = chunks(2)
+    with pytest.raises(ArchiveError, match="ThrottlingException"):
+        archive.write_chunk(first)
+    assert archive.write_chunk(second) == manifest_key("acme", "scheduled", 2)
+    assert verify_archive(DirStore(tmp_path)).intact
+
+
+def test_a_manifest_that_does_not_follow_the_head_stops_the_writer(tmp_path: Path) -> None:
+    state = MemoryState()
+    EvidenceArchive(DirStore(tmp_path), state).write_chunk(chunks(1)[0])
+    (tmp_path / manifest_key("acme", "scheduled", 2)).write_text('{"previous_manifest_key": "elsewhere"}')
+    with pytest.raises(ArchiveError, match="does not follow the chain head"):
+        EvidenceArchive(DirStore(tmp_path), state).write_chunk(chunks(2)[1])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        pytest.param({"stream": "nightly"}, "expected one of scheduled, backfill, sweep", id="unknown stream"),
+        pytest.param({"scope": "acme/api"}, "without '/'", id="slash in scope"),
+        pytest.param({"window": {"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"}}, "since must be before until", id="backwards window"),
+        pytest.param({"window": {"since": "yesterday", "until": "2026-01-01T00:00:00Z"}}, "expected ISO-8601", id="not a time"),
+    ],
+)  # fmt: skip
+def test_a_malformed_chunk_is_refused_before_anything_is_written(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    chunk = chunks(1)[0]
+    fields = {"scope": chunk.scope, "stream": chunk.stream, "window": chunk.window, "run_id": chunk.run_id,
+              "records": chunk.records, "summary": chunk.summary} | change  # fmt: skip
+    with pytest.raises(ArchiveError, match=message):
+        EvidenceArchive(DirStore(tmp_path), MemoryState()).write_chunk(ArchiveChunk(**fields))  # type: ignore[arg-type]
+    assert not any(tmp_path.iterdir())
+
+
+def test_records_are_read_back_once_each_through_the_manifests(tmp_path: Path) -> None:
+    archive = EvidenceArchive(DirStore(tmp_path), MemoryState())
+    first, second, third = hourly_chunks(3, overlap=timedelta(0))
+    carried = ArchiveChunk(third.scope, third.stream, third.window, third.run_id,
+                           (*third.records, first.records[0]), third.summary)  # fmt: skip
+    for chunk in (first, second, carried):
+        archive.write_chunk(chunk)
+    everything = list(iter_records(DirStore(tmp_path)))
+    pull_requests = [r for r in everything if r["kind"] == "pull_request"]
+    assert [r["number"] for r in pull_requests] == list(range(1, 10))  # the carried-over copy is not repeated
+    assert sum(r["kind"] == "run_summary" for r in everything) == 3
+    # The first hour: its own chunk, and the third chunk because it carries a record audited in that hour.
+    hour = list(iter_records(DirStore(tmp_path), since=START, until=START + timedelta(hours=1)))
+    assert {r["number"] for r in hour if r["kind"] == "pull_request"} == {1, 2, 3, 7, 8, 9}
+
+
+def test_verify_can_be_narrowed_to_one_stream_or_scope(tmp_path: Path) -> None:
+    archive = EvidenceArchive(DirStore(tmp_path), MemoryState())
+    archive.write_chunk(chunks(1)[0])
+    archive.write_chunk(next(hourly_chunks(1, scope="globex", stream="backfill")))
+    backfills = verify_archive(DirStore(tmp_path), stream="backfill")
+    assert [c.name for c in backfills.chains] == ["globex/backfill"] and backfills.intact
+    missing = verify_archive(DirStore(tmp_path), scope="acme", stream="sweep")
+    assert not missing.intact
+    assert missing.problems == ["acme/sweep seq 0: no manifests under manifests/acme/sweep/"]
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        pytest.param({"seq": 7}, "acme/scheduled seq 1: manifests/acme/scheduled/000000000001.json says seq is 7, its key says 1", id="seq"),
+        pytest.param({"stream": "backfill"}, "acme/scheduled seq 1: manifests/acme/scheduled/000000000001.json says stream is 'backfill', its key says 'scheduled'", id="stream"),
+        pytest.param({"records_key": "records/acme/scheduled/../../../outside"}, "acme/scheduled seq 1: records_key 'records/acme/scheduled/../../../outside' is not in records/acme/scheduled/", id="records elsewhere"),
+        pytest.param({"window": "all of 2026"}, "acme/scheduled seq 1: manifests/acme/scheduled/000000000001.json: string indices must be integers, not 'str'", id="window not an object"),
+    ],
+)  # fmt: skip
+def test_a_manifest_that_contradicts_its_place_is_reported(
+    tmp_path: Path, change: dict[str, object], problem: str
+) -> None:
+    EvidenceArchive(DirStore(tmp_path), MemoryState()).write_chunk(chunks(1)[0])
+    path = tmp_path / manifest_key("acme", "scheduled", 1)
+    path.write_text(json.dumps(json.loads(path.read_text()) | change))
+    assert verify_archive(DirStore(tmp_path)).problems[0] == problem
