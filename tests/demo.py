@@ -7,11 +7,13 @@ cannot do them, and the output says so: metric filters → metrics, and CloudWat
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sys
 import time
 from collections import Counter
+from contextlib import redirect_stdout
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,7 +68,8 @@ def main() -> int:
         os.environ.update(function_environment(route, github.base_url, SCHEDULE_MINUTES="1440"))
         from pr_auditor import handler
 
-        with captured_function_logs(handler.logger) as lines:
+        emf = io.StringIO()  # the embedded-metric lines Powertools Metrics prints (stdout in Lambda)
+        with captured_function_logs(handler.logger) as lines, redirect_stdout(emf):
             handler.lambda_handler(event, LambdaContext())
         events = ship(route, lines)
         values = metric_values(route, events)
@@ -87,7 +90,7 @@ def main() -> int:
                 reviews=reviews,
             )
         later = event | {"time": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        with captured_function_logs(handler.logger) as second_lines:
+        with captured_function_logs(handler.logger) as second_lines, redirect_stdout(io.StringIO()):
             handler.lambda_handler(later, LambdaContext(aws_request_id="demo-request-0002"))
         second = [json.loads(line) for line in ship(route, second_lines)]
 
@@ -97,6 +100,7 @@ def main() -> int:
     (OUT / "records.jsonl").write_text("".join(e + "\n" for e in events + second_lines))
     leaked = sum(TOKEN in e for e in events + second_lines)
     report(summary, records, values, firing, messages, scenario_of, served, leaked, window)
+    print_embedded_metrics(emf.getvalue())
     [next_summary] = [r for r in second if r.get("kind") == "run_summary"]
     counts = next_summary["counts"]
     print(
@@ -106,6 +110,17 @@ def main() -> int:
     )
     print(f"\nDone in {time.monotonic() - started:.1f} s. All log records: {OUT / 'records.jsonl'}")
     return 0 if summary["status"] == "completed" and not leaked and messages else 1
+
+
+def print_embedded_metrics(stdout: str) -> None:
+    """The dashboard's figures, from the EMF lines the function printed (parsed here as CloudWatch would)."""
+    totals: Counter[str] = Counter()
+    for document in (json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')):
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = document[metric["Name"]]
+            totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
+    print("\nEmbedded metrics for the dashboard (EMF lines, namespace PrAuditor, parsed as CloudWatch would):")
+    print("  " + ", ".join(f"{name} {value:g}" for name, value in totals.items()))
 
 
 def report(

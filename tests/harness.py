@@ -3,7 +3,7 @@ state table (with its open-index and its write-protection policy), evidence buck
 
 What moto does for real here: Secrets Manager, SSM (read by Powertools Parameters inside the handler),
 CloudWatch Logs put/get, SNS → SQS delivery with the DLQ redrive. What it cannot do (measured on moto 5.2,
-see shared DESIGN.md): turn metric filters into metrics, or alarms into notifications. Those two hops are
+see docs/aws-facts.md): turn metric filters into metrics, or alarms into notifications. Those two hops are
 stood in for here, plainly: the template's own filter patterns are evaluated on the logged records by
 ``cwfilter`` (which rejects syntax it does not know), and an alarm whose metric crosses its threshold
 publishes the JSON CloudWatch publishes for an alarm state change to the alarm's SNS topic.

@@ -1,4 +1,4 @@
-"""``pr-auditor audit …`` and ``pr-auditor backfill …``: the Lambda's engine from a terminal.
+"""pr-auditor audit|backfill: the Lambda's engine from a terminal.
 
 stdout carries the records as JSON lines (the same records the Lambda writes); progress and errors go
 to stderr. Exit 0 when the audit completed (findings are not an error), 1 when GitHub could not be read
@@ -13,8 +13,10 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TextIO
 
@@ -22,15 +24,44 @@ from pr_auditor import verify
 from pr_auditor.audit import AuditPorts, AuditRequest, PullRequestSource, ReadOnlyLedger, run_audit, run_backfill
 from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
-from pr_auditor.github import open_source
+from pr_auditor.github.auth import open_github
 from pr_auditor.invocation import make_window
+from pr_auditor.model import Window, iso
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.ports import Ledger, MemoryLedger, Record
-from pr_auditor.settings import connection_from_env, parse_orgs
+from pr_auditor.settings import connection_from_env, credentials_from_env, parse_orgs, require_orgs
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE = 0, 1, 2
 Env = Mapping[str, str]
+Command = Callable[[argparse.Namespace, Env, TextIO], int]
 log = logging.getLogger("pr_auditor")
+
+DESCRIPTION = """\
+Audit the pull requests merged in GitHub organisations against a change policy, as the
+deployed Lambda does. Records go to stdout as JSON lines; progress and errors go to stderr."""
+
+EPILOG = """\
+environment:
+  GITHUB_TOKEN                 token with read access to the organisations, or:
+  GITHUB_APP_ID                GitHub App ID, with
+  GITHUB_APP_PRIVATE_KEY       the App's private key (PEM text), or
+  GITHUB_APP_PRIVATE_KEY_FILE  the path of that PEM file;
+  GITHUB_APP_INSTALLATION_ID   optional: use this one installation
+                               (with a GitHub App, --org '*' audits every installation)
+  GITHUB_API_URL               default https://api.github.com (Enterprise Server: https://HOST/api/v3)
+  GITHUB_THROTTLE_SECONDS      pause between requests (default 0.25)
+  GITHUB_RETRIES               retries per request after a failure: 5xx, time-out, dropped
+                               connection, GraphQL errors (default 4; 0..10)
+  GITHUB_BACKOFF_SECONDS       first pause before a retry, doubled each time (default 1)
+  GITHUB_MAX_WAIT_SECONDS      longest wait for a rate-limit reset (default 900)
+  STATE_TABLE                  backfill: the deployed stack's DynamoDB table (same as --state-table)
+
+exit codes:
+  0  the audit completed (findings are not an error)
+  1  GitHub (or the state table) could not be read completely; nothing was reported as complete
+     (verify: the archive is not intact)
+  2  bad input: arguments, environment, policy file
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -38,36 +69,60 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+def _version() -> str:
+    try:
+        return version("pr-auditor")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pr-auditor", description=__doc__.splitlines()[0] if __doc__ else None)
-    commands = parser.add_subparsers(dest="command", required=True)
-    audit = commands.add_parser("audit", help="audit PRs merged in [since, until) and print one record each")
-    audit.add_argument("--org", action="append", required=True, help="organisation (repeat, or comma-separate)")
-    audit.add_argument("--since", required=True, help="inclusive, ISO-8601 (UTC unless an offset is given)")
-    audit.add_argument("--until", required=True, help="exclusive, ISO-8601 (UTC unless an offset is given)")
-    audit.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
-    audit.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    backfill = commands.add_parser(
-        "backfill",
-        help="audit a historical period in chunks, recording each change once (same dedupe as the Lambda)",
+    plain = argparse.RawDescriptionHelpFormatter  # the epilog's columns as written
+    parser = _Parser(prog="pr-auditor", description=DESCRIPTION, epilog=EPILOG, formatter_class=plain)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    audit_help = "audit PRs merged in [since, until) and print one record each"
+    audit_parser = commands.add_parser(
+        "audit", help=audit_help, description=audit_help + ".", epilog=EPILOG, formatter_class=plain
     )
+    audit_parser.set_defaults(run=audit)
+    audit_parser.add_argument(
+        "--org",
+        action="append",
+        required=True,
+        help="organisation (repeat, or comma-separate; '*': every installation of a GitHub App)",
+    )
+    audit_parser.add_argument("--since", required=True, help="inclusive, ISO-8601 (UTC unless an offset is given)")
+    audit_parser.add_argument("--until", required=True, help="exclusive, ISO-8601 (UTC unless an offset is given)")
+    audit_parser.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
+    audit_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    backfill_help = "audit a historical period in chunks, recording each change once (same dedupe as the Lambda)"
+    backfill_parser = commands.add_parser(
+        "backfill", help=backfill_help, description=backfill_help + ".", epilog=EPILOG, formatter_class=plain
+    )
+    backfill_parser.set_defaults(run=backfill)
     for flag, text in (
-        ("--org", "organisation (repeat, or comma-separate)"),
+        ("--org", "organisation (repeat, or comma-separate; '*': every installation of a GitHub App)"),
         ("--since", "inclusive, ISO-8601"),
         ("--until", "exclusive, ISO-8601"),
     ):
-        backfill.add_argument(flag, required=True, action="append" if flag == "--org" else "store", help=text)
-    backfill.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
-    backfill.add_argument("--chunk-hours", type=float, default=24.0, help="hours per chunk (default 24)")
-    backfill.add_argument(
+        backfill_parser.add_argument(flag, required=True, action="append" if flag == "--org" else "store", help=text)
+    backfill_parser.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
+    backfill_parser.add_argument("--chunk-hours", type=float, default=24.0, help="hours per chunk (default 24)")
+    backfill_parser.add_argument(
         "--state-table",
         default=os.environ.get("STATE_TABLE") or None,
         help="DynamoDB table of the deployed stack (env STATE_TABLE), read only: changes the stack already "
         "recorded are skipped; nothing is written to it (to backfill the stack itself, invoke its function "
         "with a backfill event)",
     )
-    backfill.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    verify.add_arguments(commands.add_parser("verify", help="check the evidence archive: hash chain, windows, counts"))
+    backfill_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify_help = "check the evidence archive: hash chain, windows, counts"
+    verify_parser = commands.add_parser(
+        "verify", help=verify_help, description=verify_help + ".", epilog=EPILOG, formatter_class=plain
+    )
+    verify_parser.set_defaults(run=check_archive)
+    verify.add_arguments(verify_parser)
     return parser  # fmt: skip
 
 
@@ -84,6 +139,12 @@ def load_policy(path: Path | None) -> Policy:
         raise PolicyError(f"{path}: {exc}") from None
 
 
+def check_archive(args: argparse.Namespace, env: Env, out: TextIO) -> int:
+    """``verify``: 0 when the archive is intact, 1 when it is not (see verify.py)."""
+    del env  # verify reads AWS credentials the usual boto3 way
+    return verify.run(args, out)
+
+
 class _JsonLines:
     def __init__(self, stream: TextIO) -> None:
         self._stream = stream
@@ -96,21 +157,25 @@ class _JsonLines:
             log.info("%d records written", self.count)
 
 
-def _github(env: Env) -> PullRequestSource:
-    token = env.get("GITHUB_TOKEN", "").strip()
-    if not token:
-        raise ConfigError("GITHUB_TOKEN is not set")
+def _github(env: Env, orgs: tuple[str, ...]) -> tuple[PullRequestSource, tuple[str, ...]]:
+    """The source for the environment's credentials, and the organisations ('*' resolved for an App)."""
+    credentials = credentials_from_env(env)
     # A terminal run may wait longer for a rate-limit reset than a Lambda can.
-    return open_source(token, connection_from_env(env, max_wait_seconds=900.0))
+    connection = connection_from_env(env, max_wait_seconds=900.0)
+    return open_github(credentials, connection, require_orgs(orgs, credentials, name="--org"))
+
+
+def describe(orgs: tuple[str, ...], window: Window) -> str:
+    return f"{', '.join(orgs)} from {iso(window.since)} to {iso(window.until)}"
 
 
 def audit(args: argparse.Namespace, env: Env, out: TextIO) -> int:
-    orgs = parse_orgs(args.org, name="--org")
+    wanted = parse_orgs(args.org, name="--org", allow_all=True)
     window = make_window(args.since, args.until)
     policy = load_policy(args.policy)
-    source = _github(env)
+    source, orgs = _github(env, wanted)
     request = AuditRequest(orgs=orgs, window=window, run_id=f"cli-{uuid.uuid4()}")
-    log.info("auditing %s, %s", ", ".join(orgs), window.as_dict())
+    log.info("auditing %s", describe(orgs, window))
     summary = run_audit(request, source=source, policy=policy, emit=_JsonLines(out))
     counts = summary["counts"]
     log.info(
@@ -122,11 +187,12 @@ def audit(args: argparse.Namespace, env: Env, out: TextIO) -> int:
 
 
 def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
-    orgs = parse_orgs(args.org, name="--org")
+    wanted = parse_orgs(args.org, name="--org", allow_all=True)
     window = make_window(args.since, args.until)
     policy = load_policy(args.policy)
     if not 0 < args.chunk_hours <= 24 * 31:
         raise ConfigError(f"--chunk-hours: expected more than 0 and at most 744, got {args.chunk_hours}")
+    chunk = timedelta(hours=args.chunk_hours)
     ledger: Ledger
     stack: ReadOnlyLedger | None = None
     if args.state_table:
@@ -137,18 +203,17 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     else:
         ledger = MemoryLedger()
         log.warning("no --state-table: a change is recorded once within this backfill, not across runs")
-    source = _github(env)
-    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() and not args.quiet else None
-    run = run_backfill(
-        orgs,
-        window,
-        chunk=timedelta(hours=args.chunk_hours),
-        run_id=f"cli-backfill-{uuid.uuid4()}",
-        progress=bar,
-        ports=AuditPorts(source, policy, _JsonLines(out), ledger),
-    )
-    if bar is not None:
-        bar.close()
+    source, orgs = _github(env, wanted)
+    log.info("backfilling %s in chunks of %g hours", describe(orgs, window), args.chunk_hours)
+    with _progress_bar(window, chunk, show=sys.stderr.isatty() and not args.quiet) as progress:
+        run = run_backfill(
+            orgs,
+            window,
+            chunk=chunk,
+            run_id=f"cli-backfill-{uuid.uuid4()}",
+            progress=progress,
+            ports=AuditPorts(source, policy, _JsonLines(out), ledger),
+        )
     result = run.as_result()
     if stack is not None:
         log.warning(
@@ -162,26 +227,36 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     return EXIT_OK
 
 
-class _ProgressBar:
-    """One line on a terminal, rewritten per completed chunk."""
+Progress = Callable[[int, int, Record], None]
 
-    def __init__(self, stream: TextIO) -> None:
-        self._stream = stream
-        self._audited = 0
-        self._findings = 0
 
-    def __call__(self, done: int, total: int, summary: Record) -> None:
-        self._audited += summary["counts"]["audited"]
-        self._findings += summary["counts"]["non_compliant"]
-        filled = round(30 * done / total)
-        self._stream.write(
-            f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} chunks, "
-            f"{self._audited} PRs, {self._findings} non-compliant, through {summary['window']['until']}"
-        )
-        self._stream.flush()
+@contextmanager
+def _progress_bar(window: Window, chunk: timedelta, *, show: bool) -> Iterator[Progress | None]:
+    """A tqdm bar on stderr, one step per chunk; log lines are printed above it, never over it
+    (tqdm's logging redirect). Without a terminal, or without tqdm installed, no bar."""
+    if not show:
+        yield None
+        return
+    try:
+        from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+    except ImportError:
+        log.info("no progress bar: install pr-auditor[cli] (tqdm) for one")
+        yield None
+        return
+    total = -(-(window.until - window.since) // chunk)  # chunks, rounded up
+    totals = {"audited": 0, "non_compliant": 0}
+    with tqdm(total=total, unit="chunk", file=sys.stderr, dynamic_ncols=True) as bar, logging_redirect_tqdm([log]):
 
-    def close(self) -> None:
-        self._stream.write("\n")
+        def progress(done: int, _total: int, summary: Record) -> None:
+            totals["audited"] += summary["counts"]["audited"]
+            totals["non_compliant"] += summary["counts"]["non_compliant"]
+            bar.set_postfix_str(
+                f"{totals['audited']} PRs, {totals['non_compliant']} non-compliant, through {summary['window']['until']}"
+            )
+            bar.update(done - bar.n)
+
+        yield progress
 
 
 def _progress_to_stderr(quiet: bool) -> logging.Handler:
@@ -199,9 +274,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         args = build_parser().parse_args(argv)
         progress = _progress_to_stderr(args.quiet)
         try:
-            if args.command == "verify":
-                return verify.run(args, out or sys.stdout)
-            command = audit if args.command == "audit" else backfill
+            command: Command = args.run
             return command(args, os.environ, out or sys.stdout)
         finally:
             log.removeHandler(progress)

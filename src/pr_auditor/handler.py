@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -17,14 +18,15 @@ from pr_auditor.archive import S3Archive
 from pr_auditor.audit import AuditFailedError, AuditPorts, ChunkedRun, failed_run_summary, run_backfill, run_scheduled
 from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
-from pr_auditor.github import open_source
+from pr_auditor.github.auth import open_github
 from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event
+from pr_auditor.metrics import SECONDS, record_metrics
 from pr_auditor.model import Window, iso
 from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.ports import NoArchive, NoNotifier, Record
 from pr_auditor.records import NULLABLE_KEYS
-from pr_auditor.settings import Settings, settings_from_env, token_from_secret
+from pr_auditor.settings import Settings, credentials_from_secret, require_orgs, settings_from_env
 
 
 class RecordFormatter(LambdaPowertoolsFormatter):
@@ -38,6 +40,8 @@ class RecordFormatter(LambdaPowertoolsFormatter):
 
 # service name from POWERTOOLS_SERVICE_NAME
 logger = Logger(utc=True, logger_formatter=RecordFormatter(utc=True))
+# embedded metrics for the dashboard: namespace from POWERTOOLS_METRICS_NAMESPACE, dimension "service"
+metrics = Metrics()
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
 # Start no new chunk with less than this left: a chunk that is cut off is harmless (the watermark stays,
 # the ledger prevents second findings) but wastes the work; 5 minutes fits a day of PRs with retries.
@@ -49,6 +53,9 @@ def settings() -> Settings:
     config = settings_from_env(os.environ)
     if config.state_table is None:
         raise ConfigError("STATE_TABLE: required (the DynamoDB table holding the watermark and the ledger)")
+    # read with the rest of the environment, not at import (the dashboard expects these two)
+    metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "PrAuditor"
+    metrics.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "pr-auditor"
     return config
 
 
@@ -111,15 +118,20 @@ def emit(record: Record) -> None:
     non_compliant = record.get("verdict") == "non_compliant"
     level = logger.error if failed else logger.warning if non_compliant else logger.info
     level(record["message"], extra=fields)
+    for name, value in record_metrics(record).items():
+        metrics.add_metric(name=name, unit=MetricUnit.Seconds if name in SECONDS else MetricUnit.Count, value=value)
 
 
 def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, context: LambdaContext) -> ChunkedRun:
     """Wire the adapters and run the scheduled catch-up or the backfill."""
     assert config.state_table is not None
     table = state_table(config.state_table, config.dedupe_ttl_days)
-    token = token_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
+    backfill_orgs = (invocation.orgs or ()) if isinstance(invocation, BackfillRun) else ()
+    credentials = credentials_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
+    wanted = require_orgs(backfill_orgs or config.orgs, credentials, name="GITHUB_ORGS")
+    source, orgs = open_github(credentials, config.connection, wanted)  # a GitHub App may resolve "*"
     ports = AuditPorts(
-        source=open_source(token, config.connection),
+        source=source,
         policy=current_policy(config),
         emit=emit,
         ledger=table,
@@ -137,7 +149,7 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
 
     if isinstance(invocation, BackfillRun):
         run = run_backfill(
-            invocation.orgs or config.orgs,
+            orgs,
             invocation.window,
             chunk=timedelta(minutes=config.chunk_minutes),
             run_id=context.aws_request_id,
@@ -146,7 +158,7 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
         )
     else:
         run = run_scheduled(
-            config.orgs,
+            orgs,
             now=invocation.now,
             schedule=config.schedule(invocation.now),
             checkpoint=table,
@@ -159,6 +171,7 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
     return run
 
 
+@metrics.log_metrics  # flushed even when the run fails, so RunsFailed is published
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
     config = settings()

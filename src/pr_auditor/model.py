@@ -104,6 +104,9 @@ class ViolationCode(StrEnum):
     EMERGENCY_LABEL = "emergency_label"
     CHANGES_REQUESTED = "changes_requested"
     MISSING_TICKET = "missing_ticket"
+    NO_PULL_REQUEST = "no_pull_request"  # a commit reached an in-scope branch without a merged PR
+    FORCE_PUSH = "force_push"  # an in-scope branch's history was rewritten
+    WEAK_PROTECTION = "weak_protection"  # a branch's protection lets through what the policy would not
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ class RepoPolicy:
     exempt_authors: tuple[str, ...] = ()
     ticket_pattern: re.Pattern[str] | None = None
     branches: tuple[str, ...] | None = None  # None: the repository's default branch only
+    exempt_pushers: tuple[str, ...] = ()  # committers whose direct pushes are exempt (a release bot)
 
     def branch_in_scope(self, base: str, default_branch: str) -> bool:
         if self.branches is None:
@@ -110,6 +111,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "exempt_authors": _names,
     "ticket_pattern": _pattern,
     "branches": _branches,
+    "exempt_pushers": _names,
 }
 assert set(_CHECKS) == {f.name for f in fields(RepoPolicy)}
 
@@ -172,6 +174,8 @@ def _canonical(policy: RepoPolicy) -> dict[str, Any]:
         "exempt_authors": sorted(login.casefold() for login in policy.exempt_authors),
         "ticket_pattern": policy.ticket_pattern.pattern if policy.ticket_pattern else None,
         "branches": list(policy.branches) if policy.branches is not None else None,
+        # only when set, so that adding the key did not change the version of existing policies
+        **({"exempt_pushers": sorted(p.casefold() for p in policy.exempt_pushers)} if policy.exempt_pushers else {}),
     }
 
 

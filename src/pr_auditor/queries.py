@@ -31,6 +31,7 @@ fragment AuditLabelEvent on PullRequestTimelineItems {{
 _PULL_REQUEST = f"""
 fragment AuditPullRequest on PullRequest {{
   number
+  createdAt
   url
   title
   body
@@ -120,3 +121,136 @@ def access_check(orgs: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     signature = f"({params})" if orgs else ""
     document = f"query AuditAccess{signature} {{\n  viewer {{ login }}\n  {fields}\n}}\n"
     return document, {f"o{i}": org for i, org in enumerate(orgs)}
+
+
+# --- branch audit: repositories by push time, branch histories, protection -----------------------------------
+
+REPOSITORIES_BY_PUSH = """
+query AuditRepositoriesByPush($login: String!, $after: String) {
+  organization(login: $login) {
+    repositories(first: 100, after: $after, orderBy: {field: PUSHED_AT, direction: DESC}) {
+      pageInfo { hasNextPage endCursor }
+      nodes { nameWithOwner pushedAt defaultBranchRef { name target { oid } } }
+    }
+  }
+}
+"""
+
+_COMMIT = """
+fragment AuditCommit on Commit {
+  oid
+  url
+  committedDate
+  author { user { login } }
+  committer { user { login } }
+  parents(first: 10) { nodes { oid } }
+  associatedPullRequests(first: 10) { nodes { number state baseRefName mergeCommit { oid } } }
+}
+"""
+
+
+def branch_refs(repositories: list[tuple[str, str]]) -> tuple[str, dict[str, object]]:
+    """One request for the branches (name and head) of several repositories, by alias."""
+    params = ", ".join(f"$o{i}: String!, $n{i}: String!" for i in range(len(repositories)))
+    fields = "\n  ".join(
+        f'r{i}: repository(owner: $o{i}, name: $n{i}) {{ refs(refPrefix: "refs/heads/", first: 100) '
+        "{ pageInfo { hasNextPage } nodes { name target { oid } } } }"
+        for i in range(len(repositories))
+    )
+    variables: dict[str, object] = {}
+    for i, (owner, name) in enumerate(repositories):
+        variables.update({f"o{i}": owner, f"n{i}": name})
+    return f"query AuditBranchRefs({params}) {{\n  {fields}\n}}\n", variables
+
+
+def history_pages(walks: list[tuple[str, str, str, int, str | None]]) -> tuple[str, dict[str, object]]:
+    """One request for the next history page of several branches: (owner, name, head oid, size, cursor).
+
+    Walking from the head *oid* (not the branch name) keeps a page sequence consistent while the branch
+    moves; 20 walks x 100 commits x (10 parents + 10 PRs) stays far below GitHub's 500,000 nodes."""
+    params: list[str] = []
+    fields: list[str] = []
+    variables: dict[str, object] = {}
+    for i, (owner, name, head, size, cursor) in enumerate(walks):
+        params.append(f"$o{i}: String!, $n{i}: String!, $h{i}: GitObjectID!, $f{i}: Int!, $a{i}: String")
+        fields.append(
+            f"w{i}: repository(owner: $o{i}, name: $n{i}) {{ object(oid: $h{i}) {{ ... on Commit {{ "
+            f"history(first: $f{i}, after: $a{i}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...AuditCommit }} }}"
+            " } } }"
+        )
+        variables.update({f"o{i}": owner, f"n{i}": name, f"h{i}": head, f"f{i}": size, f"a{i}": cursor})
+    body = "\n  ".join(fields)
+    return f"query AuditHistory({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
+
+
+COMMITS_BETWEEN = (
+    """
+query AuditCommitsBetween($owner: String!, $name: String!, $branch: String!, $since: GitTimestamp!,
+                          $until: GitTimestamp!, $after: String) {
+  repository(owner: $owner, name: $name) {
+    ref(qualifiedName: $branch) {
+      target {
+        ... on Commit {
+          history(first: 100, after: $after, since: $since, until: $until) {
+            pageInfo { hasNextPage endCursor }
+            nodes { ...AuditCommit }
+          }
+        }
+      }
+    }
+  }
+}
+"""
+    + _COMMIT
+)
+
+
+def protection(branches: list[tuple[str, str, str]]) -> tuple[str, dict[str, object]]:
+    """One request for the effective protection of several branches: (owner, name, branch) each.
+
+    ``viewerCanAdminister`` says whether the answer can be trusted: without admin rights GitHub answers
+    ``branchProtectionRule: null`` and hides ruleset bypass actors, which must not read as "unprotected"."""
+    params: list[str] = []
+    fields: list[str] = []
+    variables: dict[str, object] = {}
+    for i, (owner, name, branch) in enumerate(branches):
+        params.append(f"$o{i}: String!, $n{i}: String!, $b{i}: String!")
+        fields.append(
+            f"p{i}: repository(owner: $o{i}, name: $n{i}) {{ viewerCanAdminister "
+            f"ref(qualifiedName: $b{i}) {{ ...AuditProtection }} }}"
+        )
+        variables.update({f"o{i}": owner, f"n{i}": name, f"b{i}": branch})
+    body = "\n  ".join(fields)
+    return f"query AuditProtection({', '.join(params)}) {{\n  {body}\n}}\n" + _PROTECTION, variables
+
+
+_PROTECTION = """
+fragment AuditProtection on Ref {
+  branchProtectionRule {
+    pattern
+    requiredApprovingReviewCount
+    requiresApprovingReviews
+    dismissesStaleReviews
+    requiresCodeOwnerReviews
+    isAdminEnforced
+    bypassPullRequestAllowances(first: 100) {
+      nodes { actor { __typename ... on User { login } ... on Team { slug } ... on App { slug } } }
+    }
+  }
+  rules(first: 20) {
+    nodes {
+      type
+      parameters {
+        ... on PullRequestParameters { requiredApprovingReviewCount dismissStaleReviewsOnPush requireCodeOwnerReview }
+      }
+      repositoryRuleset {
+        name
+        enforcement
+        bypassActors(first: 20) {
+          nodes { organizationAdmin repositoryRoleName actor { __typename ... on App { slug } ... on Team { slug } } }
+        }
+      }
+    }
+  }
+}
+"""

@@ -1,4 +1,4 @@
-"""Evaluation → record dict (the documented schema, DESIGN.md "Contracts"), and the run summary. No I/O.
+"""Evaluation → record dict (the schema documented in the README, "Records"), and the run summary. No I/O.
 
 Records are data: stable keys, JSON-serialisable values. Alarms filter on ``kind``/``verdict``/
 ``emergency``/``status``, never on ``message`` or ``title`` (PR titles are attacker-controlled).
@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from pr_auditor.model import Evaluation, Verdict, Window, iso
+from pr_auditor.model import Evaluation, Verdict, ViolationCode, Window, iso
 
 SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
@@ -26,6 +27,10 @@ NULLABLE_KEYS = frozenset(
         "changed_by",
         "changed_at",
         "policy_version",  # null only in the failed summary of a run whose policy could not be read
+        "committer",  # a direct push whose committer e-mail is linked to no account
+        "new_head",  # a rewritten branch
+        "protection",  # unreadable protection
+        "previous",  # protection seen for the first time
     }
 )
 
@@ -101,6 +106,134 @@ def message(evaluation: Evaluation) -> str:
     return f"{ref} is compliant"
 
 
+def _short(sha: str) -> str:
+    return sha[:7]
+
+
+def direct_push_record(
+    *,
+    repository: str,
+    branch: str,
+    sha: str,
+    url: str,
+    author: str | None,
+    committer: str | None,
+    committed_date: datetime,
+    exempt: bool,
+    run_id: str,
+    policy_version: str,
+) -> dict[str, Any]:
+    """A commit on an in-scope branch that no merged PR brought in. The message names only the repository,
+    branch and short sha: commit messages and names are written by whoever pushed."""
+    where = f"{repository}@{branch} {_short(sha)}"
+    detail = f"commit {_short(sha)} reached {branch} without a merged pull request"
+    record: dict[str, Any] = {
+        "kind": "direct_push",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("direct_push", repository.casefold(), branch, sha),
+        "repository": repository,
+        "branch": branch,
+        "sha": sha,
+        "url": url,
+        "author": author,
+        "committer": committer,
+        "committed_date": iso(committed_date),
+        "verdict": (Verdict.EXEMPT if exempt else Verdict.NON_COMPLIANT).value,
+        "violations": [] if exempt else [{"code": ViolationCode.NO_PULL_REQUEST.value, "detail": detail}],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": (
+            f"{where} is exempt (committer in exempt_pushers)"
+            if exempt
+            else f"{where} is non-compliant! {ViolationCode.NO_PULL_REQUEST.value}: {detail}"
+        ),
+    }
+    if exempt:
+        record["exempt_reason"] = "committer is in exempt_pushers"
+    return record
+
+
+def history_rewrite_record(
+    *,
+    repository: str,
+    branch: str,
+    old_head: str,
+    new_head: str | None,
+    status: str,
+    run_id: str,
+    policy_version: str,
+) -> dict[str, Any]:
+    """The last audited head is no longer an ancestor of the branch (force-push, reset, re-creation)."""
+    new = new_head or ""
+    detail = (
+        f"{branch} moved from {_short(old_head)} to {_short(new) or 'nothing'}, which does not contain it ({status})"
+    )
+    return {
+        "kind": "history_rewrite",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("history_rewrite", repository.casefold(), branch, old_head, new),
+        "repository": repository,
+        "branch": branch,
+        "old_head": old_head,
+        "new_head": new_head,
+        "comparison": status,
+        "verdict": Verdict.NON_COMPLIANT.value,
+        "violations": [{"code": ViolationCode.FORCE_PUSH.value, "detail": detail}],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": f"{repository}@{branch} is non-compliant! {ViolationCode.FORCE_PUSH.value}: {detail}",
+    }
+
+
+def protection_record(
+    *,
+    repository: str,
+    branch: str,
+    protection: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    digest: str,
+    weaknesses: list[str],
+    missing_permission: str | None,
+    run_id: str,
+    policy_version: str,
+) -> dict[str, Any]:
+    """A branch's effective protection when first seen or changed (old → new). Weaker than the policy is
+    non-compliant; protection the credentials cannot read is ``unknown`` (not unprotected, not a failure)."""
+    where = f"{repository}@{branch}"
+    if missing_permission is not None:
+        verdict, status = "unknown", "unknown"
+        message = f"{where} protection is unknown: the credentials lack {missing_permission}"
+    else:
+        verdict = (Verdict.NON_COMPLIANT if weaknesses else Verdict.COMPLIANT).value
+        status = "first_seen" if previous is None else "changed"
+        message = (
+            f"{where} protection ({status}) is non-compliant! {ViolationCode.WEAK_PROTECTION.value}: "
+            + "; ".join(weaknesses)
+            if weaknesses
+            else f"{where} protection ({status}) meets the policy"
+        )
+    record: dict[str, Any] = {
+        "kind": "protection",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("protection", repository.casefold(), branch, digest),
+        "repository": repository,
+        "branch": branch,
+        "status": status,
+        "protection": protection,
+        "previous": previous,
+        "weaker_than_policy": bool(weaknesses),
+        "weaknesses": weaknesses,
+        "verdict": verdict,
+        "violations": [{"code": ViolationCode.WEAK_PROTECTION.value, "detail": w} for w in weaknesses],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": message,
+    }
+    if missing_permission is not None:
+        record["missing_permission"] = missing_permission
+    return record
+
+
 @dataclass(slots=True)
 class RunStats:
     """What a run saw, accumulated as it goes; turned into the ``run_summary`` record at the end."""
@@ -112,13 +245,9 @@ class RunStats:
     late_indexed: int = 0  # newly recorded although merged before an earlier pass (the index lagged)
     recovered: int = 0  # records re-emitted for entries an interrupted run left pending
     notify_failed: int = 0  # findings whose message could not be published (retried by a later run)
-    non_compliant: list[str] = field(default_factory=list)
 
     def count(self, evaluation: Evaluation) -> None:
         self.verdicts[evaluation.verdict.value] += 1
-        if evaluation.verdict is Verdict.NON_COMPLIANT:
-            pr = evaluation.pull_request
-            self.non_compliant.append(f"{pr.repository}#{pr.number}")
 
     @property
     def audited(self) -> int:

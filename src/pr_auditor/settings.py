@@ -7,14 +7,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlparse
 
 from pr_auditor.audit import Schedule
 from pr_auditor.errors import ConfigError
+from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials
 from pr_auditor.github.transport import Connection
 from pr_auditor.invocation import parse_time
 
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_APP_ID = re.compile(r"^(?:[1-9][0-9]{0,19}|Iv[0-9A-Za-z.]{4,40})$")  # App ID, or the App's client ID
+_PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
+ALL_ORGS = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +51,14 @@ class Settings:
         )
 
 
-def parse_orgs(values: list[str] | str, *, name: str) -> tuple[str, ...]:
-    """Organisation logins from repeated flags or a comma-separated list; duplicates dropped, order kept."""
+def parse_orgs(values: list[str] | str, *, name: str, allow_all: bool = False) -> tuple[str, ...]:
+    """Organisation logins from repeated flags or a comma-separated list; duplicates dropped, order kept.
+    With ``allow_all``, ``*`` (or nothing) is the empty tuple: every organisation a GitHub App is installed
+    on, resolved when the credentials are known (see ``require_orgs``)."""
     items = values.split(",") if isinstance(values, str) else [p for v in values for p in v.split(",")]
     orgs = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    if allow_all and orgs in ((), (ALL_ORGS,)):
+        return ()
     if not orgs:
         raise ConfigError(f"{name}: at least one organisation is required")
     for org in orgs:
@@ -112,7 +121,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     if not secret:
         raise ConfigError("GITHUB_TOKEN_SECRET: required (ARN or name of the Secrets Manager secret)")
     return Settings(
-        orgs=parse_orgs(env.get("GITHUB_ORGS", ""), name="GITHUB_ORGS"),
+        orgs=parse_orgs(env.get("GITHUB_ORGS", ""), name="GITHUB_ORGS", allow_all=True),
         # A rate-limit wait must end well inside the 15-minute Lambda timeout.
         connection=connection_from_env(env, max_wait_seconds=120.0),
         token_secret=secret,
@@ -131,17 +140,93 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
     )
 
 
-def token_from_secret(value: str | bytes | None) -> str:
-    """The secret holds the token as plain text or as JSON ``{"token": "..."}``. Never logged."""
+def require_orgs(orgs: tuple[str, ...], credentials: Credentials, *, name: str) -> tuple[str, ...]:
+    """A token cannot list "every organisation": only a GitHub App knows where it is installed."""
+    if not orgs and isinstance(credentials, TokenCredentials):
+        raise ConfigError(f"{name}: name the organisations ('*' means every installation, with GitHub App auth only)")
+    return orgs
+
+
+def credentials_from_secret(value: str | bytes | None) -> Credentials:
+    """The Secrets Manager secret: a token (plain text or ``{"token": ...}``) or a GitHub App
+    (``{"app_id": ..., "private_key": "-----BEGIN ... PRIVATE KEY-----...", "installation_id": ...}``,
+    installation_id optional). Errors name the key, never its value."""
     if isinstance(value, bytes):
         value = value.decode()
     text = (value or "").strip()
-    if text.startswith("{"):
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError:
-            raise ConfigError("GitHub token secret: JSON that does not parse") from None
-        text = str(document.get("token", "")).strip() if isinstance(document, dict) else ""
+    if not text.startswith(("{", "[", '"')):
+        return TokenCredentials(_token(text))
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError:
+        raise ConfigError("GitHub secret: JSON that does not parse") from None
+    if not isinstance(document, dict):
+        raise ConfigError(
+            'GitHub secret: expected a JSON object ({"token": ...} or {"app_id": ..., "private_key": ...})'
+        )
+    if "token" in document and ("app_id" in document or "private_key" in document):
+        raise ConfigError("GitHub secret: holds both a token and a GitHub App; keep one")
+    if "app_id" in document or "private_key" in document:
+        return app_credentials(
+            document.get("app_id"), document.get("private_key"), document.get("installation_id"), source="GitHub secret"
+        )
+    return TokenCredentials(_token(str(document.get("token") or "").strip()))
+
+
+def token_from_secret(value: str | bytes | None) -> str:
+    """The token in a token secret (plain text or ``{"token": ...}``). Never logged."""
+    credentials = credentials_from_secret(value)
+    if not isinstance(credentials, TokenCredentials):
+        raise ConfigError("GitHub secret: holds a GitHub App, not a token")
+    return credentials.token
+
+
+def _token(text: str) -> str:
     if not text:
-        raise ConfigError('GitHub token secret: empty (expected the token or {"token": ...})')
+        raise ConfigError('GitHub secret: empty (expected the token, {"token": ...} or a GitHub App)')
     return text
+
+
+def app_credentials(app_id: object, private_key: object, installation_id: object, *, source: str) -> AppCredentials:
+    """Validated App credentials; ``source`` names where they came from in error messages."""
+    key_name = "GITHUB_APP_PRIVATE_KEY" if source == "environment" else "private_key"
+    id_name = "GITHUB_APP_ID" if source == "environment" else "app_id"
+    installation_name = "GITHUB_APP_INSTALLATION_ID" if source == "environment" else "installation_id"
+    app = str(app_id if app_id is not None else "").strip()
+    if not _APP_ID.match(app):
+        raise ConfigError(f"{source}: {id_name} must be the GitHub App's numeric ID (or its client ID)")
+    key = str(private_key or "").strip()
+    if not _PEM.search(key):
+        raise ConfigError(
+            f"{source}: {key_name} must be the App's private key in PEM (-----BEGIN ... PRIVATE KEY-----)"
+        )
+    installation: int | None = None
+    if installation_id is not None and str(installation_id).strip():
+        raw = str(installation_id).strip()
+        if not raw.isdigit() or int(raw) <= 0:
+            raise ConfigError(f"{source}: {installation_name} must be a positive whole number")
+        installation = int(raw)
+    return AppCredentials(app_id=app, private_key=key + "\n", installation_id=installation)
+
+
+def credentials_from_env(env: Mapping[str, str]) -> Credentials:
+    """The CLI's credentials: GITHUB_TOKEN, or GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY (the PEM itself)
+    or GITHUB_APP_PRIVATE_KEY_FILE (its path), and optionally GITHUB_APP_INSTALLATION_ID."""
+    token = env.get("GITHUB_TOKEN", "").strip()
+    app_id = env.get("GITHUB_APP_ID", "").strip()
+    if token and app_id:
+        raise ConfigError("GITHUB_TOKEN and GITHUB_APP_ID are both set: use one way to authenticate")
+    if token:
+        return TokenCredentials(token)
+    if not app_id:
+        raise ConfigError("GITHUB_TOKEN is not set (or set GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY for a GitHub App)")
+    key = env.get("GITHUB_APP_PRIVATE_KEY", "")
+    path = env.get("GITHUB_APP_PRIVATE_KEY_FILE", "").strip()
+    if key.strip() and path:
+        raise ConfigError("GITHUB_APP_PRIVATE_KEY and GITHUB_APP_PRIVATE_KEY_FILE are both set: use one")
+    if path:
+        try:
+            key = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"GITHUB_APP_PRIVATE_KEY_FILE: cannot read {path} ({exc.strerror})") from None
+    return app_credentials(app_id, key, env.get("GITHUB_APP_INSTALLATION_ID"), source="environment")

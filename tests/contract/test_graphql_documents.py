@@ -32,6 +32,13 @@ DOCUMENTS = {
         ]
     )[0],
     "follow-up-labels-only": queries.follow_up([("acme", "api", 1, "labels", "Y3Vyc29y")])[0],
+    "repositories-by-push": queries.REPOSITORIES_BY_PUSH,
+    "branch-refs": queries.branch_refs([("acme", "api"), ("acme", "web")])[0],
+    "history-pages": queries.history_pages([("acme", "api", "a" * 40, 100, None), ("acme", "web", "b" * 40, 50, "Y")])[
+        0
+    ],
+    "commits-between": queries.COMMITS_BETWEEN,
+    "protection": queries.protection([("acme", "api", "main"), ("acme", "web", "release/1")])[0],
 }
 
 

@@ -73,8 +73,9 @@ from graphql import (
 )
 from graphql.type import GraphQLInterfaceType, GraphQLObjectType
 
+from .git_graphql import branch_ref_node, git_commit_fields, git_fields
 from .model import Fault, GitHubState, LabelEvent, PullRequest, RateBucket, Repository, Review, User
-from .search import NOT_SEARCHABLE, SEARCH_CAP, SearchError, run_search
+from .search import NOT_SEARCHABLE, SEARCH_CAP, SearchError, parse_query, run_search
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "node_modules" / "@octokit" / "graphql-schema" / "schema.graphql"
 MAX_NODES = 500_000
@@ -422,6 +423,8 @@ class Ctx:
     analysis: Analysis
     bucket: RateBucket | None = None
     fault: Fault | None = None
+    #: lower-case organisation logins an installation token may see; None: no restriction
+    visible_orgs: frozenset[str] | None = None
     extra_errors: list[dict[str, Any]] = field(default_factory=list)
     repo_cache: dict[int, dict[str, Any]] = field(default_factory=dict)
     actor_cache: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
@@ -514,9 +517,10 @@ def repo_node(repo: Repository, ctx: Ctx) -> dict[str, Any]:
         "visibility": "PRIVATE" if repo.private else "PUBLIC",
         "url": url,
         "resourcePath": f"/{repo.owner}/{repo.name}",
-        "defaultBranchRef": ref_node(repo.default_branch, repo),
+        "defaultBranchRef": branch_ref_node(repo.default_branch, repo, ctx),
         "pullRequest": pull_request,
         "pullRequests": pull_requests,
+        **git_fields(repo, ctx),
     }
     ctx.repo_cache[id(repo)] = node
     return node
@@ -541,10 +545,14 @@ def org_node(login: str, ctx: Ctx) -> dict[str, Any]:
     def repositories(
         _info: Info,
         isArchived: bool | None = None,
+        orderBy: dict[str, str] | None = None,
         **_: Any,
     ) -> ConnectionSource:
-        items = [r for r in repos if isArchived is None or r.archived == isArchived]
-        return ConnectionSource(sorted(items, key=lambda r: r.name), convert=lambda r: repo_node(r, ctx))
+        items = sorted((r for r in repos if isArchived is None or r.archived == isArchived), key=lambda r: r.name)
+        if orderBy and orderBy.get("field") == "PUSHED_AT":
+            epoch = datetime.min.replace(tzinfo=UTC)
+            items.sort(key=lambda r: r.pushed_at or epoch, reverse=orderBy.get("direction") == "DESC")
+        return ConnectionSource(items, convert=lambda r: repo_node(r, ctx))
 
     oid = next((r.id for r in repos), 0) or hash(login) & 0xFFFFFF
     return {
@@ -561,13 +569,17 @@ def org_node(login: str, ctx: Ctx) -> dict[str, Any]:
 
 
 def commit_node(oid: str, repo: Repository, ctx: Ctx) -> dict[str, Any]:
-    return {
+    node = {
         "__typename": "Commit",
         "id": node_id("C", int(oid[:7], 16) if re.fullmatch(r"[0-9a-f]{7,}", oid[:7]) else 0),
         "oid": oid,
         "abbreviatedOid": oid[:7],
         "url": f"{ctx.origin}/{repo.owner}/{repo.name}/commit/{oid}",
     }
+    git = repo.commits.get(oid)
+    if git is not None:
+        node.update(git_commit_fields(git, repo, ctx))
+    return node
 
 
 def label_node(name: str, repo: Repository, ctx: Ctx) -> dict[str, Any]:
@@ -793,16 +805,19 @@ def _dismissed(pr: PullRequest, r: Review, i: int, at: datetime, ctx: Ctx, url: 
 def root_value(ctx: Ctx) -> dict[str, Any]:
     state = ctx.state
 
+    def visible(owner: str) -> bool:
+        return ctx.visible_orgs is None or owner.lower() in ctx.visible_orgs
+
     def organization(_info: Info, login: str, **_: Any) -> dict[str, Any]:
         repos = state.org_repos(login)
-        if repos is None:
+        if repos is None or not visible(login):
             raise GitHubError("NOT_FOUND", f"Could not resolve to an Organization with the login of '{login}'.")
         canonical = next(o for o in state.orgs if o.lower() == login.lower())
         return org_node(canonical, ctx)
 
     def repository(_info: Info, owner: str, name: str, **_: Any) -> dict[str, Any]:
         repo = state.find_repo(owner, name)
-        if repo is None:
+        if repo is None or not visible(owner):
             raise GitHubError("NOT_FOUND", f"Could not resolve to a Repository with the name '{owner}/{name}'.")
         return repo_node(repo, ctx)
 
@@ -810,6 +825,10 @@ def root_value(ctx: Ctx) -> dict[str, Any]:
         if type != "ISSUE":
             raise GitHubError("INVALID", f"The GitHub stand-in only supports search(type: ISSUE), not {type}.")
         try:
+            scope = parse_query(query)
+            # An installation token cannot search another organisation: GitHub answers as for an unknown one.
+            if not all(map(visible, scope.orgs)) or not all(visible(owner) for owner, _ in scope.repos):
+                raise SearchError(NOT_SEARCHABLE)
             prs = run_search(state, query, now=ctx.now)
         except SearchError as exc:
             raise GitHubError("INVALID", exc.message) from None
@@ -884,7 +903,15 @@ def _never_awaitable(_value: Any) -> TypeGuard[Awaitable[Any]]:
     return False
 
 
-def handle(state: GitHubState, raw_body: bytes, *, origin: str, fault: Fault | None, request_id: str) -> GraphQLResult:
+def handle(
+    state: GitHubState,
+    raw_body: bytes,
+    *,
+    origin: str,
+    fault: Fault | None,
+    request_id: str,
+    visible_orgs: frozenset[str] | None = None,
+) -> GraphQLResult:
     try:
         body = json.loads(raw_body or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -927,7 +954,15 @@ def handle(state: GitHubState, raw_body: bytes, *, origin: str, fault: Fault | N
             err = {"type": fault.error_type, **err}
         return GraphQLResult(200, {"data": None, "errors": [err]}, analysis.cost, bucket)
 
-    ctx = Ctx(state=state, origin=origin, now=state.clock(), analysis=analysis, bucket=bucket, fault=fault)
+    ctx = Ctx(
+        state=state,
+        origin=origin,
+        now=state.clock(),
+        analysis=analysis,
+        bucket=bucket,
+        fault=fault,
+        visible_orgs=visible_orgs,
+    )
     result = execute(
         schema(),
         doc,

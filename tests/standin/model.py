@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from .apps import AppRegistry
+
 UserType = Literal["User", "Bot"]
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
 PRState = Literal["MERGED", "OPEN", "CLOSED"]
@@ -76,6 +78,13 @@ class Repository:
     pushers: set[str] = field(default_factory=set)
     #: whether the default branch requires reviews (drives ``reviewDecision`` in generated data)
     requires_review: bool = True
+    #: git history (see ``standin.git``): commits by oid, branch → head oid, last push
+    commits: dict[str, GitCommit] = field(default_factory=dict)
+    branches: dict[str, str] = field(default_factory=dict)
+    pushed_at: datetime | None = None
+    #: branch protection rules and rulesets (``Ref.branchProtectionRule``, ``Ref.rules``)
+    branch_rules: list[BranchRule] = field(default_factory=list)
+    rulesets: list[Ruleset] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -90,6 +99,48 @@ class Repository:
 
     def __hash__(self) -> int:
         return hash((self.owner, self.name))
+
+
+@dataclass
+class GitCommit:
+    """One commit. ``introduced_by`` is the merged PR that brought it into the repository (what GitHub's
+    ``associatedPullRequests`` returns first); ``open_prs`` are open PRs whose branch contains it."""
+
+    oid: str
+    parents: list[str]
+    message: str
+    author: User | None
+    committer: User | None
+    authored_at: datetime
+    committed_at: datetime
+    introduced_by: int | None = None
+    open_prs: list[int] = field(default_factory=list)
+
+
+@dataclass
+class BranchRule:
+    """A classic branch protection rule (``BranchProtectionRule``), matched by ``fnmatch`` pattern."""
+
+    pattern: str
+    required_approvals: int | None = 1
+    dismiss_stale: bool = False
+    code_owner: bool = False
+    admin_enforced: bool = False
+    bypass_pull_request: list[str] = field(default_factory=list)  # user logins
+
+
+@dataclass
+class Ruleset:
+    """A repository ruleset with a pull-request rule. ``include`` holds ``fnmatch`` patterns or
+    ``~DEFAULT_BRANCH``; ``bypass`` holds ``("Team", slug)``, ``("App", slug)`` or ``("OrganizationAdmin", "")``."""
+
+    name: str
+    include: list[str] = field(default_factory=lambda: ["~DEFAULT_BRANCH"])
+    required_approvals: int = 1
+    dismiss_stale: bool = False
+    code_owner: bool = False
+    enforcement: Literal["ACTIVE", "EVALUATE", "DISABLED"] = "ACTIVE"
+    bypass: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -330,6 +381,8 @@ class GitHubState:
     users: dict[str, User] = field(default_factory=dict)
     prs: list[PullRequest] = field(default_factory=list)
     tokens: set[str] = field(default_factory=lambda: {"test-token"})
+    #: GitHub Apps, their installations and the installation tokens issued (see ``apps``)
+    apps: AppRegistry = field(default_factory=AppRegistry)
     #: login of the authenticated user (``viewer``, ``GET /user``)
     viewer: str = "auditor"
     clock: Callable[[], datetime] = utcnow
@@ -345,6 +398,9 @@ class GitHubState:
     requests: list[RequestRecord] = field(default_factory=list)
     #: bumped by add_pr/touch; search indexes are rebuilt when it changes
     version: int = 0
+    #: False: the token may not read branch protection or ruleset bypass actors (no admin rights / no
+    #: "Administration: read" for an App): ``viewerCanAdminister`` false, ``branchProtectionRule`` null
+    protection_readable: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()

@@ -448,6 +448,8 @@ def handle(
             return not_found()
         if len(parts) == 3:
             return Response(200, b.repository(repo))
+        if len(parts) == 5 and parts[3] == "compare" and "..." in parts[4]:
+            return _compare(b, repo, parts[4])
         if len(parts) == 5 and parts[3] == "issues" and parts[4].isdigit():
             pr = state.get_pr(repo.owner, repo.name, int(parts[4]))
             if pr is None:
@@ -526,6 +528,38 @@ def _search_issues(
         "items": [b.search_item(pr) for pr in chunk],
     }
     return Response(200, body, headers)
+
+
+def _compare(b: Builder, repo: Repository, spec: str) -> Response:
+    """``GET /repos/{o}/{r}/compare/{base}...{head}`` for commits of the git model (``standin.git``):
+    ``status`` ahead/behind/diverged/identical, ``ahead_by``, ``behind_by``, ``merge_base_commit``, and up
+    to 250 ``commits`` oldest first, as GitHub's REST API documents."""
+    from . import git
+
+    base, _, head = spec.partition("...")
+    base, head = repo.branches.get(base, base), repo.branches.get(head, head)
+    if base not in repo.commits or head not in repo.commits:
+        return not_found()
+    status, ahead, merge_base, behind = git.compare(repo, base, head)
+    body: dict[str, Any] = _rewrite(example("commit-comparison"), b._hosts())
+    api = f"{b.api}/repos/{repo.full_name}"
+
+    def commit(oid: str) -> dict[str, Any]:
+        return {"sha": oid, "url": f"{api}/commits/{oid}", "html_url": f"{b.origin}/{repo.full_name}/commit/{oid}"}
+
+    body.update(
+        url=f"{api}/compare/{spec}",
+        html_url=f"{b.origin}/{repo.full_name}/compare/{spec}",
+        status=status,
+        ahead_by=len(ahead),
+        behind_by=behind,
+        total_commits=len(ahead),
+        base_commit=commit(base),
+        merge_base_commit=commit(merge_base) if merge_base else None,
+        commits=[commit(oid) for oid in ahead[:250]],
+        files=[],
+    )
+    return Response(200, body)
 
 
 __all__ = ["NOT_SEARCHABLE", "Builder", "Response", "example", "handle"]

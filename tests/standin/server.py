@@ -6,7 +6,8 @@ client used (the ``Host`` header), so PyGithub's URL guard accepts ``Link`` head
 fields.
 
 Per request: optional latency (``state.latency_ms``), authentication (``Authorization: token X``
-or ``Bearer X`` against ``state.tokens``; anything else → 401 "Bad credentials", GraphQL too),
+or ``Bearer X`` against ``state.tokens`` or a live GitHub App installation token; anything else → 401
+"Bad credentials", GraphQL too; the App's own routes take its JWT instead, see ``apps``),
 fault injection (``state.faults``), rate-limit budget (``state.rate``), dispatch, GitHub-like
 headers, and a :class:`~standin.model.RequestRecord` in ``state.requests``.
 """
@@ -24,7 +25,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from . import graphql_api, rest_api
+from . import app_api, graphql_api, rest_api
 from .model import Fault, GitHubState, RateBucket, RequestKind, RequestRecord, User
 
 GRAPHQL_PATH = "/api/graphql"
@@ -140,10 +141,21 @@ class _Handler(BaseHTTPRequestHandler):
             "X-RateLimit-Resource": bucket.resource,
         }
 
-    def _authenticated(self, state: GitHubState) -> bool:
+    def _credential(self) -> str | None:
         auth = self.headers.get("Authorization") or ""
         scheme, _, token = auth.partition(" ")
-        return scheme.lower() in ("token", "bearer") and token.strip() in state.tokens
+        return token.strip() if scheme.lower() in ("token", "bearer") else None
+
+    def _visible_orgs(self, state: GitHubState) -> frozenset[str] | None:
+        """What the request may see: everything for a token in ``state.tokens``, one organisation for a
+        live installation token; None when the credential is not accepted."""
+        token = self._credential()
+        if token is None:
+            return None
+        if token in state.tokens:
+            return frozenset()  # no restriction
+        installation = state.apps.installation_token(token, state.clock())
+        return frozenset({installation.org.lower()}) if installation is not None else None
 
     def _dispatch(
         self,
@@ -157,7 +169,13 @@ class _Handler(BaseHTTPRequestHandler):
         rid: str,
     ) -> tuple[int, Any, dict[str, str], str | None, int]:
         bucket = state.bucket_for(kind)
-        if not self._authenticated(state):
+        if kind == "rest" and app_api.is_app_route(path):
+            status, app_body = app_api.handle(
+                state.apps, method, path, self._credential() or "", origin=origin, now=state.clock()
+            )
+            return status, app_body, {}, None, 0
+        visible = self._visible_orgs(state)
+        if visible is None:
             return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, {}, None, 0
 
         is_search = kind == "search" or (
@@ -178,7 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
                     None,
                     0,
                 )
-            res = graphql_api.handle(state, raw, origin=origin, fault=fault, request_id=rid)
+            res = graphql_api.handle(
+                state, raw, origin=origin, fault=fault, request_id=rid, visible_orgs=visible or None
+            )
             headers = self._rate_headers(res.bucket or bucket)
             return res.status, res.payload, headers, fault_kind, res.cost
 

@@ -49,3 +49,15 @@ def test_version_ignores_formatting_but_changes_with_content() -> None:
     assert parse_policy(yaml_text).version == parse_policy(json_text).version
     assert parse_policy(yaml_text).version != parse_policy("required_approvals: 3\n").version
     assert parse_policy(yaml_text).version.startswith("sha256:")
+
+
+def test_exempt_pushers_load_and_leave_the_version_of_policies_without_them_unchanged() -> None:
+    with_key = parse_policy("exempt_pushers: [release-bot]")
+    assert with_key.default.exempt_pushers == ("release-bot",)
+    assert with_key.version != DEFAULT_POLICY.version
+    assert parse_policy("exempt_pushers: []").version == DEFAULT_POLICY.version
+
+
+def test_exempt_pushers_must_be_a_list_of_logins() -> None:
+    with pytest.raises(PolicyError, match="exempt_pushers"):
+        parse_policy("exempt_pushers: release-bot")

@@ -1,4 +1,4 @@
-"""Records follow the DESIGN.md contract: the keys auditors and external checks rely on, with JSON types."""
+"""Records follow the README's contract ("Records"): the keys auditors and external checks rely on, with JSON types."""
 
 from __future__ import annotations
 

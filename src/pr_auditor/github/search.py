@@ -1,14 +1,15 @@
 """PR search: every PR merged in a window, as complete snapshots.
 
-Facts relied on: GraphQL ``search`` returns the true total in ``issueCount`` but stops paging at 1,000
-results; ``merged:A..B`` is inclusive to the second; a query may be at most 256 characters; a connection
-holds at most 100 nodes a page, so PRs with longer review or label histories need follow-up requests.
+Facts relied on (docs/github-facts.md): GraphQL ``search`` returns the true total in ``issueCount`` but
+stops paging at 1,000 results; ``merged:A..B`` is inclusive to the second; a query may be at most 256
+characters; a connection holds at most 100 nodes a page, so PRs with longer review or label histories need
+follow-up requests.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ class Page:
     unfinished: list[dict[str, Any]]
     has_next: bool
     cursor: str | None
+    last_created: str | None = None  # createdAt of the page's last PR: where a capped search continues
 
 
 class GitHubSource:
@@ -61,14 +63,6 @@ class GitHubSource:
     def requests(self, value: int) -> None:  # the audit's source protocol declares a plain attribute
         self.transport.requests = value
 
-    @property
-    def retries(self) -> int:
-        return self.transport.retries
-
-    @property
-    def rate_limit_remaining(self) -> int | None:
-        return self.transport.rate_limit_remaining
-
     def verify_access(self, orgs: tuple[str, ...]) -> str:
         """Fail fast on a bad token or an unknown organisation, before any search. Returns the viewer."""
         return verify_access(self.transport, orgs)
@@ -81,10 +75,32 @@ class GitHubSource:
         yield from self._finish(unfinished)
 
     def _search_window(self, scope: tuple[str, ...], window: Window, unfinished: Parked) -> Iterator[PullRequest]:
-        """Page through one window; PRs that need follow-ups are parked in ``unfinished`` and completed in
-        batches, so that a few PRs with long review histories cost one request between them."""
-        query = search_query(scope, window)
+        """Every PR of one window. Past the cap, the search continues from the creation time of the last PR
+        it could page to (results are sorted by creation): every query then fills its ten pages, where
+        fixed time slices leave half-empty last pages. PRs created in that very second come again and are
+        deduplicated by the caller."""
+        created_from: str | None = None
+        while True:
+            resume = yield from self._search_query(scope, window, created_from, unfinished)
+            if resume is None:
+                return
+            if resume == created_from:
+                # More PRs created in one second than the cap: the continuation cannot advance.
+                yield from self._split(scope, window, SEARCH_CAP + 1, unfinished)
+                return
+            self.sub_windows += 1
+            created_from = resume
+
+    def _search_query(
+        self, scope: tuple[str, ...], window: Window, created_from: str | None, unfinished: Parked
+    ) -> Generator[PullRequest, None, str | None]:
+        """Page through one query; returns where to continue when it held more than the cap, else None.
+        PRs that need follow-ups are parked in ``unfinished`` and completed in batches, so that a few PRs
+        with long review histories cost one request between them."""
+        query = search_query(scope, window, created_from)
         after: str | None = None
+        capped = False
+        last_created: str | None = None
         while True:
             try:
                 page = self.transport.attempt(self._search_page, query, after)
@@ -97,20 +113,17 @@ class GitHubSource:
                 log.info("search for %s came back incomplete: bisecting", window.as_dict())
                 for half in halves:
                     yield from self._search_window(scope, half, unfinished)
-                return
-            if page.total >= SEARCH_CAP:
-                # Past the cap GitHub stops paging silently: split until every part is complete. PRs
-                # already yielded come again in a part and are deduplicated by the caller.
-                yield from self._split(scope, window, page.total, unfinished)
-                return
+                return None
+            capped = capped or page.total > SEARCH_CAP
             for pr in page.complete:
                 yield from _in_window(pr, window)
             unfinished.extend((node, window) for node in page.unfinished)
             if len(unfinished) >= FOLLOW_UP_BATCH:
                 yield from self._finish(unfinished)
                 unfinished.clear()
+            last_created = page.last_created or last_created
             if not page.has_next:
-                return
+                return last_created if capped else None
             after = page.cursor
 
     def _search_page(self, query: str, after: str | None) -> Page:
@@ -126,7 +139,9 @@ class GitHubSource:
             else:
                 complete.append(snapshot(node))
         page = required(search, "pageInfo")
+        prs = [node for node in required(search, "nodes") if node and node.get("__typename") == "PullRequest"]
         return Page(
+            last_created=str(required(prs[-1], "createdAt")) if prs else None,
             total=int(required(search, "issueCount")),
             complete=complete,
             unfinished=unfinished,
@@ -231,10 +246,15 @@ def _in_window(pr: PullRequest, window: Window) -> Iterator[PullRequest]:
         yield pr
 
 
-def search_query(scope: tuple[str, ...], window: Window) -> str:
-    """``is:pr is:merged merged:A..B org:X …`` — A and B inclusive, to the second, in UTC."""
+def search_query(scope: tuple[str, ...], window: Window, created_from: str | None = None) -> str:
+    """``is:pr is:merged merged:A..B [created:>=C] org:X … sort:created-asc`` — A and B inclusive, to the
+    second, in UTC; C (inclusive) continues a search that held more than the cap."""
     first, last = search_range(window)
-    return f"is:pr is:merged merged:{iso(first)}..{iso(last)} {' '.join(scope)} sort:created-asc"
+    created = f" created:>={created_from}" if created_from else ""
+    return f"is:pr is:merged merged:{iso(first)}..{iso(last)}{created} {' '.join(scope)} sort:created-asc"
+
+
+_LONGEST_CREATED = "2026-01-01T00:00:00Z"  # any continuation point has this length
 
 
 def qualifier_groups(qualifiers: tuple[str, ...], window: Window) -> list[tuple[str, ...]]:
@@ -243,7 +263,7 @@ def qualifier_groups(qualifiers: tuple[str, ...], window: Window) -> list[tuple[
     current: tuple[str, ...] = ()
     for qualifier in qualifiers:
         candidate = (*current, qualifier)
-        if current and len(search_query(candidate, window)) > MAX_QUERY_LENGTH:
+        if current and len(search_query(candidate, window, _LONGEST_CREATED)) > MAX_QUERY_LENGTH:
             groups.append(current)
             candidate = (qualifier,)
         current = candidate

@@ -1,10 +1,10 @@
-"""How requests reach GitHub: the PyGithub connection, answer retries and error translation.
+"""How requests reach GitHub: the PyGithub connection, retries and error translation.
 
-Facts relied on: PyGithub retries 5xx, time-outs and rate limits with ``Retry-After`` itself, and after
-its retries surfaces a 5xx as requests' ``RetryError`` rather than a ``GithubException``; PyGithub raises
-on any GraphQL ``errors`` entry, even when the 200 also carries partial data (we treat that as a failure,
-never as a result); an exhausted GraphQL point budget is a ``RATE_LIMITED`` error with the reset in
-``x-ratelimit-reset``.
+Facts relied on (docs/github-facts.md): PyGithub's ``GithubRetry`` would retry 5xx itself and then raise
+requests' ``RetryError``; here it only waits out rate limits (``Retry-After``), so that one retry budget
+(``Connection.retries``) covers every failure. PyGithub raises on any GraphQL ``errors`` entry, even when
+the 200 also carries partial data (we treat that as a failure, never as a result); an exhausted GraphQL
+point budget is a ``RATE_LIMITED`` error with the reset in ``x-ratelimit-reset``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pr_auditor.errors import (
     SourceError,
     UnavailableError,
 )
+from pr_auditor.github.redact import protect_pygithub_logs
 
 log = logging.getLogger(__name__)
 
@@ -37,48 +38,63 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Connection:
-    """How PyGithub reaches GitHub. ``throttle_seconds`` spaces requests (PyGithub's own default is
-    1 s between POSTs because it counts every POST as a write; GraphQL queries are reads, and GitHub's
-    one-second guidance is for content-creating requests). ``max_wait_seconds`` bounds any rate-limit
-    wait so a run fails clearly inside the Lambda timeout instead of being killed mid-wait."""
+    """How PyGithub reaches GitHub. ``throttle_seconds`` is the least time between the *starts* of two
+    requests, kept by ``Transport`` (PyGithub's own throttle counts from the end of the previous response, so
+    it adds to every request's latency instead of overlapping it; its default is also 1 s between POSTs,
+    because it counts every POST as a write, while GraphQL queries are reads and GitHub's one-second
+    guidance is for content-creating requests). ``max_wait_seconds`` bounds any rate-limit wait so a run
+    fails clearly inside the Lambda timeout instead of being killed mid-wait.
+
+    ``retries`` is the whole retry budget of one request: after a failure (5xx, time-out, dropped
+    connection, GraphQL ``errors``, a malformed answer) a request is sent again at most ``retries`` times,
+    with exponential backoff from ``backoff_seconds``. Those retries are the transport's own; PyGithub's
+    urllib3 retries are limited to rate limits (a 403/429 with ``Retry-After`` or GitHub's rate-limit
+    message), which are waits bounded by ``max_wait_seconds``, not failures."""
 
     api_url: str = "https://api.github.com"
     timeout_seconds: int = 30
     throttle_seconds: float = 0.25
-    retries: int = 4  # PyGithub's transport retries (5xx, time-outs, rate limits with Retry-After)
-    answer_attempts: int = 3  # attempts at a request whose answer is unusable (GraphQL errors, malformed)
+    retries: int = 4
     backoff_seconds: float = 1.0
     max_wait_seconds: float = 120.0
 
 
-def connect(token: str, connection: Connection) -> Github:
+def client_options(connection: Connection) -> dict[str, Any]:
+    """Keyword arguments shared by ``Github`` and ``GithubIntegration`` (the App's own client)."""
+    protect_pygithub_logs()
     retry = GithubRetry(
         total=connection.retries,
+        connect=0,  # connection and read failures come back to Transport.attempt, which retries them
+        read=0,
+        status_forcelist=[],  # GithubRetry adds 403 and retries it only for rate limits; 5xx is ours
         backoff_factor=connection.backoff_seconds,
         backoff_max=20,
         secondary_rate_wait=min(60.0, connection.max_wait_seconds),
         max_rate_limit_wait=connection.max_wait_seconds,
     )
-    return Github(
-        auth=Auth.Token(token),
-        base_url=connection.api_url.rstrip("/"),
-        timeout=connection.timeout_seconds,
-        retry=retry,
-        seconds_between_requests=connection.throttle_seconds,
-        seconds_between_writes=connection.throttle_seconds,
-        per_page=PAGE_SIZE,
-    )
+    return {
+        "base_url": connection.api_url.rstrip("/"),
+        "timeout": connection.timeout_seconds,
+        "retry": retry,
+        "seconds_between_requests": 0,  # the transport spaces requests itself, from their starts
+        "seconds_between_writes": 0,
+        "per_page": PAGE_SIZE,
+    }
+
+
+def connect(auth: str | Auth.Auth, connection: Connection) -> Github:
+    """A PyGithub client; ``auth`` is a token or any PyGithub auth (a GitHub App installation's)."""
+    return Github(auth=Auth.Token(auth) if isinstance(auth, str) else auth, **client_options(connection))
 
 
 class Transport:
-    """Sends GraphQL requests and retries answers PyGithub cannot judge.
+    """Sends GraphQL requests and retries what may pass.
 
-    Failures: PyGithub retries 5xx, time-outs and rate limits with ``Retry-After`` itself (bounded by
-    ``Connection``); on top of that, answers PyGithub cannot judge — GraphQL ``errors`` (partial data is a
-    failure), malformed or null fields, 5xx that outlived PyGithub's retries — are retried here a bounded
-    number of times with exponential backoff, and an exhausted GraphQL point budget is waited out when
-    its reset is within ``max_wait_seconds``. Then the error is raised: the caller fails the run and the
-    same work is done again later. A bad token or an unknown organisation is never retried.
+    Failures — 5xx, time-outs and dropped connections, GraphQL ``errors`` (partial data is a failure),
+    malformed or null fields — are retried here up to ``attempts - 1`` times with exponential backoff, and
+    an exhausted GraphQL point budget is waited out when its reset is within ``max_wait_seconds``. Then the
+    error is raised: the caller fails the run and the same work is done again later. A bad token or an
+    unknown organisation is never retried. (PyGithub itself only waits out REST rate limits.)
     """
 
     def __init__(
@@ -88,31 +104,44 @@ class Transport:
         attempts: int = 3,
         backoff_seconds: float = 2.0,
         max_wait_seconds: float = 120.0,
+        throttle_seconds: float = 0.0,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._github = github
+        self._throttle = throttle_seconds
+        self._monotonic = monotonic
+        self._last_start: float | None = None
         self._attempts = max(1, attempts)
         self._backoff = backoff_seconds
         self._max_wait = max_wait_seconds
         self.sleep = sleep
         self.now = now
         self.requests = 0
-        self.retries = 0
-        self.rate_limit_remaining: int | None = None
 
     @classmethod
-    def open(cls, token: str, connection: Connection) -> Transport:
-        """The configured transport: PyGithub's transport retries plus this class's answer retries."""
+    def open(cls, auth: str | Auth.Auth, connection: Connection) -> Transport:
+        """The configured transport on a token or a PyGithub auth (a GitHub App installation's)."""
         return cls(
-            connect(token, connection),
-            attempts=connection.answer_attempts,
+            connect(auth, connection),
+            attempts=1 + connection.retries,
             backoff_seconds=connection.backoff_seconds,
             max_wait_seconds=connection.max_wait_seconds,
+            throttle_seconds=connection.throttle_seconds,
         )
+
+    def _space(self) -> None:
+        """Wait until ``throttle_seconds`` have passed since the previous request *started*."""
+        if self._throttle > 0 and self._last_start is not None:
+            wait = self._last_start + self._throttle - self._monotonic()
+            if wait > 0:
+                self.sleep(wait)
+        self._last_start = self._monotonic()
 
     def query(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """One GraphQL request → its ``data``. Raises a SourceError for anything but a clean answer."""
+        self._space()
         self.requests += 1
         try:
             _, body = self._github.requester.graphql_query(document, dict(variables))
@@ -123,13 +152,33 @@ class Transport:
         except GithubException as exc:
             raise translate(exc, self.now()) from exc
         except (requests.exceptions.RequestException, OSError) as exc:
-            # After its retries PyGithub surfaces 5xx as requests' RetryError, not a GithubException.
+            # A dropped connection or a time-out (PyGithub does not retry those here, see client_options).
             raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
         data = body.get("data")
         if not isinstance(data, dict):
             raise UnavailableError("GitHub GraphQL answer has no data")
-        self._note_rate_limit(data)
         return data
+
+    def rest_get(self, path: str) -> dict[str, Any] | None:
+        """One REST GET (``path`` under the API base, e.g. ``/repos/o/r/compare/a...b``) → its JSON body;
+        None when GitHub answers 404."""
+        self._space()
+        self.requests += 1
+        try:
+            _, body = self._github.requester.requestJsonAndCheck("GET", path)
+        except BadCredentialsException as exc:
+            raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
+        except RateLimitExceededException as exc:
+            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise translate(exc, self.now()) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
+        if not isinstance(body, dict):
+            raise UnavailableError(f"GitHub answered {path} with something other than an object")
+        return body
 
     def attempt(self, action: Callable[..., T], *args: Any) -> T:
         """Run ``action(*args)`` (a request and the reading of its answer), retrying what may pass."""
@@ -152,13 +201,6 @@ class Transport:
                 self.sleep(delay)
                 delay *= 2
             attempt += 1
-            self.retries += 1
-
-    def _note_rate_limit(self, data: Mapping[str, Any]) -> None:
-        rate = data.get("rateLimit") or {}
-        remaining = rate.get("remaining") if isinstance(rate, Mapping) else None
-        if isinstance(remaining, int):
-            self.rate_limit_remaining = remaining
 
 
 def translate(exc: GithubException, now: float) -> SourceError:

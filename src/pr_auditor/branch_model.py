@@ -1,0 +1,101 @@
+"""Plain data of the branch audit: what GitHub answers about branches (commits, heads, comparisons,
+protection). Frozen, no I/O; the GitHub adapter builds them and the rules read them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class PullRef:
+    """A pull request GitHub associates with a commit (``Commit.associatedPullRequests``)."""
+
+    number: int
+    state: str  # MERGED | OPEN | CLOSED
+    base: str
+    merge_commit: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One commit of a branch's history. Logins are None when GitHub could not link the e-mail to an
+    account (e-mail addresses are never kept: they are personal data and the client sets them anyway)."""
+
+    oid: str
+    parents: tuple[str, ...]
+    committed_date: datetime
+    url: str
+    author: str | None
+    committer: str | None
+    pulls: tuple[PullRef, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RepoHeads:
+    """A repository as the listing saw it: when it was last pushed and the heads of its branches."""
+
+    repository: str
+    pushed_at: datetime | None
+    default_branch: str
+    heads: Mapping[str, str]  # branch → head oid (the default branch, and every branch when asked)
+
+
+@dataclass(frozen=True, slots=True)
+class Walk:
+    """Read ``head``'s history, newest first, until ``stop`` is met, at most ``limit`` commits."""
+
+    repository: str
+    branch: str
+    head: str
+    stop: str | None
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Walked:
+    commits: tuple[Commit, ...]  # the commits before ``stop`` (``stop`` itself excluded)
+    reached_stop: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Comparison:
+    """REST compare ``base...head``: ``status`` is ahead, behind, diverged or identical."""
+
+    status: str
+    ahead_by: int
+    merge_base: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Protection:
+    """A branch's effective protection: its branch protection rule and the rulesets that apply to it."""
+
+    required_approvals: int = 0
+    dismiss_stale_reviews: bool = False
+    code_owner_review: bool = False
+    admins_included: bool = False
+    bypass_actors: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "required_approvals": self.required_approvals,
+            "dismiss_stale_reviews": self.dismiss_stale_reviews,
+            "code_owner_review": self.code_owner_review,
+            "admins_included": self.admins_included,
+            "bypass_actors": list(self.bypass_actors),
+            "sources": list(self.sources),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """The credentials may not read the branch's protection (GitHub answered 403/404 or null)."""
+
+    missing_permission: str
+
+
+BranchKey = tuple[str, str]  # (repository, branch)

@@ -1,0 +1,274 @@
+"""The branch audit over real HTTP: BranchReader → stand-in (GitHub's schema, git history, REST compare,
+protection) → decisions → records, across runs that share one state store."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from pr_auditor.branch_audit import BranchAudit, audit_branches, commits_in_window
+from pr_auditor.errors import SourceError
+from pr_auditor.github import Connection, open_branch_reader
+from pr_auditor.policy import Policy, policy_from_mapping
+from pr_auditor.ports import MemoryState
+
+from standin.generate import make_state
+from standin.git import activity, force_push, init_branch, merge_pr, open_pr, push
+from standin.model import BranchRule, Fault, GitHubState, Repository, Ruleset
+from standin.server import StandIn
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)
+POLICY = policy_from_mapping({"required_approvals": 1})
+
+
+class Org:
+    """One organisation on the stand-in, and the runs of the scheduled branch audit against it."""
+
+    def __init__(self, state: GitHubState, server: StandIn) -> None:
+        self.state, self.server = state, server
+        self.store = MemoryState()
+        self.now = NOW
+        self.runs = 0
+        state.clock = lambda: self.now  # pushes happen at the test's time
+
+    def repo(self, name: str = "api") -> Repository:
+        found = self.state.find_repo("acme", name)
+        assert found is not None
+        return found
+
+    def run(self, policy: Policy = POLICY, *, later: timedelta = timedelta(hours=1)) -> BranchAudit:
+        self.now += later
+        self.runs += 1
+        connection = Connection(api_url=self.server.base_url, throttle_seconds=0, retries=1, backoff_seconds=0.01)
+        reader = open_branch_reader("test-token", connection)
+        audit = audit_branches(
+            ("acme",), source=reader, policy=policy, state=self.store, run_id=f"run-{self.runs}", now=self.now
+        )
+        audit.commit(self.store)
+        return audit
+
+
+@pytest.fixture
+def org() -> Iterator[Org]:
+    state = make_state(org="acme", repos=("api", "web"), pushers=("alice", "bob", "olivia-admin"))
+    state.clock = lambda: NOW
+    for repo in state.orgs["acme"]:
+        init_branch(state, repo)
+        repo.branch_rules.append(BranchRule("main", required_approvals=1, dismiss_stale=True, admin_enforced=True))
+    with StandIn(state) as server:
+        yield Org(state, server)
+
+
+def of_kind(audit: BranchAudit, kind: str) -> list[dict[str, Any]]:
+    return [record for record in audit.records if record["kind"] == kind]
+
+
+def test_the_first_run_takes_todays_heads_as_its_baseline(org: Org) -> None:
+    push(org.state, org.repo(), n=3)
+    audit = org.run()
+    assert audit.baselines == 2
+    assert of_kind(audit, "direct_push") == []
+
+
+def test_a_direct_push_is_found(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo(), author="olivia-admin")
+    audit = org.run()
+    (record,) = of_kind(audit, "direct_push")
+    assert record["sha"] == sha
+    assert record["repository"] == "acme/api" and record["branch"] == "main"
+    assert record["verdict"] == "non_compliant"
+    assert record["violations"][0]["code"] == "no_pull_request"
+    assert record["author"] == record["committer"] == "olivia-admin"
+    assert record["url"].endswith(f"/acme/api/commit/{sha}")
+    assert "@" not in str(record["author"]) and sha[:7] in record["message"]
+    assert org.run().records == []  # audited once: the head moved
+
+
+def test_a_direct_push_backdated_a_month_is_found_on_the_next_run(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo(), at=NOW - timedelta(days=31))
+    (record,) = of_kind(org.run(), "direct_push")
+    assert record["sha"] == sha
+    assert record["committed_date"].startswith("2026-10-30")
+
+
+@pytest.mark.parametrize("style", ["squash", "merge", "rebase"])
+def test_commits_a_merged_pr_brought_in_are_never_flagged(org: Org, style: str) -> None:
+    org.run()
+    merge_pr(org.state, org.repo(), style=style, commits=3)
+    audit = org.run()
+    assert audit.new_commits >= 1
+    assert of_kind(audit, "direct_push") == []
+
+
+def test_a_direct_push_between_merged_prs_is_the_only_finding(org: Org) -> None:
+    org.run()
+    merge_pr(org.state, org.repo(), style="rebase", commits=2)
+    (sha,) = push(org.state, org.repo())
+    merge_pr(org.state, org.repo(), style="merge", commits=2)
+    audit = org.run()
+    assert [r["sha"] for r in of_kind(audit, "direct_push")] == [sha]
+
+
+def test_the_original_commits_of_a_squashed_pr_pushed_directly_are_still_direct_pushes(org: Org) -> None:
+    # Given a squash-merged PR whose own commits never reached main …
+    org.run()
+    pr = merge_pr(org.state, org.repo(), style="squash", commits=1)
+    org.run()
+    # … when an admin pushes the PR's original head commit onto main by hand
+    repo = org.repo()
+    original = repo.commits[pr.head_oid]
+    original.parents = [repo.branches["main"]]
+    repo.branches["main"] = pr.head_oid
+    (record,) = of_kind(org.run(), "direct_push")
+    assert record["sha"] == pr.head_oid
+
+
+def test_an_open_pr_does_not_make_a_pushed_commit_compliant(org: Org) -> None:
+    org.run()
+    pr = open_pr(org.state, org.repo())
+    repo = org.repo()
+    repo.branches["main"] = pr.head_oid  # the PR's commit pushed straight onto main
+    (record,) = of_kind(org.run(), "direct_push")
+    assert record["sha"] == pr.head_oid
+
+
+def test_a_push_by_an_exempt_pusher_is_exempt(org: Org) -> None:
+    org.run()
+    push(org.state, org.repo(), author="release-bot")
+    policy = policy_from_mapping({"exempt_pushers": ["release-bot"]})
+    (record,) = of_kind(org.run(policy), "direct_push")
+    assert record["verdict"] == "exempt"
+    assert record["violations"] == []
+
+
+def test_a_force_push_gives_one_history_rewrite_and_audits_the_new_commits(org: Org) -> None:
+    repo = org.repo()
+    base = repo.branches["main"]
+    push(org.state, repo, n=2)
+    org.run()
+    new_head = force_push(org.state, repo, onto=base, n=1)
+    audit = org.run()
+    (rewrite,) = of_kind(audit, "history_rewrite")
+    assert rewrite["new_head"] == new_head and rewrite["comparison"] == "diverged"
+    assert rewrite["violations"][0]["code"] == "force_push"
+    assert [r["sha"] for r in of_kind(audit, "direct_push")] == [new_head]
+    assert org.run().records == []  # the baseline moved
+
+
+def test_a_branch_reset_to_an_older_commit_is_a_rewrite_with_nothing_new(org: Org) -> None:
+    repo = org.repo()
+    base = repo.branches["main"]
+    push(org.state, repo, n=2)
+    org.run()
+    repo.branches["main"] = base
+    repo.pushed_at = org.state.clock()
+    audit = org.run()
+    (rewrite,) = of_kind(audit, "history_rewrite")
+    assert rewrite["comparison"] == "behind"
+    assert of_kind(audit, "direct_push") == []
+
+
+def test_more_than_a_page_of_new_commits_are_all_audited(org: Org) -> None:
+    org.run()
+    pushed = push(org.state, org.repo(), n=150)
+    audit = org.run()
+    assert sorted(r["sha"] for r in of_kind(audit, "direct_push")) == sorted(pushed)
+    assert of_kind(audit, "history_rewrite") == []
+
+
+def test_repositories_not_pushed_since_the_last_run_are_not_walked(org: Org) -> None:
+    org.now += timedelta(minutes=5)
+    push(org.state, org.repo("web"))
+    org.run()
+    org.now += timedelta(minutes=5)
+    push(org.state, org.repo("web"))
+    org.state.reset_counters()
+    audit = org.run()
+    assert audit.repositories == 1  # only web: api was last pushed before the previous run's newest push
+    assert len(of_kind(audit, "direct_push")) == 1
+    assert audit.requests == org.state.count() == 2  # the push-ordered listing + one history page
+
+
+def test_protection_lowered_from_two_reviews_to_none_gives_one_weaker_protection_record(org: Org) -> None:
+    policy = policy_from_mapping({"required_approvals": 2})
+    repo = org.repo()
+    repo.branch_rules[:] = [BranchRule("main", required_approvals=2, dismiss_stale=True, admin_enforced=True)]
+    first = [r for r in of_kind(org.run(policy), "protection") if r["repository"] == "acme/api"]
+    assert [r["status"] for r in first] == ["first_seen"] and first[0]["verdict"] == "compliant"
+    repo.branch_rules[0].required_approvals = 0
+    audit = org.run(policy, later=timedelta(days=1))
+    (record,) = of_kind(audit, "protection")
+    assert record["status"] == "changed" and record["verdict"] == "non_compliant"
+    assert record["weaker_than_policy"] is True
+    assert record["previous"]["required_approvals"] == 2 and record["protection"]["required_approvals"] == 0
+    assert "policy requires 2" in record["weaknesses"][0]
+    assert of_kind(org.run(policy, later=timedelta(days=1)), "protection") == []  # recorded once
+
+
+def test_rulesets_count_and_their_bypass_actors_are_named(org: Org) -> None:
+    repo = org.repo()
+    repo.branch_rules.clear()
+    repo.rulesets.append(Ruleset("main-reviews", required_approvals=2, dismiss_stale=True, bypass=[("Team", "sre")]))
+    (record,) = [r for r in of_kind(org.run(), "protection") if r["repository"] == "acme/api"]
+    assert record["protection"]["required_approvals"] == 2
+    assert record["protection"]["bypass_actors"] == ["team:sre"]
+    assert record["weaker_than_policy"] is True
+
+
+def test_unreadable_protection_is_recorded_once_as_unknown_and_the_run_completes(org: Org) -> None:
+    org.state.protection_readable = False
+    push(org.state, org.repo())
+    audit = org.run()
+    unknown = of_kind(audit, "protection")
+    assert {r["status"] for r in unknown} == {"unknown"} and len(unknown) == 2  # api and web
+    assert all("Administration: read" in r["missing_permission"] for r in unknown)
+    assert of_kind(org.run(later=timedelta(days=1)), "protection") == []
+
+
+def test_the_cli_variant_finds_direct_pushes_by_committed_date_in_the_window(org: Org) -> None:
+    (inside,) = push(org.state, org.repo(), at=NOW - timedelta(hours=2))
+    push(org.state, org.repo(), at=NOW - timedelta(days=3))
+    merge_pr(org.state, org.repo(), style="squash", at=NOW - timedelta(hours=1))
+    reader = open_branch_reader("test-token", Connection(api_url=org.server.base_url, throttle_seconds=0))
+    records = commits_in_window(("acme",), NOW - timedelta(days=1), NOW, source=reader, policy=POLICY, run_id="cli-1")
+    assert [r["sha"] for r in records] == [inside]
+
+
+def test_a_failing_history_read_moves_no_head_and_the_next_run_finds_the_push(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo())
+    org.state.faults.add(Fault("http_500", times=50, match="graphql"))
+    with pytest.raises(SourceError):
+        org.run()
+    org.state.faults.clear()
+    assert [r["sha"] for r in of_kind(org.run(), "direct_push")] == [sha]
+
+
+def test_a_transient_failure_is_retried_within_the_run(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo())
+    org.state.faults.add(Fault("graphql_errors", times=1, match="graphql", partial=True))
+    assert [r["sha"] for r in of_kind(org.run(), "direct_push")] == [sha]
+
+
+def test_random_activity_over_many_runs_reports_every_direct_push_exactly_once(org: Org) -> None:
+    # Given an organisation that keeps merging PRs (all three styles) with direct pushes mixed in
+    rng = random.Random(9)
+    org.run()
+    expected: list[tuple[str, str, str]] = []
+    found: list[tuple[str, str, str]] = []
+    for _ in range(6):
+        org.now += timedelta(minutes=7)
+        expected += activity(org.state, rng, merges=5, pushes=2)
+        audit = org.run(later=timedelta(minutes=1))
+        found += [(r["repository"], r["branch"], r["sha"]) for r in of_kind(audit, "direct_push")]
+    # Then each direct push is reported once and nothing a merged PR brought in is
+    assert sorted(found) == sorted(expected)
