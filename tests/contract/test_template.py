@@ -1015,6 +1015,7 @@ PLACEHOLDERS = [
     ("GitHubOrgs", "your-org"),
     ("GitHubOrgs", "change-me"),
     ("GitHubOrgs", "octo org"),
+    ("GitHubOrgs", "*,octo-org"),
     ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pr-auditor/github-token-Q1w2E3"),
     ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:pr-auditor/github-token-Q1w2E3"),
     ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:210987654321:secret:pr-auditor/github-token-AbCdEf"),
@@ -1041,7 +1042,7 @@ def test_given_a_required_github_parameter_left_out_when_validated_then_the_depl
 
 
 @pytest.mark.parametrize(
-    "orgs", ["octo-org", "octo-org,octo-labs", "acme-corp", "my-organisation", "Example-Inc", "a1"]
+    "orgs", ["octo-org", "octo-org,octo-labs", "acme-corp", "my-organisation", "Example-Inc", "a1", "*"]
 )
 def test_given_real_looking_organisations_when_validated_then_they_pass(sam: dict[str, Any], orgs: str) -> None:
     assert tm.parameter_errors(sam, {**tm.SAMPLE_PARAMETERS, "GitHubOrgs": orgs}) == []
