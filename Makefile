@@ -99,7 +99,7 @@ lint: install  ## ruff, mypy strict on src/ and scripts/, cfn-lint on the templa
 	$(BIN)/mypy scripts/deploy.py
 	$(BIN)/cfn-lint template.yaml
 
-bench: install  ## requests, wall time, cold start and memory against a naive REST baseline
+bench: install  ## requests, wall time, cold start and memory against a naive REST baseline; the report over 200,000 changes
 	PYTHONPATH=tests $(BIN)/python -m bench
 
 # --- tools in their own venvs ---

@@ -13,8 +13,13 @@
   ceil(active/20) + ceil(new commits/100) requests), counted by the stand-in.
 - Wall time of the 5,000-PR audit at the shipped throttle (0.25 s between request starts) against
   throttle 0: the ratio says how much the throttle costs when requests already take time.
+- Hostile input: the 449-byte YAML alias bomb, a 1 MB policy, a scheduled event in year 9999, and catastrophic
+  or merely slow ticket patterns on a 64 KB body; each must end (with a one-line error or a verdict) in < 1 s
+  (`python -m bench --only hostile` runs just these).
 - `pr-auditor verify` over a year of hourly evidence chunks (8,760, written to a local folder by the real
   writer): wall time and peak RSS, in a fresh process (`python -m bench --only verify` runs just this).
+- `pr-auditor report` over a 90-day period of N generated changes (default 200,000) from a local JSON-lines
+  file: wall time and peak RSS, in a fresh process (the file is written beforehand, untimed; `--only report`).
 
 The baseline is what the reference tools do: REST search (hour slices, so the 1,000-result cap is never
 hit), then `GET /pulls/N` (merged_by, base and merge commit are not in search items) and `GET /pulls/N/reviews`
@@ -133,9 +138,27 @@ def run_baseline(base_url: str) -> dict[str, Any]:
     return {"prs": verdicts}
 
 
+def run_report(records_file: str) -> dict[str, Any]:
+    import io
+
+    from pr_auditor.cli import main as cli_main
+
+    from report_records import PERIOD
+
+    out = Path(records_file).parent / "pack"
+    argv = ["report", "--since", PERIOD.since.isoformat(), "--until", PERIOD.until.isoformat()]
+    code = cli_main(
+        [*argv, "--input", records_file, "--out", str(out), "--seed", "bench", "--quiet"], out=io.StringIO()
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    return {"exit": code, "changes": summary["changes"], "exceptions": summary["exceptions"]}
+
+
 def contender(name: str, base_url: str) -> dict[str, Any]:
+    """Run one contender in this (fresh) process; ``base_url`` is the stand-in's URL, or the report's input."""
     started = time.perf_counter()
-    result = {"auditor": run_auditor, "throttled": run_throttled, "baseline": run_baseline}[name](base_url)
+    runs = {"auditor": run_auditor, "throttled": run_throttled, "baseline": run_baseline, "report": run_report}
+    result = runs[name](base_url)
     result["wall_s"] = time.perf_counter() - started
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return result
@@ -212,6 +235,28 @@ def bench_verify() -> tuple[list[tuple[str, str, str]], bool]:
     return rows, verified["intact"] and verified["chunks"] == YEAR_CHUNKS
 
 
+# --------------------------------------------------------------------------- report over 200,000 changes
+def bench_report(n: int) -> tuple[list[tuple[str, str, str]], bool]:
+    """The report over ``n`` generated changes (90 days) in its own process; generation is not timed."""
+    from report_records import period_records, write_jsonl
+
+    with tempfile.TemporaryDirectory(prefix="pr-auditor-bench-") as folder:
+        records_file = Path(folder) / "records.jsonl"
+        write_jsonl(records_file, period_records(n))
+        env = os.environ | {"PYTHONPATH": str(TESTS)}
+        done = subprocess.run(  # noqa: S603 - this very script
+            [sys.executable, "-m", "bench", "--contender", "report", "--base-url", str(records_file)],
+            capture_output=True, text=True, check=True, env=env, cwd=TESTS.parent,
+        )  # fmt: skip
+        file_mb = records_file.stat().st_size / 2**20
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    rows = [
+        (f"report, {n:,} changes", f"{report['wall_s']:.1f} s", f"90 days from a {file_mb:.0f} MiB JSON-lines file; bound 60 s"),
+        ("peak RSS, report", f"{report['peak_rss_mb']:.0f} MiB", f"{report['exceptions']:,} exceptions in the HTML table"),
+    ]  # fmt: skip
+    return rows, report["exit"] == 0 and report["changes"] == n and report["wall_s"] < 60
+
+
 def import_seconds(statement: str, repeat: int = 7) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
     samples = [
@@ -221,12 +266,59 @@ def import_seconds(statement: str, repeat: int = 7) -> float:
     return statistics.median(samples)
 
 
+def hostile_input() -> list[tuple[str, float, str]]:
+    """Seconds each hostile input takes to reject or judge (best of 3), with what it ended in."""
+    sys.path.insert(0, str(TESTS))
+    from pr_auditor.errors import ConfigError
+    from pr_auditor.evaluate import evaluate
+    from pr_auditor.invocation import parse_event
+    from pr_auditor.policy import parse_policy
+
+    from builders import pull_request, review
+    from policy_cases import ALIAS_BOMB as bomb
+
+    megabyte = "exempt_authors: [" + ", ".join(["someone"] * 120_000) + "]\n"
+    event = {"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events", "account": "1",
+             "time": "9999-12-31T23:59:59Z", "region": "eu-west-1", "resources": [], "detail": {}}  # fmt: skip
+
+    def rejected(action: Any) -> str:
+        try:
+            action()
+        except ConfigError as exc:
+            return str(exc)[:60]
+        return "accepted"
+
+    def verdict(pattern: str, body: str) -> str:
+        policy = parse_policy(f"ticket_pattern: '{pattern}'\n")
+        pr = pull_request(body=body, title="x" * 256, reviews=(review("bob"),))
+        return evaluate(pr, policy.default, policy_version="v").verdict.value
+
+    cases: list[tuple[str, Any]] = [
+        (f"alias bomb ({len(bomb.encode())} bytes)", lambda: rejected(lambda: parse_policy(bomb))),
+        (f"policy of {len(megabyte) / 1e6:.1f} MB", lambda: rejected(lambda: parse_policy(megabyte))),
+        ("scheduled event, year 9999", lambda: rejected(lambda: parse_event(event, now=datetime.now(UTC)))),
+        ("(a+)+$ on a 64 KB body", lambda: verdict("(a+)+$", "a" * 65_535 + "!")),
+        ("(?i)[a-z]+-[0-9]+ on 64 KB", lambda: verdict("(?i)[a-z]+-[0-9]+", "ab" * 32_768)),
+    ]
+    results = []
+    for name, action in cases:
+        samples = []
+        for _ in range(3):
+            started = time.perf_counter()
+            outcome = action()
+            samples.append(time.perf_counter() - started)
+        results.append((name, min(samples), outcome))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("BENCH_LATENCY_MS", "20")))
-    parser.add_argument("--contender", choices=["auditor", "throttled", "baseline", "verify"], help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["verify"], help="run one measurement only")
+    parser.add_argument("--report-records", type=int, default=int(os.environ.get("BENCH_REPORT_RECORDS", "200000")))
+    contenders = ["auditor", "throttled", "baseline", "verify", "report"]
+    parser.add_argument("--contender", choices=contenders, help=argparse.SUPPRESS)
+    parser.add_argument("--only", choices=["verify", "report", "hostile"], help="run one measurement only")
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
@@ -236,11 +328,16 @@ def main() -> int:
             )
         )
         return 0
-    if args.only == "verify":
-        verify_rows, verify_ok = bench_verify()
-        for name, value, note in verify_rows:
+    if args.only == "hostile":
+        hostile_only = hostile_input()
+        for name, seconds, outcome in hostile_only:
+            print(f"  hostile: {name:<32} {seconds * 1000:>8.1f} ms   {outcome}")
+        return 0 if all(seconds < 1.0 for _, seconds, _ in hostile_only) else 1
+    if args.only:
+        only_rows, only_ok = bench_verify() if args.only == "verify" else bench_report(args.report_records)
+        for name, value, note in only_rows:
             print(f"  {name:<28} {value:>10}   {note}")
-        return 0 if verify_ok else 1
+        return 0 if only_ok else 1
 
     print(f"pr-auditor bench: {args.prs} merged PRs in one day, {args.latency_ms:g} ms stand-in latency per request")
     parent, child = mp.Pipe()
@@ -258,6 +355,7 @@ def main() -> int:
         parent.send("stop")
         server.join(timeout=10)
     handler_import = import_seconds("import pr_auditor.handler")
+    hostile = hostile_input()
     boto3_import = import_seconds("import boto3")
 
     n = info["in_window"]
@@ -300,16 +398,21 @@ def main() -> int:
             f"{history['findings']} findings; bound ceil(active/20) + ceil(new/100) = {history_bound}",
         )
     )
+    rows += [(f"hostile: {name}", f"{seconds * 1000:.1f} ms", outcome) for name, seconds, outcome in hostile]
+    verify_rows, verify_ok = bench_verify()
+    report_rows, report_ok = bench_report(args.report_records)
+    rows += verify_rows + report_rows
     print()
     for name, value, note in rows:
         print(f"  {name:<28} {value:>10}   {note}")
-    verify_rows, verify_ok = bench_verify()
-    rows += verify_rows
+    fast = all(seconds < 1.0 for _, seconds, _ in hostile)
     ok = auditor["prs"] == n and requests_auditor <= bound and requests_baseline >= 50 * requests_auditor
     ok = ok and throttled["prs"] == n and search_ok and history["requests"] <= history_bound and verify_ok
+    ok = ok and report_ok and fast
     print(
         f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bounds, >= 50x fewer than the"
-        " baseline, the year's chain intact"
+        f" baseline, the year's chain intact, the report over {args.report_records:,} changes in under 60 s,"
+        " hostile input handled in < 1 s each"
     )
     return 0 if ok else 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pr_auditor.model import Actor, LabelEvent, PullRequest, Review, ReviewState
+from pr_auditor.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
 
 MERGED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HEAD = "5d6e7f8a9b0c1d2e3f405162738495a6b7c8d9e0"
@@ -48,6 +48,19 @@ def label_event(
         actor=Actor.of(by) if by else None,
         at=MERGED_AT + timedelta(minutes=minutes_after_merge),
     )
+
+
+def after_merge(minutes: int) -> int:
+    """``minutes_before_merge`` for a review submitted ``minutes`` after the merge."""
+    return -minutes
+
+
+def rename(previous: str, current: str, *, minutes_after_merge: int) -> TitleRename:
+    return TitleRename(previous=previous, current=current, at=MERGED_AT + timedelta(minutes=minutes_after_merge))
+
+
+def body_edit(text: str | None, *, minutes_after_merge: int) -> BodyEdit:
+    return BodyEdit(at=MERGED_AT + timedelta(minutes=minutes_after_merge), text=text)
 
 
 def pull_request(**overrides: Any) -> PullRequest:

@@ -1,4 +1,5 @@
-"""The AWS side on moto, shaped by template.yaml: log group, ops route (SNS → SQS + DLQ), secret, policy.
+"""The AWS side on moto, shaped by template.yaml: log group, ops route (SNS → SQS + DLQ), secret, policy,
+state table (with its open-index and its write-protection policy), evidence bucket (Object Lock).
 
 What moto does for real here: Secrets Manager, SSM (read by Powertools Parameters inside the handler),
 CloudWatch Logs put/get, SNS → SQS delivery with the DLQ redrive. What it cannot do (measured on moto 5.2,
@@ -25,7 +26,7 @@ from typing import Any
 import boto3
 
 from cwfilter import matches
-from template_model import AlarmSpec, MetricFilterSpec, alarms, load_template, metric_filters
+from template_model import AlarmSpec, MetricFilterSpec, alarms, load_template, metric_filters, parameter_values, resolve
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -40,7 +41,7 @@ class LambdaContext:
     memory_limit_in_mb: int = 512
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-auditor"
     aws_request_id: str = "demo-request-0001"
-    log_group_name: str = f"/aws/lambda/{STACK}-auditor"
+    log_group_name: str = field(default_factory=lambda: log_group_name(STACK))
     remaining_ms: int = 900_000
 
     def get_remaining_time_in_millis(self) -> int:
@@ -58,11 +59,20 @@ class AwsRoute:
     secret_arn: str
     policy_parameter: str
     state_table: str
+    evidence_bucket: str
     filters: list[MetricFilterSpec] = field(default_factory=list)
     alarms: list[AlarmSpec] = field(default_factory=list)
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=REGION)
+
+
+def log_group_name(stack: str) -> str:
+    """The evidence log group's name as the template builds it for ``stack`` (the function logs there, and
+    Lambda reports it as the context's log group)."""
+    template = load_template()
+    name = template["Resources"]["AuditLogGroup"]["Properties"]["LogGroupName"]
+    return str(resolve(template, name, parameter_values(template, stack_name=stack)))
 
 
 def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> dict[str, str]:
@@ -79,8 +89,12 @@ def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> 
         "CHUNK_MINUTES": "1440",
         "DEDUPE_TTL_DAYS": "400",
         "START_AT": "",
+        "SWEEP_DAYS": "7",
+        "SWEEP_EVERY_HOURS": "24",
+        "EVIDENCE_BUCKET": route.evidence_bucket,
         "GITHUB_THROTTLE_SECONDS": "0",
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",
+        "POWERTOOLS_METRICS_NAMESPACE": "PrAuditor",
     }
     env.update(overrides)
     return env
@@ -98,24 +112,39 @@ def aws_environment() -> None:
 
 
 def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
-    """Create what template.yaml declares for the data path (call inside ``moto.mock_aws``)."""
+    """Create what template.yaml declares for the data path (call inside ``moto.mock_aws``).
+
+    Names are the template's own, resolved for ``stack`` (the log group and the table carry the stack id's
+    first block, as deployed). Not created: the KMS keys (moto's logs and SQS ignore them), alarms, the
+    dashboard and the EventBridge rules (contract tests check those as data)."""
     template = load_template()
     resources = template["Resources"]
+    values = parameter_values(template, stack_name=stack)
     logs, sns, sqs = (boto3.client(s, region_name=REGION) for s in ("logs", "sns", "sqs"))
     secrets, ssm = boto3.client("secretsmanager", region_name=REGION), boto3.client("ssm", region_name=REGION)
 
-    log_group = f"/aws/lambda/{stack}-auditor"
+    log_group = log_group_name(stack)
     logs.create_log_group(logGroupName=log_group)
     retention = int(template["Parameters"]["LogRetentionDays"]["Default"])
     logs.put_retention_policy(logGroupName=log_group, retentionInDays=retention)
 
-    topic_arn = sns.create_topic(Name=f"{stack}-alarms")["TopicArn"]
-    max_receive = int(resources["OpsQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"])
-    dlq_url = sqs.create_queue(QueueName=f"{stack}-ops-dlq")["QueueUrl"]
+    topic_arn = sns.create_topic(
+        Name=str(resolve(template, resources["AlarmTopic"]["Properties"]["TopicName"], values))
+    )["TopicArn"]
+    queue_props, dlq_props = resources["OpsQueue"]["Properties"], resources["OpsDeadLetterQueue"]["Properties"]
+    max_receive = int(queue_props["RedrivePolicy"]["maxReceiveCount"])
+    dlq_url = sqs.create_queue(
+        QueueName=f"{stack}-ops-dlq",
+        Attributes={"MessageRetentionPeriod": str(dlq_props["MessageRetentionPeriod"])},
+    )["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName=f"{stack}-ops",
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive})},
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receive}),
+            "MessageRetentionPeriod": str(queue_props["MessageRetentionPeriod"]),
+            "VisibilityTimeout": str(queue_props["VisibilityTimeout"]),
+        },
     )["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sqs.set_queue_attributes(
@@ -139,7 +168,12 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
     )
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
-    state_table = create_state_table(resources["AuditStateTable"]["Properties"], f"{stack}-audit-state")
+    table_props = resources["AuditStateTable"]["Properties"]
+    state_table = create_state_table(table_props, str(resolve(template, table_props["TableName"], values)))
+    put_state_table_policy(
+        table_props, state_table, values, role_arn=f"arn:aws:iam::{ACCOUNT}:role/{stack}-AuditorRole"
+    )
+    evidence_bucket = create_evidence_bucket(resources["EvidenceBucket"]["Properties"], f"{stack}-evidence-bucket")
     secret_arn = secrets.create_secret(Name=f"{stack}/github-token", SecretString=json.dumps({"token": token}))["ARN"]
     parameter = f"/{stack}/policy"
     ssm.put_parameter(Name=parameter, Value=policy_text, Type="String")
@@ -151,28 +185,70 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
         secret_arn=secret_arn,
         policy_parameter=parameter,
         state_table=state_table,
+        evidence_bucket=evidence_bucket,
         filters=metric_filters(template, stack_name=stack),
         alarms=alarms(template, stack_name=stack),
     )
 
 
 def create_state_table(properties: dict[str, Any], name: str) -> str:
-    """The template's state table (key schema, billing, TTL attribute taken from its properties)."""
+    """The template's state table (key schema, indexes, billing, TTL attribute taken from its properties)."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)
+    indexes = [
+        {"IndexName": i["IndexName"], "KeySchema": i["KeySchema"], "Projection": i["Projection"]}
+        for i in properties.get("GlobalSecondaryIndexes", [])
+    ]
     dynamodb.create_table(
         TableName=name,
         KeySchema=properties["KeySchema"],
         AttributeDefinitions=properties["AttributeDefinitions"],
         BillingMode=properties["BillingMode"],
-        **(
-            {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
-            if "GlobalSecondaryIndexes" in properties
-            else {}
-        ),
+        **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
     )
     ttl = properties["TimeToLiveSpecification"]
     dynamodb.update_time_to_live(
         TableName=name, TimeToLiveSpecification={"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]}
+    )
+    return name
+
+
+def _with_role(value: Any, role_arn: str) -> Any:
+    """The policy document with the function role's GetAtt replaced by ``role_arn``."""
+    if value == {"Fn::GetAtt": ["AuditorRole", "Arn"]}:
+        return role_arn
+    if isinstance(value, dict):
+        return {key: _with_role(item, role_arn) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_with_role(item, role_arn) for item in value]
+    return value
+
+
+def put_state_table_policy(properties: dict[str, Any], name: str, values: dict[str, Any], *, role_arn: str) -> None:
+    """Attach the template's resource policy to the table (moto stores it; it does not enforce it)."""
+    document = resolve(load_template(), _with_role(properties["ResourcePolicy"]["PolicyDocument"], role_arn), values)
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    table_arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+    dynamodb.put_resource_policy(ResourceArn=table_arn, Policy=json.dumps(document))
+
+
+def create_evidence_bucket(properties: dict[str, Any], name: str) -> str:
+    """The template's evidence bucket: Object Lock (hence versioning) with its default COMPLIANCE retention."""
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(
+        Bucket=name,
+        CreateBucketConfiguration={"LocationConstraint": REGION},
+        ObjectLockEnabledForBucket=bool(properties["ObjectLockEnabled"]),
+    )
+    retention = properties["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]
+    days = retention["Days"]
+    if isinstance(days, dict):  # {"Ref": "EvidenceRetentionDays"}: its default
+        days = load_template()["Parameters"][days["Ref"]]["Default"]
+    s3.put_object_lock_configuration(
+        Bucket=name,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": retention["Mode"], "Days": int(days)}},
+        },
     )
     return name
 

@@ -11,6 +11,9 @@ MALFORMED = [
     ("bots-not-boolean", "bot_approvals_count: 1\n", r"^bot_approvals_count: expected true or false"),
     ("exempt-not-a-list", "exempt_authors: dependabot\n", r"^exempt_authors: expected a list"),
     ("bad-regex", "ticket_pattern: '[A-Z+-\\d'\n", r"^ticket_pattern: invalid regular expression"),
+    ("regex-backreference", "ticket_pattern: '(OPS)-\\1'\n", r"^ticket_pattern: invalid regular expression .* RE2"),
+    ("alias", "a: &x [1]\nexempt_authors: *x\n", r"^YAML anchors and aliases are not allowed"),
+    ("empty-document", "# only a comment\n", r"^policy: the document is empty"),
     ("regex-not-a-string", "ticket_pattern: 12\n", r"^ticket_pattern: expected a regular expression"),
     ("branches-empty", "branches: []\n", r"^branches: an empty list would put every branch out of scope"),
     ("branch-not-a-string", "branches: [main, 3]\n", r"^branches\[1\]: expected a non-empty string"),
@@ -32,3 +35,20 @@ MALFORMED = [
     ("not-yaml", "required_approvals: [1\n", r"^not valid YAML or JSON at line 2, column 1$"),
     ("json-unknown-key", '{"required_approvals": 1, "emergency": true}', r"^emergency: unknown key"),
 ]
+
+
+def _alias_bomb(size: int) -> str:
+    """A "billion laughs" YAML document: nine anchors, each a list of nine aliases of the one before
+    (9^9 leaves once expanded), padded by a leading comment to exactly ``size`` bytes."""
+    lines = ["a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(8):
+        this, previous = chr(98 + i), chr(97 + i)
+        lines.append(f"{this}: &{this} [{', '.join(['*' + previous] * 9)}]")
+    body = "\n".join(lines) + "\n"
+    padding = size - len(body) - 2
+    assert padding >= 0
+    return "#" + " " * padding + "\n" + body
+
+
+#: The size of the alias bomb that took 6 GB of RSS before aliases were refused.
+ALIAS_BOMB = _alias_bomb(449)

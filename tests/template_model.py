@@ -13,13 +13,19 @@ Small and stable on purpose (the demo uses ``metric_filters()``)::
 * ``translated()`` - the CloudFormation that aws-sam-translator makes of the template, offline (local
   ``CodeUri``/``ContentUri`` replaced by S3 URIs and a managed-policy loader that knows no policies, as
   cfn-lint and ``sam validate`` do).
-* ``resolve()`` - evaluates the few intrinsics used in names (Ref, Fn::Sub, Fn::Join, Fn::FindInMap, Fn::If).
+* ``resolve()`` - evaluates the few intrinsics used in names (Ref, Fn::Sub, Fn::Join, Fn::FindInMap, Fn::If,
+  Fn::Select, Fn::Split).
+* ``parameter_errors()`` - what CloudFormation says before it creates anything: a parameter without a value,
+  outside its AllowedValues/AllowedPattern/bounds, or a ``Rules`` assertion that fails (its AssertDescription).
+* ``dashboard()`` - the dashboard body as parsed JSON, resource attributes left as ``<Resource.Attribute>``.
 """
 
 from __future__ import annotations
 
 import copy
+import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +42,13 @@ PSEUDO_PARAMETERS: dict[str, str] = {
     "AWS::Region": "eu-west-1",
     "AWS::Partition": "aws",
     "AWS::URLSuffix": "amazonaws.com",
-    "AWS::StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/pr-auditor/00000000-0000-0000-0000-000000000000",
+    "AWS::StackId": "arn:aws:cloudformation:eu-west-1:123456789012:stack/pr-auditor/1b4e28ba-2fa1-11d2-883f-0016d3cca427",
 }
-# Values for the parameters without a default, so the template can be translated and resolved offline.
+# Values for the parameters without a default, so the template can be translated and resolved offline. Not the
+# documentation's placeholders (acme, account 123456789012): the template refuses those.
 SAMPLE_PARAMETERS: dict[str, str] = {
-    "GitHubOrgs": "acme",
-    "GitHubTokenSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pr-auditor/github-token-AbCdEf",
+    "GitHubOrgs": "northwind-eng,northwind-labs",
+    "GitHubTokenSecretArn": "arn:aws:secretsmanager:eu-west-1:210987654321:secret:pr-auditor/github-Q1w2E3",
 }
 
 
@@ -196,6 +203,8 @@ def resolve(template: Mapping[str, Any], value: Any, params: Mapping[str, Any] |
         return {key: resolve(template, item, values) for key, item in value.items()}
     ((key, arg),) = value.items()
     if key == "Ref":
+        if arg == "AWS::NoValue":  # the property is left out; kept as written so callers can tell
+            return value
         if arg in values:
             return values[arg]
         raise UnresolvableError(f"Ref {arg}")
@@ -217,6 +226,9 @@ def resolve(template: Mapping[str, Any], value: Any, params: Mapping[str, Any] |
     if key == "Fn::Select":
         index, items = arg
         return resolve(template, items, values)[int(resolve(template, index, values))]
+    if key == "Fn::Split":
+        separator, text = arg
+        return str(resolve(template, text, values)).split(separator)
     if key.startswith("Fn::") or key == "Condition":
         raise UnresolvableError(f"{key} {arg!r}")
     return {key: resolve(template, arg, values)}
@@ -224,6 +236,7 @@ def resolve(template: Mapping[str, Any], value: Any, params: Mapping[str, Any] |
 
 _NAME_PROPERTIES = {
     "AWS::Logs::LogGroup": "LogGroupName",
+    "AWS::DynamoDB::Table": "TableName",
     "AWS::SSM::Parameter": "Name",
     "AWS::SNS::Topic": "TopicName",
     "AWS::Serverless::Function": "FunctionName",
@@ -235,7 +248,8 @@ _NAME_PROPERTIES = {
 def _resource_names(template: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """``${LogicalId}`` inside Fn::Sub -> the resource's explicit name (the value of its Ref), if it has one.
 
-    Only names that are plain strings or parameter/pseudo-parameter Subs (no recursion into resources).
+    Only names that are plain strings or parameter/pseudo-parameter Subs, whose variables (if any) are
+    intrinsics of parameters (no recursion into resources).
     """
     names: dict[str, Any] = {}
     for logical_id, resource in template.get("Resources", {}).items():
@@ -243,12 +257,101 @@ def _resource_names(template: Mapping[str, Any], values: Mapping[str, Any]) -> d
         name = resource.get("Properties", {}).get(prop) if prop else None
         if isinstance(name, str):
             names[logical_id] = name
-        elif isinstance(name, dict) and set(name) == {"Fn::Sub"} and isinstance(name["Fn::Sub"], str):
+        elif isinstance(name, dict) and set(name) == {"Fn::Sub"}:
+            text, extra = (name["Fn::Sub"], {}) if isinstance(name["Fn::Sub"], str) else name["Fn::Sub"]
             try:
-                names[logical_id] = _substitute(name["Fn::Sub"], values)
+                variables = {**values, **{k: resolve(template, v, values) for k, v in extra.items()}}
+                names[logical_id] = _substitute(text, variables)
             except UnresolvableError:
                 continue
     return names
+
+
+# --------------------------------------------------------------------------- parameter validation and rules
+def _rule_value(template: Mapping[str, Any], value: Any, params: Mapping[str, Any]) -> Any:
+    """Evaluate a Rules expression: Ref, Fn::Equals/Not/And/Or/Contains/EachMemberIn (what rules may use)."""
+    if isinstance(value, list):
+        return [_rule_value(template, item, params) for item in value]
+    if not isinstance(value, dict):
+        return value
+    ((key, arg),) = value.items()
+    if key == "Ref":
+        return str(params[arg])
+    args = [_rule_value(template, item, params) for item in (arg if isinstance(arg, list) else [arg])]
+    if key == "Fn::Equals":
+        return str(args[0]) == str(args[1])
+    if key == "Fn::Not":
+        return not args[0]
+    if key == "Fn::And":
+        return all(args)
+    if key == "Fn::Or":
+        return any(args)
+    if key == "Fn::Contains":
+        return str(args[1]) in [str(item) for item in args[0]]
+    if key == "Fn::EachMemberIn":
+        return all(str(item) in [str(a) for a in args[1]] for item in args[0])
+    raise UnresolvableError(f"rule function {key}")
+
+
+def rule_failures(template: Mapping[str, Any], params: Mapping[str, Any]) -> list[str]:
+    """The AssertDescription of every failing assertion of the template's ``Rules`` (none when all hold)."""
+    failures: list[str] = []
+    for name, rule in template.get("Rules", {}).items():
+        condition = rule.get("RuleCondition")
+        if condition is not None and not _rule_value(template, condition, params):
+            continue
+        for assertion in rule["Assertions"]:
+            if not _rule_value(template, assertion["Assert"], params):
+                failures.append(f"{name}: {assertion.get('AssertDescription', 'assertion failed')}")
+    return failures
+
+
+def parameter_errors(template: Mapping[str, Any], overrides: Mapping[str, str]) -> list[str]:
+    """What CloudFormation refuses before creating anything, for these parameter overrides (strings, as given to
+    ``sam deploy --parameter-overrides``): a required parameter without a value, a value outside AllowedValues,
+    not matching AllowedPattern as a whole (Java's ``String.matches``; the template's patterns use only syntax
+    Python's ``re`` shares), outside MinValue/MaxValue or MinLength/MaxLength, then the Rules. Each error
+    starts with the parameter's name, as CloudFormation's messages name it."""
+    errors: list[str] = []
+    values: dict[str, Any] = {}
+    for name, spec in template.get("Parameters", {}).items():
+        if name in overrides:
+            value = str(overrides[name])
+        elif "Default" in spec:
+            value = str(spec["Default"])
+        else:
+            errors.append(f"{name}: must have a value (no default)")
+            continue
+        values[name] = value
+        constraint = spec.get("ConstraintDescription", "")
+        if "AllowedValues" in spec and value not in [str(v) for v in spec["AllowedValues"]]:
+            errors.append(f"{name}: must be one of AllowedValues")
+        if "AllowedPattern" in spec and not re.fullmatch(spec["AllowedPattern"], value):
+            errors.append(f"{name}: failed to satisfy constraint: {constraint or spec['AllowedPattern']}")
+        if spec.get("Type") == "Number":
+            number = float(value)
+            if number < spec.get("MinValue", float("-inf")) or number > spec.get("MaxValue", float("inf")):
+                errors.append(f"{name}: out of range")
+        elif not spec.get("MinLength", 0) <= len(value) <= spec.get("MaxLength", 1 << 30):
+            errors.append(f"{name}: length out of range")
+    if len(values) == len(template.get("Parameters", {})):
+        errors.extend(rule_failures(template, values))
+    return errors
+
+
+# --------------------------------------------------------------------------- dashboard
+def dashboard(template: Mapping[str, Any] | None = None, stack_name: str = DEFAULT_STACK_NAME) -> dict[str, Any]:
+    """The body of the template's one dashboard, parsed; ``${Resource.Attribute}`` left as ``<Resource.Attribute>``."""
+    tpl = load_template() if template is None else template
+    ((_, resource),) = resources_of_type(tpl, "AWS::CloudWatch::Dashboard").items()
+    body = resource["Properties"]["DashboardBody"]
+    text = body["Fn::Sub"] if isinstance(body, dict) else body
+    if not isinstance(text, str):
+        raise ValueError("DashboardBody must be a literal or a plain Fn::Sub string")
+    values = parameter_values(tpl, stack_name=stack_name)
+    attributes = {name: f"<{name}>" for name in re.findall(r"\$\{([A-Za-z0-9]+\.[A-Za-z0-9]+)\}", text)}
+    parsed: dict[str, Any] = json.loads(_substitute(text, {**values, **attributes}))
+    return parsed
 
 
 # --------------------------------------------------------------------------- typed views

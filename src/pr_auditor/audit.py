@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pr_auditor.errors import AuditError, NotifyError, SourceError
+from pr_auditor.errors import AuditError, ConfigError, NotifyError, SourceError, describe
 from pr_auditor.evaluate import evaluate, is_in_scope
 from pr_auditor.model import PullRequest, Window, iso
 from pr_auditor.notify import is_finding
@@ -31,7 +31,7 @@ from pr_auditor.ports import (
     Record,
     StateStore,
 )
-from pr_auditor.records import RunStats, describe, policy_change_record, pull_request_record, run_summary_record
+from pr_auditor.records import RunStats, policy_change_record, pull_request_record, run_summary_record
 from pr_auditor.windows import chunked, plan_chunks
 
 Sink = Callable[[Record], None]
@@ -183,6 +183,15 @@ class AuditRequest:
     stream: str = "cli"
 
 
+class AuditRejectedError(ConfigError):
+    """The run stopped on bad configuration found only once it started (a token no header can carry, say);
+    ``summary`` is the failed run_summary already emitted. Retrying will not help: fix the input."""
+
+    def __init__(self, cause: ConfigError, summary: Record) -> None:
+        super().__init__(describe(cause))
+        self.summary = summary
+
+
 class AuditFailedError(SourceError):
     """The run could not audit its whole window; ``summary`` is the failed run_summary already emitted.
     ``__cause__`` is what failed (GitHub, the state table, the archive, or a bug)."""
@@ -260,7 +269,7 @@ def run_audit(
         except AuditError:
             log.exception("could not confirm the records written before the failure; a later run re-emits them")
         delivery.write(failed)
-        raise AuditFailedError(exc, failed) from exc
+        raise _summarised(exc, failed) from exc
     delivery.write(done)
     return done
 
@@ -533,12 +542,19 @@ def failures_summarised(orgs: tuple[str, ...], window: Window, run_id: str, port
     started = ports.clock()
     try:
         yield
-    except AuditFailedError:
+    except (AuditFailedError, AuditRejectedError):
         raise
     except Exception as exc:
         failed = failed_run_summary(orgs, window, run_id, ports.policy.version, exc, duration=ports.clock() - started)
         ports.emit(failed)
-        raise AuditFailedError(exc, failed) from exc
+        raise _summarised(exc, failed) from exc
+
+
+def _summarised(cause: Exception, summary: Record) -> AuditFailedError | AuditRejectedError:
+    """The error a run raises once its failed summary is written: bad input stays bad input (exit 2)."""
+    if isinstance(cause, ConfigError):
+        return AuditRejectedError(cause, summary)
+    return AuditFailedError(cause, summary)
 
 
 def failed_run_summary(

@@ -1,4 +1,5 @@
-"""pr-auditor audit|backfill: the Lambda's engine from a terminal.
+"""pr-auditor audit|backfill: the Lambda's engine from a terminal; ``report``: the auditor's evidence pack
+(``report/command.py``).
 
 stdout carries the records as JSON lines (the same records the Lambda writes); progress and errors go
 to stderr. Exit 0 when the audit completed (findings are not an error), 1 when GitHub could not be read
@@ -29,6 +30,7 @@ from pr_auditor.invocation import make_window
 from pr_auditor.model import Window, iso
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.ports import Ledger, MemoryLedger, Record
+from pr_auditor.report import command as report_command
 from pr_auditor.settings import connection_from_env, credentials_from_env, parse_orgs, require_orgs
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE = 0, 1, 2
@@ -123,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify_parser.set_defaults(run=check_archive)
     verify.add_arguments(verify_parser)
+    report_help = "the auditor's evidence pack for a period: population, exceptions, sample, summary, HTML"
+    report_parser = commands.add_parser("report", help=report_help, description=report_help + ".")
+    report_parser.set_defaults(run=report_command.report)
+    report_command.add_arguments(report_parser)
     return parser  # fmt: skip
 
 
@@ -151,7 +157,7 @@ class _JsonLines:
         self.count = 0
 
     def __call__(self, record: Record) -> None:
-        self._stream.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._stream.write(json.dumps(record, separators=(",", ":"), ensure_ascii=True) + "\n")
         self.count += 1
         if self.count % 500 == 0:
             log.info("%d records written", self.count)

@@ -31,6 +31,11 @@ class NotFoundError(SourceError):
     """GitHub says an object does not exist (or is not visible to the token). Retrying will not help."""
 
 
+class RedirectedError(SourceError):
+    """GitHub, or a proxy in front of it, answered with a redirect. Requests are not followed elsewhere (the
+    token would go with them); retrying will not help: check GITHUB_API_URL."""
+
+
 class RateLimitError(SourceError):
     """GitHub's rate limit would outlast the time this run may wait. ``retry_in``: seconds until reset."""
 
@@ -63,3 +68,20 @@ class ArchiveError(StateError):
 class NotifyError(AuditError):
     """A per-finding message could not be published; the ledger keeps the finding un-notified and a later
     run publishes it (the run itself is not failed: the record and the alarm exist)."""
+
+
+#: The most of an error's text that reaches a record or a log line.
+MAX_DESCRIPTION = 200
+
+
+def describe(exc: BaseException) -> str:
+    """A short, sanitised text for a failure, safe to put in a record: our own errors (``AuditError``) by their
+    message, which we wrote to be one safe line, truncated to ``MAX_DESCRIPTION`` characters and made one
+    ASCII line; any other exception by its type name only, because its text may carry what a server, a
+    library or an attacker chose (a URL with a token, a response body, a 64 KB title)."""
+    if not isinstance(exc, AuditError):
+        return type(exc).__name__
+    text = " ".join(str(exc).split()).encode("ascii", errors="backslashreplace").decode("ascii")
+    if len(text) > MAX_DESCRIPTION:
+        text = text[: MAX_DESCRIPTION - 3] + "..."
+    return text or type(exc).__name__

@@ -3,6 +3,10 @@
 The approval semantics are the README's ("Policy", approval semantics): per reviewer only the latest
 opinionated review counts, and an approval counts only if it is not the author's, not a bot's (unless
 allowed), from someone who can push, and given on the head that was merged (unless stale ones are allowed).
+
+The verdict is what was true when the change went in: reviews submitted after the merge neither approve nor
+block (GitHub accepts reviews on merged PRs), and the ticket reference is read from the title and body as they
+were at the merge (later renames and edits undone). See docs/verdict-at-merge.md.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pr_auditor.model import (
     PullRequest,
     Review,
     ReviewState,
+    TitleRename,
     Verdict,
     Violation,
     ViolationCode,
@@ -27,6 +32,25 @@ from pr_auditor.model import (
 from pr_auditor.policy import RepoPolicy
 
 # --- reviews -------------------------------------------------------------------------------------
+
+
+def is_submitted_after_merge(review: Review, pr: PullRequest) -> bool:
+    """Was the review submitted after the PR was merged? GitHub accepts reviews on merged PRs, so an
+    approval (or a change request) given afterwards did not authorise (or block) the change that went in.
+    It is listed in the record as ``post_merge_reviews`` and never changes the verdict. Timestamps are to
+    the second; a review in the merge's own second counts as before it. Fix: none; review before merging."""
+    return review.submitted_at is not None and review.submitted_at > pr.merged_at
+
+
+def reviews_at_merge(pr: PullRequest) -> tuple[Review, ...]:
+    """The reviews that existed when the PR was merged: the ones the verdict is made of."""
+    return tuple(r for r in pr.reviews if not is_submitted_after_merge(r, pr))
+
+
+def post_merge_reviews(pr: PullRequest) -> tuple[Review, ...]:
+    """Reviews submitted after the merge, oldest first: evidence for auditors, not part of the verdict."""
+    later = (r for r in pr.reviews if is_submitted_after_merge(r, pr))
+    return tuple(sorted(later, key=lambda r: r.submitted_at or pr.merged_at))
 
 
 def latest_opinions(reviews: Iterable[Review]) -> dict[str, Review]:
@@ -98,11 +122,13 @@ class ApprovalTally:
 
 
 def tally_approvals(pr: PullRequest, policy: RepoPolicy) -> ApprovalTally:
-    """Which approvals count, which do not (and why), and whose change requests still stand at merge."""
+    """Which approvals count, which do not (and why), and whose change requests still stand at merge.
+    Only reviews submitted by the merge are looked at."""
     approvers: list[str] = []
     discounted: list[Discounted] = []
     requests: list[str] = []
-    for review in latest_opinions(pr.reviews).values():
+    at_merge = reviews_at_merge(pr)
+    for review in latest_opinions(at_merge).values():
         assert review.author is not None
         login = review.author.login
         if review.state is ReviewState.APPROVED:
@@ -115,7 +141,7 @@ def tally_approvals(pr: PullRequest, policy: RepoPolicy) -> ApprovalTally:
             discounted.append(Discounted(login, "review dismissed"))
         elif has_standing_change_request(review, pr):
             requests.append(login)
-    for review in pr.reviews:
+    for review in at_merge:
         if review.author is None and review.state is ReviewState.APPROVED:
             discounted.append(Discounted("ghost", "deleted account"))
     return ApprovalTally(tuple(sorted(approvers)), tuple(discounted), tuple(sorted(requests)))
@@ -174,13 +200,61 @@ def is_exempt_author(pr: PullRequest, policy: RepoPolicy) -> bool:
     return pr.author is not None and policy.is_exempt_login(pr.author.login)
 
 
-def has_ticket_reference(pr: PullRequest, policy: RepoPolicy) -> bool:
-    """Does the title, body or head branch match ``ticket_pattern``? True when no pattern is set.
-    Fix: put the ticket key (e.g. ``OPS-123``) in the title or branch name."""
+def title_at_merge(pr: PullRequest) -> str:
+    """The title as it was when the PR was merged: renames after the merge are undone.
+
+    Each ``RenamedTitleEvent`` records the title before and after it, so the title at merge is the
+    ``previous`` title of the first rename after the merge, or the current title if there was none.
+    """
+    later = [rename for rename in pr.title_renames if rename.at > pr.merged_at]
+    if not later:
+        return pr.title
+    first: TitleRename = min(later, key=lambda rename: rename.at)
+    return first.previous
+
+
+def body_at_merge(pr: PullRequest) -> str | None:
+    """The description as it was when the PR was merged, or None if GitHub no longer holds that revision.
+
+    A description not edited since the merge is the current body. Otherwise the history holds every
+    revision, the first being the text the PR was opened with; the body at merge is the latest revision
+    made by the merge. Its text is missing when someone deleted that revision from the history (GitHub lets
+    the author and maintainers do so), when it predates GitHub's edit history, or when the history came
+    back empty although the description was edited after the merge.
+    """
+    if not pr.body_edits:
+        edited_later = pr.body_edited_at is not None and pr.body_edited_at > pr.merged_at
+        return None if edited_later else pr.body
+    by_merge = [edit for edit in pr.body_edits if edit.at <= pr.merged_at]
+    if not by_merge:
+        return None
+    return max(by_merge, key=lambda edit: edit.at).text
+
+
+@dataclass(frozen=True, slots=True)
+class TicketCheck:
+    """Whether a ticket reference was found at merge, and whether the body at merge could be read."""
+
+    found: bool
+    body_read: bool = True
+
+
+def ticket_check(pr: PullRequest, policy: RepoPolicy) -> TicketCheck:
+    """Search ``ticket_pattern`` in the title, body and head branch as they were at merge. A body at merge
+    that cannot be read is not searched (never replaced by today's body, which anyone may have edited)."""
     pattern = policy.ticket_pattern
     if pattern is None:
-        return True
-    return any(pattern.search(text) for text in (pr.title, pr.body, pr.head_ref) if text)
+        return TicketCheck(found=True)
+    body = body_at_merge(pr)
+    texts = (title_at_merge(pr), body or "", pr.head_ref)
+    return TicketCheck(found=any(pattern.search(text) for text in texts if text), body_read=body is not None)
+
+
+def has_ticket_reference(pr: PullRequest, policy: RepoPolicy) -> bool:
+    """Did the title, body or head branch match ``ticket_pattern`` at merge? True when no pattern is set.
+    Edits after the merge do not count: a ticket added afterwards did not authorise the change.
+    Fix: put the ticket key (e.g. ``OPS-123``) in the title or branch name before merging."""
+    return ticket_check(pr, policy).found
 
 
 def is_in_scope(pr: PullRequest, policy: RepoPolicy) -> bool:
@@ -215,6 +289,7 @@ def evaluate(pr: PullRequest, policy: RepoPolicy, *, policy_version: str) -> Eva
         policy_version=policy_version,
         emergency=emergency,
         exempt_reason=exempt_reason,
+        post_merge_reviews=post_merge_reviews(pr),
     )
 
 
@@ -228,12 +303,20 @@ def _violations(
     if tally.standing_change_requests:
         who = ", ".join(tally.standing_change_requests)
         yield Violation(ViolationCode.CHANGES_REQUESTED, f"changes still requested at merge by {who}")
-    if not has_ticket_reference(pr, policy):
+    ticket = ticket_check(pr, policy)
+    if not ticket.found:
         assert policy.ticket_pattern is not None
-        yield Violation(
-            ViolationCode.MISSING_TICKET,
-            f"no match for /{policy.ticket_pattern.pattern}/ in title, body or head branch {pr.head_ref!r}",
-        )
+        yield Violation(ViolationCode.MISSING_TICKET, _ticket_detail(policy.ticket_pattern.pattern, ticket))
+
+
+def _ticket_detail(pattern: str, ticket: TicketCheck) -> str:
+    """Names the pattern and where it was looked for, never the texts (they are author-controlled)."""
+    if ticket.body_read:
+        return f"no match for /{pattern}/ in the title, body or head branch as they were at merge"
+    return (
+        f"no match for /{pattern}/ in the title or head branch as they were at merge; the body at merge could "
+        "not be read (that revision is missing from its edit history), so the body was not searched"
+    )
 
 
 def _approvals_detail(tally: ApprovalTally, policy: RepoPolicy) -> str:

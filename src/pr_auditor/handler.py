@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -9,13 +10,20 @@ from functools import cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pr_auditor.archive import S3Archive
-from pr_auditor.audit import AuditFailedError, AuditPorts, ChunkedRun, failed_run_summary, run_backfill, run_scheduled
+from pr_auditor.audit import (
+    AuditFailedError,
+    AuditPorts,
+    AuditRejectedError,
+    ChunkedRun,
+    failed_run_summary,
+    run_backfill,
+    run_scheduled,
+)
 from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
 from pr_auditor.github.auth import open_github
@@ -25,21 +33,33 @@ from pr_auditor.model import Window, iso
 from pr_auditor.notify import Console, SnsNotifier
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.ports import NoArchive, NoNotifier, Record
-from pr_auditor.records import NULLABLE_KEYS
 from pr_auditor.settings import Settings, credentials_from_secret, require_orgs, settings_from_env
 
 
-class RecordFormatter(LambdaPowertoolsFormatter):
-    """Powertools drops top-level keys whose value is None; a record's nullable fields belong to its
-    schema (``merged_by: null`` is a deleted account, not a missing field), so those are kept."""
+class _Null:
+    """Stands in for a record's ``null`` on its way through Powertools, which drops top-level keys whose value
+    is None before it serialises a line. A record's nulls belong to its schema (``merged_by: null`` is a
+    deleted account, not a missing field); ``json_line`` writes this back as ``null``."""
 
-    @staticmethod
-    def _strip_none_records(records: dict[str, Any]) -> dict[str, Any]:
-        return {key: value for key, value in records.items() if value is not None or key in NULLABLE_KEYS}
+    def __repr__(self) -> str:
+        return "null"
 
 
-# service name from POWERTOOLS_SERVICE_NAME
-logger = Logger(utc=True, logger_formatter=RecordFormatter(utc=True))
+NULL = _Null()
+
+
+def _json_default(value: Any) -> Any:
+    return None if value is NULL else str(value)
+
+
+def json_line(document: dict[str, Any]) -> str:
+    """Every line the function writes: compact JSON, ASCII only (U+2028/U+2029 and any other non-ASCII
+    character escaped, so readers that split on Unicode line ends still see one record per line)."""
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=True, default=_json_default)
+
+
+# service name from POWERTOOLS_SERVICE_NAME; json_serializer is Powertools' public hook for the line itself
+logger = Logger(utc=True, json_serializer=json_line)
 # embedded metrics for the dashboard: namespace from POWERTOOLS_METRICS_NAMESPACE, dimension "service"
 metrics = Metrics()
 CACHE_SECONDS = 300  # ops can rotate the token or change the policy without a redeploy
@@ -113,7 +133,7 @@ def policy_origin(name: str) -> Record:
 
 def emit(record: Record) -> None:
     """One log line per record; Powertools writes the keys at the top level of the JSON line."""
-    fields = {key: value for key, value in record.items() if key != "message"}
+    fields = {key: NULL if value is None else value for key, value in record.items() if key != "message"}
     failed = record.get("status") == "failed"
     non_compliant = record.get("verdict") == "non_compliant"
     level = logger.error if failed else logger.warning if non_compliant else logger.info
@@ -176,14 +196,14 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
     config = settings()
     try:
-        invocation = parse_event(event)
+        invocation = parse_event(event, now=wall_clock(), backfill_max_days=config.backfill_max_days)
     except ConfigError as exc:
         # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
         logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
         raise
     try:
         run = run_invocation(invocation, config, context)
-    except AuditFailedError:
+    except (AuditFailedError, AuditRejectedError):
         raise  # its failed run_summary is written
     except Exception as exc:
         # Failed before any chunk (the secret, the policy, the state table): still one failed summary.

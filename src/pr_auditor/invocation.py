@@ -1,33 +1,36 @@
-"""Pure parsing of what asks for an audit: Lambda events and CLI timestamps → a validated window."""
+"""Pure parsing of what asks for an audit: Lambda events and CLI timestamps → a validated window.
+
+Anyone who may invoke the function or put events on its bus can hand it an event, so every event is checked
+before any work: a scheduled ``time`` past the function's own clock (plus a little skew) is rejected, since
+the watermark must never pass "now"; a backfill window may not reach into the future nor span more than
+``BACKFILL_MAX_DAYS``; event ``orgs`` are checked as ``GITHUB_ORGS`` is. Scheduled events are parsed with
+Powertools' EventBridge model, so an event replayed from an EventBridge archive (``replay-name``) is accepted.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pr_auditor.errors import ConfigError
-from pr_auditor.model import Window
+from pr_auditor.model import Window, iso
 
-_SCHEDULED_KEYS = {
-    "version",
-    "id",
-    "detail-type",
-    "source",
-    "account",
-    "time",
-    "region",
-    "resources",
-    "detail",
-}
+#: How far an event's time may be ahead of the function's clock (EventBridge delivers scheduled events at,
+#: or a little after, their ``time``; clocks differ by far less than this).
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+DEFAULT_BACKFILL_MAX_DAYS = 400
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+
 _BACKFILL_KEYS = {"action", "since", "until", "orgs"}
 
 
 def parse_time(value: Any, *, name: str) -> datetime:
     """ISO-8601 → aware UTC datetime. A date alone means its midnight UTC; no offset means UTC."""
     if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{name}: expected an ISO-8601 timestamp such as 2026-11-01T00:00:00Z, got {value!r}")
+        raise ConfigError(f"{name}: expected an ISO-8601 timestamp such as 2026-11-01T00:00:00Z, got {_short(value)}")
     text = value.strip()
     try:
         moment = datetime.fromisoformat(text)
@@ -35,11 +38,43 @@ def parse_time(value: Any, *, name: str) -> datetime:
         try:
             day = date.fromisoformat(text)
         except ValueError:
-            raise ConfigError(f"{name}: not an ISO-8601 timestamp: {value!r}") from None
+            raise ConfigError(f"{name}: not an ISO-8601 timestamp: {_short(value)}") from None
         moment = datetime(day.year, day.month, day.day)
+    return _utc(moment, name=name)
+
+
+def _utc(moment: datetime, *, name: str) -> datetime:
+    """Aware UTC; no offset means UTC. A moment at the very edge of the calendar cannot be shifted to UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ConfigError(f"{name}: {moment.isoformat()} is out of range") from None
+
+
+ALL_ORGS = "*"
+
+
+def parse_orgs(values: list[str] | str, *, name: str, allow_all: bool = False) -> tuple[str, ...]:
+    """Organisation logins from repeated flags or a comma-separated list; duplicates dropped, order kept.
+    With ``allow_all``, ``*`` (or nothing) is the empty tuple: every organisation a GitHub App is installed
+    on, resolved when the credentials are known (see ``settings.require_orgs``)."""
+    items = values.split(",") if isinstance(values, str) else [p for v in values for p in v.split(",")]
+    orgs = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+    if allow_all and orgs in ((), (ALL_ORGS,)):
+        return ()
+    if not orgs:
+        raise ConfigError(f"{name}: at least one organisation is required")
+    for org in orgs:
+        if not _LOGIN.match(org):
+            raise ConfigError(f"{name}: {_short(org)} is not a valid GitHub organisation login")
+    return orgs
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 42 else f"{text[:40]}…"
 
 
 def make_window(since: Any, until: Any) -> Window:
@@ -64,26 +99,70 @@ class BackfillRun:
     orgs: tuple[str, ...] | None = None
 
 
-def parse_event(event: Any) -> ScheduledRun | BackfillRun:
+def parse_event(
+    event: Any, *, now: datetime, backfill_max_days: int = DEFAULT_BACKFILL_MAX_DAYS
+) -> ScheduledRun | BackfillRun:
     """A scheduled EventBridge event, or a backfill event (``{"action": "backfill", "since": …,
-    "until": …, "orgs": [...]}``). Anything else is rejected before any work, so a malformed event
-    changes nothing."""
+    "until": …, "orgs": [...]}``), checked against ``now`` (the function's clock). Anything else is
+    rejected before any work, so a malformed or hostile event changes nothing."""
     if not isinstance(event, Mapping):
         raise ConfigError(f"event: expected a JSON object, got {type(event).__name__}")
     if event.get("action") == "backfill":
-        unknown = sorted(set(event) - _BACKFILL_KEYS)
-        if unknown:
-            raise ConfigError(f"backfill event: unknown keys {unknown} (allowed: {sorted(_BACKFILL_KEYS)})")
-        orgs = event.get("orgs")
-        if orgs is not None and (not isinstance(orgs, list) or not all(isinstance(o, str) and o for o in orgs)):
-            raise ConfigError("backfill event: orgs must be a list of organisation logins")
-        return BackfillRun(make_window(event.get("since"), event.get("until")), tuple(orgs) if orgs else None)
+        return _backfill(event, now=now, max_days=backfill_max_days)
     if event.get("detail-type") == "Scheduled Event":
-        unknown = sorted(set(event) - _SCHEDULED_KEYS)
-        if unknown:
-            raise ConfigError(f"scheduled event: unknown keys {unknown}")
-        return ScheduledRun(parse_time(event.get("time"), name="time"))
+        return _scheduled(event, now=now)
     raise ConfigError(
         "event: neither an EventBridge scheduled event nor a backfill event "
         '({"action": "backfill", "since": ..., "until": ...})'
     )
+
+
+def _scheduled(event: Mapping[str, Any], *, now: datetime) -> ScheduledRun:
+    # Imported here: Powertools' parser loads pydantic and all its event models (about 200 ms), which the
+    # CLI, importing this module for its timestamps, never needs.
+    from aws_lambda_powertools.utilities.parser import ValidationError, parse
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
+    try:
+        parsed = parse(event=dict(event), model=EventBridgeModel)
+    except ValidationError as exc:
+        # Name the fields only: pydantic's own text quotes the (untrusted) input.
+        fields = sorted({".".join(str(part) for part in error["loc"]) or "event" for error in exc.errors()})
+        raise ConfigError(f"scheduled event: missing or invalid {', '.join(fields)}") from None
+    moment = _utc(parsed.time, name="scheduled event: time")
+    if is_in_the_future(moment, now):
+        raise ConfigError(
+            f"scheduled event: time {iso(moment)} is more than {_minutes(MAX_CLOCK_SKEW)} minutes past the "
+            f"function's clock ({iso(now)}); the watermark never passes now"
+        )
+    return ScheduledRun(moment)
+
+
+def _backfill(event: Mapping[str, Any], *, now: datetime, max_days: int) -> BackfillRun:
+    unknown = sorted(str(key) for key in set(event) - _BACKFILL_KEYS)
+    if unknown:
+        raise ConfigError(f"backfill event: unknown keys {_short(unknown)} (allowed: {sorted(_BACKFILL_KEYS)})")
+    window = make_window(event.get("since"), event.get("until"))
+    if is_in_the_future(window.until, now):
+        raise ConfigError(f"backfill event: until {iso(window.until)} is in the future (now {iso(now)})")
+    if window.until - window.since > timedelta(days=max_days):
+        raise ConfigError(
+            f"backfill event: the window spans more than {max_days} days (BACKFILL_MAX_DAYS); send one event per part"
+        )
+    orgs = event.get("orgs")
+    if orgs is None:
+        return BackfillRun(window)
+    if not isinstance(orgs, list) or not all(isinstance(org, str) for org in orgs):
+        raise ConfigError("backfill event: orgs must be a list of organisation logins")
+    return BackfillRun(window, parse_orgs(orgs, name="backfill event: orgs"))
+
+
+def is_in_the_future(moment: datetime, now: datetime) -> bool:
+    """Is ``moment`` later than ``now`` by more than the clock skew we tolerate? Why: a run audits up to its
+    event's time and then moves the watermark there; past "now" nothing would be audited until that time.
+    Fix: send the event's real time (EventBridge does), or a backfill window that has already ended."""
+    return moment - now > MAX_CLOCK_SKEW
+
+
+def _minutes(span: timedelta) -> int:
+    return int(span.total_seconds() // 60)

@@ -59,6 +59,26 @@ class LabelEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class TitleRename:
+    """The title changed (``RenamedTitleEvent``): from ``previous`` to ``current`` at ``at``."""
+
+    previous: str
+    current: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BodyEdit:
+    """One revision of the PR description (``userContentEdits``), the first one being the text it was opened
+    with. ``text`` is the whole description as of ``at`` (GitHub's ``diff`` field holds the full text, despite
+    its name); None when GitHub no longer has it (a revision deleted from the history, or history before 2018).
+    """
+
+    at: datetime
+    text: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PullRequest:
     """Everything the rules may look at, read once from GitHub. Rules never call back to GitHub."""
 
@@ -78,6 +98,9 @@ class PullRequest:
     labels: tuple[str, ...] = ()
     reviews: tuple[Review, ...] = ()
     label_events: tuple[LabelEvent, ...] = ()
+    title_renames: tuple[TitleRename, ...] = ()
+    body_edits: tuple[BodyEdit, ...] = ()  # empty: never edited, or not read (not edited after the merge)
+    body_edited_at: datetime | None = None  # ``lastEditedAt``: when the description was last edited
     review_decision: str | None = None
     archived: bool = False
 
@@ -153,6 +176,8 @@ class Evaluation:
     policy_version: str
     emergency: EmergencyEvidence | None = None
     exempt_reason: str | None = None
+    #: Reviews submitted after the merge: evidence (a retroactive approval), never part of the verdict.
+    post_merge_reviews: tuple[Review, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

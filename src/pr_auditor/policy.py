@@ -1,4 +1,10 @@
-"""Policy file (YAML or JSON) → a validated, versioned Policy with per-repository overrides. No I/O."""
+"""Policy file (YAML or JSON) → a validated, versioned Policy with per-repository overrides. No I/O.
+
+The policy is input that an attacker who can edit the SSM parameter (or a careless one) controls, so it is
+cheap to reject: at most 64 KiB, no YAML anchors or aliases (the "billion laughs" expansion), at most 10
+levels deep, errors that quote at most 40 characters of a value, and a ``ticket_pattern`` compiled for RE2,
+a linear-time engine, matched against at most the first 64 Ki characters of each text (see docs/policy-input.md).
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,45 @@ from dataclasses import dataclass, fields, replace
 from fnmatch import fnmatchcase
 from typing import Any
 
+import re2
 import yaml
 
 from pr_auditor.errors import PolicyError
 
+MAX_POLICY_BYTES = 64 * 1024
+MAX_DEPTH = 10  # the deepest valid policy is 4 levels: document → repositories → repository → list
+MAX_SHOWN = 40  # characters of a value quoted in an error
+#: Characters of each text (title, body, head branch) that ``ticket_pattern`` looks at. GitHub caps a PR
+#: description at 65,536 characters, so in practice the whole text.
+MAX_TICKET_TEXT = 65_536
+
 _REPO_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class TicketPattern:
+    """``ticket_pattern``, compiled for RE2: matching time grows linearly with the text, whatever the pattern,
+    so a 64 KB body cannot stall a run with a pattern like ``(a+)+$``. RE2 has no backreferences or
+    lookaround; such a pattern is rejected when the policy is loaded."""
+
+    pattern: str
+    compiled: Any
+
+    @staticmethod
+    def compile(pattern: str) -> TicketPattern:
+        options = re2.Options()
+        options.log_errors = False  # RE2 would print its own error to stderr; ours names the key instead
+        return TicketPattern(pattern, re2.compile(pattern, options=options))
+
+    def search(self, text: str) -> bool:
+        """Does the pattern occur in the first ``MAX_TICKET_TEXT`` characters of ``text``?"""
+        return self.compiled.search(text[:MAX_TICKET_TEXT]) is not None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, TicketPattern) and other.pattern == self.pattern
+
+    def __hash__(self) -> int:
+        return hash(self.pattern)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +66,7 @@ class RepoPolicy:
     count_stale_approvals: bool = False
     bot_approvals_count: bool = False
     exempt_authors: tuple[str, ...] = ()
-    ticket_pattern: re.Pattern[str] | None = None
+    ticket_pattern: TicketPattern | None = None
     branches: tuple[str, ...] | None = None  # None: the repository's default branch only
     exempt_pushers: tuple[str, ...] = ()  # committers whose direct pushes are exempt (a release bot)
 
@@ -62,24 +102,37 @@ class Policy:
 # --- validation: one checker per key; each returns the typed value or raises with the key's path ---
 
 
+def shown(value: Any) -> str:
+    """A value as an error may quote it: scalars as a prefix of at most ``MAX_SHOWN`` characters, anything
+    else by its type only. A policy value can be 64 KiB; an error stays one short line."""
+    if isinstance(value, str):
+        return repr(value[:MAX_SHOWN]) + ("…" if len(value) > MAX_SHOWN else "")
+    if value is None or isinstance(value, bool | float):
+        return repr(value)
+    if isinstance(value, int):
+        text = str(value) if abs(value) < 10**MAX_SHOWN else f"{str(value)[:MAX_SHOWN]}…"
+        return text
+    return f"a {type(value).__name__}"
+
+
 def _bool(path: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise PolicyError(f"{path}: expected true or false, got {value!r}")
+        raise PolicyError(f"{path}: expected true or false, got {shown(value)}")
     return value
 
 
 def _count(path: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise PolicyError(f"{path}: expected a whole number >= 0, got {value!r}")
+        raise PolicyError(f"{path}: expected a whole number >= 0, got {shown(value)}")
     return value
 
 
 def _names(path: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
-        raise PolicyError(f"{path}: expected a list of strings, got {value!r}")
+        raise PolicyError(f"{path}: expected a list of strings, got {shown(value)}")
     for index, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
-            raise PolicyError(f"{path}[{index}]: expected a non-empty string, got {item!r}")
+            raise PolicyError(f"{path}[{index}]: expected a non-empty string, got {shown(item)}")
     return tuple(item.strip() for item in value)
 
 
@@ -92,15 +145,19 @@ def _branches(path: str, value: Any) -> tuple[str, ...] | None:
     return globs
 
 
-def _pattern(path: str, value: Any) -> re.Pattern[str] | None:
+def _pattern(path: str, value: Any) -> TicketPattern | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise PolicyError(f"{path}: expected a regular expression string or null, got {value!r}")
+        raise PolicyError(f"{path}: expected a regular expression string or null, got {shown(value)}")
     try:
-        return re.compile(value)
-    except re.error as exc:
-        raise PolicyError(f"{path}: invalid regular expression {value!r}: {exc}") from None
+        return TicketPattern.compile(value)
+    except re2.error as exc:
+        reason = exc.args[0].decode(errors="replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        raise PolicyError(
+            f"{path}: invalid regular expression {shown(value)} for RE2 (no backreferences or lookaround): "
+            f"{reason[:MAX_SHOWN]}"
+        ) from None
 
 
 _CHECKS: dict[str, Callable[[str, Any], Any]] = {
@@ -126,8 +183,9 @@ def _repo_policy(path: str, raw: Mapping[str, Any], base: RepoPolicy) -> RepoPol
     return replace(base, **values)
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+def _join(path: str, key: Any) -> str:
+    name = key if isinstance(key, str) and len(key) <= MAX_SHOWN else shown(key)
+    return f"{path}.{name}" if path else name
 
 
 def _mapping(path: str, value: Any) -> Mapping[str, Any]:
@@ -138,14 +196,12 @@ def _mapping(path: str, value: Any) -> Mapping[str, Any]:
 
 def policy_from_mapping(raw: Any) -> Policy:
     """Validate a decoded policy document. Raises PolicyError naming the offending key's path."""
-    if raw is None:
-        raw = {}
     document = dict(_mapping("", raw))
     repositories = _mapping("repositories", document.pop("repositories", None) or {})
     default = _repo_policy("", document, RepoPolicy())
     overrides: dict[str, RepoPolicy] = {}
     for name, entry in repositories.items():
-        path = f"repositories.{name}"
+        path = _join("repositories", name)
         if not isinstance(name, str) or not _REPO_NAME.match(name):
             raise PolicyError(f"{path}: expected a repository as 'org/repo'")
         if name.casefold() in overrides:
@@ -154,14 +210,51 @@ def policy_from_mapping(raw: Any) -> Policy:
     return Policy(default=default, overrides=overrides, version=_version(default, overrides))
 
 
+class _PolicyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing anchors and aliases before they are composed (an alias bomb of a few
+    hundred bytes expands to gigabytes once anything walks it) and nesting deeper than ``MAX_DEPTH``
+    (PyYAML composes recursively). A policy has no use for either."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise PolicyError(f"YAML anchors and aliases are not allowed ({_where(event.start_mark)})")
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise PolicyError(f"nested more than {MAX_DEPTH} levels deep ({_where(event.start_mark)})")
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _where(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+
+
 def parse_policy(text: str) -> Policy:
-    """Parse YAML or JSON text (JSON is valid YAML 1.2 for our purposes)."""
+    """Parse YAML or JSON text (JSON is valid YAML 1.2 for our purposes). An empty, ``null`` or comment-only
+    document is an error, so that a truncated parameter never means "the defaults"; write ``{}`` for them."""
+    if len(text) > MAX_POLICY_BYTES or len(text.encode("utf-8", errors="replace")) > MAX_POLICY_BYTES:
+        raise PolicyError(f"policy: larger than {MAX_POLICY_BYTES // 1024} KiB")
+    loader = _PolicyLoader(text)
     try:
-        raw = yaml.safe_load(text) if text.strip() else {}
+        raw = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = f" at {_where(mark)}" if mark else ""
         raise PolicyError(f"not valid YAML or JSON{where}") from None
+    except ValueError:
+        # e.g. an integer longer than Python converts (4,300 digits): not a policy anyone meant
+        raise PolicyError("policy: a value could not be read (a number too long?)") from None
+    finally:
+        loader.dispose()
+    if raw is None:
+        raise PolicyError("policy: the document is empty (or only comments or null); write {} for the defaults")
     return policy_from_mapping(raw)
 
 

@@ -1,8 +1,12 @@
 """GraphQL documents sent to GitHub. Contract tests validate each against GitHub's published schema.
 
-One search page carries 100 merged PRs with their reviews, labels and label timeline (GitHub allows at
-most 100 per connection and 500,000 nodes per call: 100 x (100 + 100 + 100) is far below). By GitHub's
+One search page carries 100 merged PRs with their reviews, labels and label/rename timeline (GitHub allows
+at most 100 per connection and 500,000 nodes per call: 100 x (100 + 100 + 100) is far below). By GitHub's
 published cost formula a page costs about 4 points of the 5,000 an hour a token has.
+
+The description's edit history (``userContentEdits``; each entry holds the whole text of a revision, up to
+64 KB) is not selected in the search: the page selects ``lastEditedAt``, and only PRs whose description was
+edited after the merge have their history read, by the batched follow-ups (see docs/verdict-at-merge.md).
 https://docs.github.com/en/graphql/overview/rate-limits-and-query-limits-for-the-graphql-api
 """
 
@@ -20,13 +24,17 @@ fragment AuditReview on PullRequestReview {{
 }}
 """
 
-_LABEL_EVENT = f"""
-fragment AuditLabelEvent on PullRequestTimelineItems {{
+_TIMELINE_ITEM = f"""
+fragment AuditTimelineItem on PullRequestTimelineItems {{
   __typename
   ... on LabeledEvent {{ createdAt actor {{ {_ACTOR} }} label {{ name }} }}
   ... on UnlabeledEvent {{ createdAt actor {{ {_ACTOR} }} label {{ name }} }}
+  ... on RenamedTitleEvent {{ createdAt previousTitle currentTitle }}
 }}
 """
+_TIMELINE_TYPES = "[LABELED_EVENT, UNLABELED_EVENT, RENAMED_TITLE_EVENT]"
+#: Revisions of a description per follow-up page: each can be 64 KB, so pages stay small.
+EDITS_PAGE = 20
 
 _PULL_REQUEST = f"""
 fragment AuditPullRequest on PullRequest {{
@@ -40,14 +48,15 @@ fragment AuditPullRequest on PullRequest {{
   headRefName
   headRefOid
   reviewDecision
+  lastEditedAt
   author {{ {_ACTOR} }}
   mergedBy {{ {_ACTOR} }}
   mergeCommit {{ oid }}
   repository {{ nameWithOwner isArchived defaultBranchRef {{ name }} }}
   labels(first: 100) {{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ name }} }}
   reviews(first: 100) {{ totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...AuditReview }} }}
-  timelineItems(first: 100, itemTypes: [LABELED_EVENT, UNLABELED_EVENT]) {{
-    totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...AuditLabelEvent }}
+  timelineItems(first: 100, itemTypes: {_TIMELINE_TYPES}) {{
+    totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...AuditTimelineItem }}
   }}
 }}
 """
@@ -65,25 +74,27 @@ query AuditSearch($query: String!, $first: Int!, $after: String) {
 """
     + _PULL_REQUEST
     + _REVIEW
-    + _LABEL_EVENT
+    + _TIMELINE_ITEM
 )
 
 _FOLLOW_UP_SELECTIONS = {
     "reviews": ("reviews(first: 100, after: $a{i})", "nodes {{ ...AuditReview }}", _REVIEW),
     "labels": ("labels(first: 100, after: $a{i})", "nodes {{ name }}", ""),
     "timelineItems": (
-        "timelineItems(first: 100, after: $a{i}, itemTypes: [LABELED_EVENT, UNLABELED_EVENT])",
-        "nodes {{ ...AuditLabelEvent }}",
-        _LABEL_EVENT,
+        f"timelineItems(first: 100, after: $a{{i}}, itemTypes: {_TIMELINE_TYPES})",
+        "nodes {{ ...AuditTimelineItem }}",
+        _TIMELINE_ITEM,
     ),
+    # newest first; the first page too is read as a follow-up (cursor null), for PRs edited after the merge
+    "userContentEdits": (f"userContentEdits(first: {EDITS_PAGE}, after: $a{{i}})", "nodes {{ editedAt diff }}", ""),
 }
 FOLLOW_UP_CONNECTIONS = tuple(_FOLLOW_UP_SELECTIONS)
 
 
-def follow_up(pages: list[tuple[str, str, int, str, str]]) -> tuple[str, dict[str, object]]:
+def follow_up(pages: list[tuple[str, str, int, str, str | None]]) -> tuple[str, dict[str, object]]:
     """One request for the next page of several PRs' connections (reviews past 100, …), by alias.
 
-    ``pages``: (owner, name, number, connection, cursor) each. Batching keeps a PR with 120 reviews from
+    ``pages``: (owner, name, number, connection, cursor) each; a null cursor asks for the first page. Batching keeps a PR with 120 reviews from
     costing a request of its own: the follow-ups of a whole window usually fit in one request.
     """
     params: list[str] = []

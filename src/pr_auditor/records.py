@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pr_auditor.model import Evaluation, Verdict, ViolationCode, Window, iso
+from pr_auditor.errors import describe
+from pr_auditor.model import Evaluation, Review, Verdict, ViolationCode, Window, iso
 
 SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
@@ -79,6 +80,7 @@ def pull_request_record(evaluation: Evaluation, *, window: Window, run_id: str) 
         "policy_version": evaluation.policy_version,
         "window": window.as_dict(),
         "run_id": run_id,
+        "post_merge_reviews": [post_merge_review(r) for r in evaluation.post_merge_reviews],
         "message": message(evaluation),
     }
     if evaluation.emergency is not None:
@@ -94,15 +96,25 @@ def pull_request_record(evaluation: Evaluation, *, window: Window, run_id: str) 
     return record
 
 
+def post_merge_review(review: Review) -> dict[str, Any]:
+    """A review submitted after the merge, as evidence: who, what, when (``login`` null: a deleted account)."""
+    return {
+        "login": review.author.login if review.author else None,
+        "state": review.state.value,
+        "submitted_at": iso(review.submitted_at) if review.submitted_at else None,
+    }
+
+
 def message(evaluation: Evaluation) -> str:
-    """The human line. Non-compliant ones contain ``is non-compliant!`` (the phrase the classic Rewind
-    filter matched); the PR title is deliberately left out, so the line cannot be forged by a title."""
+    """The human line: the PR's reference and the violation codes, nothing else. Non-compliant ones contain
+    ``is non-compliant!`` (the phrase the classic Rewind filter matched). Nothing the PR's author controls
+    (title, body, branch, label names) appears in it, so no one can forge or break the line; the details
+    are in ``violations``."""
     ref = f"{evaluation.pull_request.repository}#{evaluation.pull_request.number}"
     if evaluation.verdict is Verdict.NON_COMPLIANT:
-        reasons = "; ".join(f"{v.code.value}: {v.detail}" for v in evaluation.violations)
-        return f"{ref} is non-compliant! {reasons}"
+        return f"{ref} is non-compliant! violations: {', '.join(v.code.value for v in evaluation.violations)}"
     if evaluation.verdict is Verdict.EXEMPT:
-        return f"{ref} is exempt ({evaluation.exempt_reason})"
+        return f"{ref} is exempt (author in exempt_authors)"
     return f"{ref} is compliant"
 
 
@@ -331,15 +343,3 @@ def policy_change_record(
         + (f"; relaxed: {', '.join(relaxed)}" if relaxed else ""),
     }
     return record
-
-
-def describe(error: BaseException) -> str:
-    """A short, safe text for an error in a record: our own messages (one line, written to be logged) are
-    kept, truncated; any other exception is named by its type only, because its text may carry strings a
-    server chose (or a secret a library echoed)."""
-    from pr_auditor.errors import AuditError
-
-    if isinstance(error, AuditError):
-        text = " ".join(str(error).split())
-        return text if len(text) <= 200 else text[:197] + "..."
-    return f"unexpected {type(error).__name__}"

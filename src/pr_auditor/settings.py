@@ -14,12 +14,20 @@ from pr_auditor.audit import Schedule
 from pr_auditor.errors import ConfigError
 from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials
 from pr_auditor.github.transport import Connection
-from pr_auditor.invocation import parse_time
+from pr_auditor.invocation import ALL_ORGS, DEFAULT_BACKFILL_MAX_DAYS, parse_orgs, parse_time
 
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _APP_ID = re.compile(r"^(?:[1-9][0-9]{0,19}|Iv[0-9A-Za-z.]{4,40})$")  # App ID, or the App's client ID
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
-ALL_ORGS = "*"
+
+__all__ = [
+    "ALL_ORGS",
+    "Settings",
+    "connection_from_env",
+    "parse_api_url",
+    "parse_orgs",
+    "settings_from_env",
+    "token_from_secret",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,7 @@ class Settings:
     start_at: datetime | None = None
     chunk_minutes: int = 1440
     dedupe_ttl_days: int = 400
+    backfill_max_days: int = DEFAULT_BACKFILL_MAX_DAYS  # the longest window one backfill event may ask for
     evidence_bucket: str | None = None
     alarm_topic_arn: str | None = None
     sweep_days: int = 7
@@ -49,22 +58,6 @@ class Settings:
             sweep_period=timedelta(days=self.sweep_days),
             sweep_every=timedelta(hours=self.sweep_every_hours),
         )
-
-
-def parse_orgs(values: list[str] | str, *, name: str, allow_all: bool = False) -> tuple[str, ...]:
-    """Organisation logins from repeated flags or a comma-separated list; duplicates dropped, order kept.
-    With ``allow_all``, ``*`` (or nothing) is the empty tuple: every organisation a GitHub App is installed
-    on, resolved when the credentials are known (see ``require_orgs``)."""
-    items = values.split(",") if isinstance(values, str) else [p for v in values for p in v.split(",")]
-    orgs = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
-    if allow_all and orgs in ((), (ALL_ORGS,)):
-        return ()
-    if not orgs:
-        raise ConfigError(f"{name}: at least one organisation is required")
-    for org in orgs:
-        if not _LOGIN.match(org):
-            raise ConfigError(f"{name}: {org!r} is not a valid GitHub organisation login")
-    return orgs
 
 
 def parse_api_url(value: str, *, name: str = "GITHUB_API_URL") -> str:
@@ -132,6 +125,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         start_at=parse_time(env["START_AT"], name="START_AT") if env.get("START_AT", "").strip() else None,
         chunk_minutes=_int(env, "CHUNK_MINUTES", 1440, low=15, high=7 * 24 * 60),
         dedupe_ttl_days=_int(env, "DEDUPE_TTL_DAYS", 400, low=1, high=3650),
+        backfill_max_days=_int(env, "BACKFILL_MAX_DAYS", DEFAULT_BACKFILL_MAX_DAYS, low=1, high=3650),
         evidence_bucket=env.get("EVIDENCE_BUCKET", "").strip() or None,
         alarm_topic_arn=env.get("ALARM_TOPIC_ARN", "").strip() or None,
         # The reconciliation sweep: how far back it re-searches, and how often (0 switches it off).

@@ -39,6 +39,10 @@ DOCUMENTS = {
     ],
     "commits-between": queries.COMMITS_BETWEEN,
     "protection": queries.protection([("acme", "api", "main"), ("acme", "web", "release/1")])[0],
+    "follow-up-edit-history-first-page": queries.follow_up([("acme", "api", 1, "userContentEdits", None)])[0],
+    "follow-up-edit-history-and-renames": queries.follow_up(
+        [("acme", "api", 1, "userContentEdits", "Y3Vyc29y"), ("acme", "api", 2, "timelineItems", "Y3Vyc29y")]
+    )[0],
 }
 
 

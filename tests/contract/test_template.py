@@ -10,9 +10,11 @@ import fnmatch
 import json
 import os
 import re
+import shlex
 import tomllib
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,11 +28,18 @@ ROOT = tm.ROOT
 STACK = tm.DEFAULT_STACK_NAME
 REGION = tm.PSEUDO_PARAMETERS["AWS::Region"]
 ACCOUNT = tm.PSEUDO_PARAMETERS["AWS::AccountId"]
+# The first block of the stack id's UUID: what makes the retained resources' names unique per stack.
+STACK_UUID_HEAD = tm.PSEUDO_PARAMETERS["AWS::StackId"].rsplit("/", 1)[1].split("-")[0]
+LOG_GROUP = f"/aws/lambda/{STACK}-auditor-{STACK_UUID_HEAD}"
+TABLE = f"{STACK}-audit-state-{STACK_UUID_HEAD}"
+TABLE_ARN = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{TABLE}"
 
 # CloudWatch Logs PutRetentionPolicy: the allowed retention values.
 CLOUDWATCH_RETENTION_DAYS = {
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 }  # fmt: skip
+EVIDENCE_RESOURCES = ["AuditLogGroup", "AuditStateTable", "EvidenceBucket", "AuditorFunction"]
+ALARM_PATH_RESOURCES = ["AlarmTopic", "OpsQueue", "OpsDeadLetterQueue"]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +93,7 @@ def test_given_the_default_parameters_when_translated_then_one_rule_runs_the_fun
     cfn: dict[str, Any],
 ) -> None:
     rules = resources(cfn, "AWS::Events::Rule")
-    assert list(rules) == ["AuditorFunctionSchedule"]
+    assert sorted(rules) == sorted(["AuditorFunctionSchedule", *TAMPER_RULES])
     rule = rules["AuditorFunctionSchedule"]["Properties"]
     assert tm.resolve(cfn, rule["ScheduleExpression"]) == "rate(1 hour)"
     assert rule["State"] == "ENABLED"
@@ -121,20 +130,29 @@ def test_given_a_fifteen_minute_schedule_when_translated_then_the_rule_uses_the_
 
 
 # --------------------------------------------------------------------------- function and layer
-def test_given_the_translated_function_when_read_then_it_is_python313_on_arm64_with_one_reserved_instance(
-    cfn: dict[str, Any],
-) -> None:
+def test_given_the_translated_function_when_read_then_it_is_python313_on_arm64(cfn: dict[str, Any]) -> None:
     functions = resources(cfn, "AWS::Lambda::Function")
     assert list(functions) == ["AuditorFunction"]
     fn = functions["AuditorFunction"]["Properties"]
     assert fn["Runtime"] == "python3.13"
     assert fn["Architectures"] == ["arm64"]
-    assert fn["ReservedConcurrentExecutions"] == 1
     assert fn["Handler"] == "pr_auditor.handler.lambda_handler"
     assert fn["Timeout"] == 900
     assert fn["MemorySize"] == 512
     assert refers_to(fn["Role"], "AuditorRole")
     assert refers_to(fn["DeadLetterConfig"]["TargetArn"], "AlarmTopic")
+
+
+@pytest.mark.parametrize(("setting", "reserved"), [("off", None), ("1", 1)])
+def test_given_the_reserved_concurrency_parameter_when_evaluated_then_the_function_reserves_only_when_asked(
+    cfn: dict[str, Any], setting: str, reserved: int | None
+) -> None:
+    # A reservation fails to deploy in accounts whose concurrency quota is 10 (Lambda keeps 10 unreserved).
+    parameter = cfn["Parameters"]["ReservedConcurrency"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("off", ["off", "1"])
+    params = tm.parameter_values(cfn, {"ReservedConcurrency": setting})
+    value = tm.resolve(cfn, props(cfn, "AuditorFunction")["ReservedConcurrentExecutions"], params)
+    assert (None if value == {"Ref": "AWS::NoValue"} else value) == reserved
 
 
 def test_given_the_translated_function_when_its_layers_are_read_then_it_uses_the_arm64_dependencies_layer(
@@ -168,12 +186,18 @@ def test_given_the_function_environment_when_read_then_it_carries_exactly_the_se
         "START_AT": {"Ref": "StartAt"},
         "CHUNK_MINUTES": {"Ref": "ChunkMinutes"},
         "DEDUPE_TTL_DAYS": {"Ref": "DedupeTtlDays"},
+        "SWEEP_DAYS": {"Ref": "SweepDays"},
+        "SWEEP_EVERY_HOURS": {"Ref": "SweepEveryHours"},
+        "EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"},
+        "ALARM_TOPIC_ARN": {"Ref": "AlarmTopic"},
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",
+        "POWERTOOLS_METRICS_NAMESPACE": "PrAuditor",
         "POWERTOOLS_LOG_LEVEL": {"Ref": "LogLevel"},
     }
     assert cfn["Parameters"]["GitHubApiUrl"]["Default"] == "https://api.github.com"
     assert cfn["Parameters"]["OverlapMinutes"]["Default"] == 120
     assert "Default" not in cfn["Parameters"]["GitHubTokenSecretArn"]
+    assert "Default" not in cfn["Parameters"]["GitHubOrgs"]
 
 
 def test_given_the_checkpoint_parameters_when_read_then_their_defaults_and_bounds_are_the_documented_ones(
@@ -248,21 +272,30 @@ def test_given_the_default_policy_document_when_the_function_parses_it_then_it_i
 
 
 # --------------------------------------------------------------------------- log group, key, encryption
-def test_given_the_log_group_when_read_then_it_is_the_functions_own_with_the_retention_parameter(
+def test_given_the_log_group_when_read_then_it_is_the_functions_own_named_per_stack_with_the_retention_parameter(
     cfn: dict[str, Any],
 ) -> None:
     fn = props(cfn, "AuditorFunction")
     group = props(cfn, "AuditLogGroup")
     assert fn["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": {"Ref": "AuditLogGroup"}}
-    assert tm.resolve(cfn, group["LogGroupName"]) == "/aws/lambda/" + tm.resolve(cfn, fn["FunctionName"])
+    # The function's name plus the stack id's first block: a retained group of an earlier stack of the same
+    # name never collides with this one.
+    assert tm.resolve(cfn, group["LogGroupName"]) == LOG_GROUP
+    assert LOG_GROUP.startswith("/aws/lambda/" + tm.resolve(cfn, fn["FunctionName"]) + "-")
     assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_given_the_log_retention_parameter_when_read_then_no_value_below_400_days_can_be_chosen(
+    cfn: dict[str, Any],
+) -> None:
     retention = cfn["Parameters"]["LogRetentionDays"]
     assert retention["Default"] == 731
-    assert set(retention["AllowedValues"]) <= CLOUDWATCH_RETENTION_DAYS
-    assert 731 in retention["AllowedValues"]
+    assert set(retention["AllowedValues"]) == {d for d in CLOUDWATCH_RETENTION_DAYS if d >= 400}
+    for days in (1, 30, 365):
+        assert any(e.startswith("LogRetentionDays:") for e in tm.parameter_errors(cfn, {"LogRetentionDays": str(days)}))
 
 
-@pytest.mark.parametrize("logical_id", ["AuditLogGroup", "AuditKey", "AuditStateTable"])
+@pytest.mark.parametrize("logical_id", ["AuditLogGroup", "AuditKey", "AuditStateTable", "EvidenceBucket"])
 def test_given_the_evidence_resources_when_the_stack_is_deleted_or_replaced_then_they_are_retained(
     cfn: dict[str, Any], logical_id: str
 ) -> None:
@@ -271,23 +304,38 @@ def test_given_the_evidence_resources_when_the_stack_is_deleted_or_replaced_then
     assert resource["UpdateReplacePolicy"] == "Retain"
 
 
-@pytest.mark.parametrize(
-    ("logical_id", "key_property"),
-    [
-        ("AuditLogGroup", "KmsKeyId"),
-        ("AlarmTopic", "KmsMasterKeyId"),
-        ("OpsQueue", "KmsMasterKeyId"),
-        ("OpsDeadLetterQueue", "KmsMasterKeyId"),
-        ("AuditorFunction", "KmsKeyArn"),
-    ],
-)
-def test_given_a_data_holding_resource_when_read_then_it_is_encrypted_with_the_stacks_key(
-    cfn: dict[str, Any], logical_id: str, key_property: str
+def key_of(cfn: dict[str, Any], logical_id: str) -> Any:
+    """The KMS key a resource is encrypted with, as the template names it."""
+    properties = props(cfn, logical_id)
+    if logical_id == "AuditStateTable":
+        return properties["SSESpecification"]["KMSMasterKeyId"]
+    if logical_id == "EvidenceBucket":
+        (rule,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+        return rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]
+    for name in ("KmsKeyId", "KmsMasterKeyId", "KmsKeyArn"):
+        if name in properties:
+            return properties[name]
+    raise AssertionError(f"{logical_id} names no key")
+
+
+@pytest.mark.parametrize("logical_id", EVIDENCE_RESOURCES)
+def test_given_an_evidence_resource_when_read_then_it_is_encrypted_with_the_evidence_key(
+    cfn: dict[str, Any], logical_id: str
 ) -> None:
-    assert refers_to(props(cfn, logical_id)[key_property], "AuditKey")
+    assert refers_to(key_of(cfn, logical_id), "AuditKey")
 
 
-def test_given_the_state_table_when_read_then_it_is_keyed_on_pk_only_encrypted_recoverable_and_protected(
+@pytest.mark.parametrize("logical_id", ALARM_PATH_RESOURCES)
+def test_given_an_alarm_path_resource_when_read_then_it_is_encrypted_with_its_own_key_not_the_evidence_key(
+    cfn: dict[str, Any], logical_id: str
+) -> None:
+    # Disabling the evidence key must not silence the alarm that reports it.
+    assert refers_to(key_of(cfn, logical_id), "AlarmPathKey")
+    assert resources(cfn, "AWS::KMS::Key").keys() == {"AuditKey", "AlarmPathKey"}
+
+
+def test_given_the_state_table_when_read_then_it_is_keyed_on_pk_encrypted_recoverable_and_protected(
     cfn: dict[str, Any],
 ) -> None:
     tables = resources(cfn, "AWS::DynamoDB::Table")
@@ -301,17 +349,6 @@ def test_given_the_state_table_when_read_then_it_is_keyed_on_pk_only_encrypted_r
         {"AttributeName": "open", "AttributeType": "S"},
         {"AttributeName": "claimed_at", "AttributeType": "S"},
     ]
-    # One sparse index: the ledger entries still open (unfinished), ordered by claim time.
-    assert properties["GlobalSecondaryIndexes"] == [
-        {
-            "IndexName": "open-index",
-            "KeySchema": [
-                {"AttributeName": "open", "KeyType": "HASH"},
-                {"AttributeName": "claimed_at", "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-    ]
     assert "LocalSecondaryIndexes" not in properties
     assert properties["BillingMode"] == "PAY_PER_REQUEST"
     assert "ProvisionedThroughput" not in properties
@@ -323,11 +360,27 @@ def test_given_the_state_table_when_read_then_it_is_keyed_on_pk_only_encrypted_r
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     assert properties["DeletionProtectionEnabled"] is True
-    # A fixed name: a change needing replacement fails instead of starting an empty table (watermark restart).
-    assert tm.resolve(cfn, properties["TableName"]) == f"{STACK}-audit-state"
+    # A fixed name: a change needing replacement fails instead of starting an empty table (watermark restart);
+    # with the stack id's first block, so a redeploy under the same stack name never meets a retained table.
+    assert tm.resolve(cfn, properties["TableName"]) == TABLE
 
 
-def test_given_the_key_when_read_then_it_rotates_and_grants_services_only_for_this_stacks_resources(
+def test_given_the_state_table_when_its_indexes_are_read_then_open_index_is_a_sparse_index_of_unfinished_entries(
+    cfn: dict[str, Any],
+) -> None:
+    (index,) = props(cfn, "AuditStateTable")["GlobalSecondaryIndexes"]
+    assert index == {
+        "IndexName": "open-index",
+        "KeySchema": [
+            {"AttributeName": "open", "KeyType": "HASH"},
+            {"AttributeName": "claimed_at", "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+    assert "ProvisionedThroughput" not in index  # on-demand, like the table
+
+
+def test_given_the_evidence_key_when_read_then_it_rotates_and_serves_logs_and_dynamodb_only_for_this_stack(
     cfn: dict[str, Any],
 ) -> None:
     key = props(cfn, "AuditKey")
@@ -344,6 +397,23 @@ def test_given_the_key_when_read_then_it_rotates_and_grants_services_only_for_th
     context_arn = tm.resolve(cfn, logs["Condition"]["ArnEquals"]["kms:EncryptionContext:aws:logs:arn"])
     assert context_arn == f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{group_name}"
 
+    dynamodb = by_sid["DynamoDbReadsKeyMetadata"]
+    assert dynamodb["Principal"] == {"Service": "dynamodb.amazonaws.com"}
+    assert sorted(as_list(dynamodb["Action"])) == ["kms:Describe*", "kms:Get*", "kms:List*"]
+    assert "Condition" not in dynamodb
+    assert set(by_sid) == {"AccountRootDelegatesToIam", "CloudWatchLogsForTheAuditLogGroup", "DynamoDbReadsKeyMetadata"}
+
+
+def test_given_the_alarm_path_key_when_read_then_it_serves_alarms_sns_and_eventbridge_only_for_this_stack(
+    cfn: dict[str, Any],
+) -> None:
+    key = props(cfn, "AlarmPathKey")
+    assert key["EnableKeyRotation"] is True
+    by_sid = {s["Sid"]: s for s in statements(key["KeyPolicy"])}
+    for statement in by_sid.values():
+        assert statement["Principal"] != "*" and statement["Principal"].get("AWS") != "*"
+    assert tm.resolve(cfn, by_sid["AccountRootDelegatesToIam"]["Principal"]["AWS"]) == f"arn:aws:iam::{ACCOUNT}:root"
+
     alarms_statement = by_sid["CloudWatchAlarmsPublishToTheEncryptedTopic"]
     assert alarms_statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     alarm_arn_pattern = tm.resolve(cfn, alarms_statement["Condition"]["ArnLike"]["aws:SourceArn"])
@@ -357,16 +427,14 @@ def test_given_the_key_when_read_then_it_rotates_and_grants_services_only_for_th
         tm.resolve(cfn, sns["Condition"]["ArnEquals"]["aws:SourceArn"])
         == f"arn:aws:sns:{REGION}:{ACCOUNT}:{topic_name}"
     )
-    dynamodb = by_sid["DynamoDbReadsKeyMetadata"]
-    assert dynamodb["Principal"] == {"Service": "dynamodb.amazonaws.com"}
-    assert sorted(as_list(dynamodb["Action"])) == ["kms:Describe*", "kms:Get*", "kms:List*"]
-    assert "Condition" not in dynamodb
+    events = by_sid["EventBridgePublishesTamperAlerts"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     assert set(by_sid) == {
         "AccountRootDelegatesToIam",
-        "CloudWatchLogsForTheAuditLogGroup",
         "CloudWatchAlarmsPublishToTheEncryptedTopic",
         "SnsDeliversTheAlarmTopicToEncryptedQueues",
-        "DynamoDbReadsKeyMetadata",
+        "EventBridgePublishesTamperAlerts",
     }
 
 
@@ -404,8 +472,18 @@ def test_given_a_queue_policy_when_read_then_only_the_alarm_topic_may_send_and_p
     assert policy["Queues"] == [{"Ref": queue_id}]
     allows = [s for s in statements(policy["PolicyDocument"]) if s["Effect"] == "Allow"]
     denies = [s for s in statements(policy["PolicyDocument"]) if s["Effect"] == "Deny"]
-    assert len(allows) == 1
-    (allow,) = allows
+    sns_allows = [s for s in allows if s["Principal"] == {"Service": "sns.amazonaws.com"}]
+    assert len(sns_allows) == 1
+    (allow,) = sns_allows
+    if queue_id == "OpsDeadLetterQueue":  # plus the tamper rules' own dead-lettering, and nothing else
+        (events,) = [s for s in allows if s not in sns_allows]
+        assert events["Principal"] == {"Service": "events.amazonaws.com"}
+        assert as_list(events["Action"]) == ["sqs:SendMessage"]
+        assert events["Condition"] == {
+            "ArnEquals": {"aws:SourceArn": [{"Fn::GetAtt": [r, "Arn"]} for r in TAMPER_RULES]}
+        }
+    else:
+        assert allows == sns_allows
     assert allow["Principal"] == {"Service": "sns.amazonaws.com"}
     assert as_list(allow["Action"]) == ["sqs:SendMessage"]
     assert allow["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]}
@@ -415,26 +493,32 @@ def test_given_a_queue_policy_when_read_then_only_the_alarm_topic_may_send_and_p
     assert denies[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_given_the_ops_queue_when_read_then_it_redrives_to_a_dlq_that_keeps_messages_fourteen_days(
-    cfn: dict[str, Any],
-) -> None:
+def test_given_the_ops_queue_when_read_then_it_and_its_dlq_keep_messages_fourteen_days(cfn: dict[str, Any]) -> None:
     queue = props(cfn, "OpsQueue")
     dlq = props(cfn, "OpsDeadLetterQueue")
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["OpsDeadLetterQueue", "Arn"]}
     assert 1 <= queue["RedrivePolicy"]["maxReceiveCount"] <= 10
+    assert queue["MessageRetentionPeriod"] == 14 * 24 * 3600  # the SQS maximum
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
-    assert queue["MessageRetentionPeriod"] < dlq["MessageRetentionPeriod"]
 
 
-def test_given_the_topic_policy_when_read_then_only_this_stacks_alarms_may_publish(cfn: dict[str, Any]) -> None:
+def test_given_the_topic_policy_when_read_then_only_this_stacks_alarms_and_tamper_rules_may_publish(
+    cfn: dict[str, Any],
+) -> None:
     policy = props(cfn, "AlarmTopicPolicy")
     assert policy["Topics"] == [{"Ref": "AlarmTopic"}]
-    (statement,) = statements(policy["PolicyDocument"])
+    by_sid = {s["Sid"]: s for s in statements(policy["PolicyDocument"])}
+    assert set(by_sid) == {"CloudWatchAlarmsOfThisStack", "TamperRulesOfThisStack"}
+    statement = by_sid["CloudWatchAlarmsOfThisStack"]
     assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert statement["Action"] == "sns:Publish"
     assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     pattern = tm.resolve(cfn, statement["Condition"]["ArnLike"]["aws:SourceArn"])
     assert pattern == f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-*"
+    events = by_sid["TamperRulesOfThisStack"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"}
+    assert events["Action"] == "sns:Publish"
+    assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": [{"Fn::GetAtt": [r, "Arn"]} for r in TAMPER_RULES]}}
 
 
 # --------------------------------------------------------------------------- metric filters
@@ -443,6 +527,12 @@ EXPECTED_FILTERS = {
     "EmergencyChanges": '{ ($.kind = "pull_request") && ($.emergency IS TRUE) }',
     "AuditorRunFailures": '{ ($.kind = "run_summary") && ($.status = "failed") }',
     "AuditorRunsCompleted": '{ ($.kind = "run_summary") && ($.status = "completed") }',
+    "DirectPushes": '{ ($.kind = "direct_push") && ($.verdict = "non_compliant") }',
+    "HistoryRewrites": '{ $.kind = "history_rewrite" }',
+    "WeakerProtection": (
+        '{ ($.kind = "protection") && (($.weaker_than_policy IS TRUE) || ($.verdict = "non_compliant")) }'
+    ),
+    "PolicyChanges": '{ $.kind = "policy_change" }',
 }
 
 
@@ -450,7 +540,7 @@ def test_given_the_metric_filters_when_read_then_they_sit_on_the_audit_log_group
     cfn: dict[str, Any],
 ) -> None:
     filters = resources(cfn, "AWS::Logs::MetricFilter")
-    assert len(filters) == 4
+    assert len(filters) == len(EXPECTED_FILTERS)
     for resource in filters.values():
         properties = resource["Properties"]
         assert properties["LogGroupName"] == {"Ref": "AuditLogGroup"}
@@ -526,6 +616,21 @@ RECORDS: list[tuple[str, str, set[str]]] = [
         {"AuditorRunsCompleted"},
     ),
     ("a failed run", record(kind="run_summary", status="failed", counts={}), {"AuditorRunFailures"}),
+    ("a direct push", record(kind="direct_push", verdict="non_compliant", branch="main"), {"DirectPushes"}),
+    ("a direct push by an exempt pusher", record(kind="direct_push", verdict="exempt", branch="main"), set()),
+    ("a history rewrite", record(kind="history_rewrite", verdict="non_compliant"), {"HistoryRewrites"}),
+    (
+        "a weaker protection",
+        record(kind="protection", verdict="non_compliant", weaker_than_policy=True),
+        {"WeakerProtection"},
+    ),
+    (
+        "a protection as strong as the policy",
+        record(kind="protection", verdict="compliant", weaker_than_policy=False),
+        set(),
+    ),
+    ("an unreadable protection", record(kind="protection", verdict="unknown", weaker_than_policy=None), set()),
+    ("a policy change", record(kind="policy_change", verdict="compliant"), {"PolicyChanges"}),
     ("a diagnostic log line", record(message="searching acme merged:2026-11-21", verdict="non_compliant"), set()),
     ("Lambda's platform line", "END RequestId: 4f0c0a7e-5a7e-4c59-9f1f-0d5e3c7d9a11", set()),
     ("a text line quoting a record", 'is non-compliant! {"kind": "pull_request", "verdict": "non_compliant"}', set()),
@@ -546,8 +651,14 @@ def test_given_every_alarm_when_it_fires_then_its_only_action_is_the_alarm_topic
     assert {a.logical_id for a in specs} == {
         "NonCompliantChangeAlarm",
         "EmergencyChangeAlarm",
+        "DirectPushAlarm",
+        "HistoryRewriteAlarm",
+        "WeakerProtectionAlarm",
+        "PolicyChangeAlarm",
         "AuditorErrorsAlarm",
         "AuditorStalledAlarm",
+        "OpsQueueAgeAlarm",
+        "OpsDeadLetterAlarm",
     }
     for alarm in specs:
         assert alarm.alarm_actions == ({"Ref": "AlarmTopic"},), alarm.logical_id
@@ -556,7 +667,14 @@ def test_given_every_alarm_when_it_fires_then_its_only_action_is_the_alarm_topic
 
 @pytest.mark.parametrize(
     ("alarm_id", "metric_name"),
-    [("NonCompliantChangeAlarm", "NonCompliantChanges"), ("EmergencyChangeAlarm", "EmergencyChanges")],
+    [
+        ("NonCompliantChangeAlarm", "NonCompliantChanges"),
+        ("EmergencyChangeAlarm", "EmergencyChanges"),
+        ("DirectPushAlarm", "DirectPushes"),
+        ("HistoryRewriteAlarm", "HistoryRewrites"),
+        ("WeakerProtectionAlarm", "WeakerProtection"),
+        ("PolicyChangeAlarm", "PolicyChanges"),
+    ],
 )
 def test_given_a_finding_alarm_when_one_matching_record_is_logged_then_it_breaches(
     cfn: dict[str, Any], alarm_id: str, metric_name: str
@@ -590,6 +708,26 @@ def test_given_the_errors_alarm_when_read_then_it_adds_failed_runs_and_lambda_er
         1.0,
         "notBreaching",
     )
+
+
+@pytest.mark.parametrize(
+    ("alarm_id", "queue_id", "metric_name", "threshold"),
+    [
+        ("OpsQueueAgeAlarm", "OpsQueue", "ApproximateAgeOfOldestMessage", 86400.0),
+        ("OpsDeadLetterAlarm", "OpsDeadLetterQueue", "ApproximateNumberOfMessagesVisible", 0.0),
+    ],
+)
+def test_given_the_alarm_path_alarms_when_read_then_an_unread_finding_or_a_dead_letter_is_itself_alarmed(
+    cfn: dict[str, Any], alarm_id: str, queue_id: str, metric_name: str, threshold: float
+) -> None:
+    (alarm,) = [a for a in tm.alarms(cfn) if a.logical_id == alarm_id]
+    (metric,) = alarm.metrics
+    assert (metric.namespace, metric.metric_name, metric.statistic) == ("AWS/SQS", metric_name, "Maximum")
+    assert metric.dimensions == (("QueueName", {"Fn::GetAtt": [queue_id, "QueueName"]}),)
+    # Greater than one day old / more than zero messages.
+    assert (alarm.comparison, alarm.threshold) == ("GreaterThanThreshold", threshold)
+    assert (alarm.evaluation_periods, alarm.datapoints_to_alarm) == (1, 1)
+    assert alarm.treat_missing_data == "notBreaching"
 
 
 def test_given_the_stalled_alarm_when_no_run_completes_for_two_schedule_periods_then_it_breaches(
@@ -665,42 +803,76 @@ def test_given_the_function_role_when_its_statements_are_read_then_no_action_or_
 def test_given_the_function_role_when_read_then_each_permission_names_its_exact_resource(cfn: dict[str, Any]) -> None:
     by_sid = {s["Sid"]: s for s in role_statements(cfn, holds_secret_key=False)}
     grants = {sid: (sorted(as_list(s["Action"])), s["Resource"]) for sid, s in by_sid.items()}
-    parameter_arn = tm.resolve(cfn, grants["ReadChangePolicy"][1])
-    assert parameter_arn == f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/pr-auditor/{STACK}/policy"
+    resolved = {
+        sid: tm.resolve(cfn, grants[sid][1])
+        for sid in ("ReadChangePolicy", "ReadWriteAuditState", "QueryOpenLedgerEntries")
+    }
+    assert resolved == {
+        "ReadChangePolicy": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/pr-auditor/{STACK}/policy",
+        "ReadWriteAuditState": TABLE_ARN,
+        "QueryOpenLedgerEntries": f"{TABLE_ARN}/index/open-index",
+    }
+    evidence_key, alarm_key = {"Fn::GetAtt": ["AuditKey", "Arn"]}, {"Fn::GetAtt": ["AlarmPathKey", "Arn"]}
     assert grants == {
         "WriteOwnLogGroup": (["logs:CreateLogStream", "logs:PutLogEvents"], {"Fn::GetAtt": ["AuditLogGroup", "Arn"]}),
         "ReadGitHubToken": (["secretsmanager:GetSecretValue"], {"Ref": "GitHubTokenSecretArn"}),
         "ReadChangePolicy": (["ssm:GetParameter", "ssm:GetParameterHistory"], grants["ReadChangePolicy"][1]),
-        "ReadWriteAuditState": (STATE_ACTIONS, STATE_RESOURCES),
-        "PublishFailedInvocations": (["sns:Publish"], {"Ref": "AlarmTopic"}),
-        "UseAuditKeyViaSnsAndLambda": (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": ["AuditKey", "Arn"]}),
-        "UseAuditKeyViaDynamoDb": (["kms:Decrypt", "kms:GenerateDataKey"], {"Fn::GetAtt": ["AuditKey", "Arn"]}),
+        "ReadWriteAuditState": (
+            STATE_ACTIONS,
+            grants["ReadWriteAuditState"][1],
+        ),
+        "QueryOpenLedgerEntries": (["dynamodb:Query"], grants["QueryOpenLedgerEntries"][1]),
+        "WriteEvidenceArchive": (["s3:GetObject", "s3:PutObject"], {"Fn::Sub": "${EvidenceBucket.Arn}/*"}),
+        "ListEvidenceArchive": (["s3:ListBucket"], {"Fn::GetAtt": ["EvidenceBucket", "Arn"]}),
+        "PublishToAlarmTopic": (["sns:Publish"], {"Ref": "AlarmTopic"}),
+        "UseAlarmPathKeyViaSns": (["kms:Decrypt", "kms:GenerateDataKey"], alarm_key),
+        "DecryptEnvironmentViaLambda": (["kms:Decrypt"], evidence_key),
+        "UseAuditKeyViaDynamoDb": (["kms:Decrypt", "kms:GenerateDataKey"], evidence_key),
+        "UseAuditKeyViaS3": (["kms:Decrypt", "kms:GenerateDataKey"], evidence_key),
     }
-    via = tm.resolve(cfn, by_sid["UseAuditKeyViaSnsAndLambda"]["Condition"]["StringEquals"]["kms:ViaService"])
-    assert via == [f"sns.{REGION}.amazonaws.com", f"lambda.{REGION}.amazonaws.com"]
+    via = {
+        sid: tm.resolve(cfn, s["Condition"]["StringEquals"]["kms:ViaService"])
+        for sid, s in by_sid.items()
+        if sid.startswith(("Use", "Decrypt"))
+    }
+    assert via == {
+        "UseAlarmPathKeyViaSns": f"sns.{REGION}.amazonaws.com",
+        "DecryptEnvironmentViaLambda": f"lambda.{REGION}.amazonaws.com",
+        "UseAuditKeyViaDynamoDb": f"dynamodb.{REGION}.amazonaws.com",
+        "UseAuditKeyViaS3": f"s3.{REGION}.amazonaws.com",
+    }
+    s3_context = by_sid["UseAuditKeyViaS3"]["Condition"]["StringEquals"]["kms:EncryptionContext:aws:s3:arn"]
+    assert s3_context == {"Fn::GetAtt": ["EvidenceBucket", "Arn"]}
 
 
-STATE_ACTIONS = sorted(
-    ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:Query"]
-)
-STATE_RESOURCES = [
-    {"Fn::GetAtt": ["AuditStateTable", "Arn"]},
-    {"Fn::Sub": "${AuditStateTable.Arn}/index/open-index"},
-]
+def test_given_the_function_role_when_its_s3_grants_are_read_then_it_can_never_delete_or_unlock_evidence(
+    cfn: dict[str, Any],
+) -> None:
+    granted = {a.lower() for s in role_statements(cfn, holds_secret_key=False) for a in as_list(s["Action"])}
+    s3 = {a for a in granted if a.startswith("s3:")}
+    assert s3 == {"s3:putobject", "s3:getobject", "s3:listbucket"}
+
+
+# Item writes are whole-entry puts, conditional puts and updates; BatchWriteItem confirms ledger entries 25 at a
+# time (checkpoint.StateTable.save). Query only on the open-index (a separate grant).
+STATE_ACTIONS = sorted(["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"])
 
 
 @pytest.mark.parametrize("holds_secret_key", [False, True])
-def test_given_the_function_role_when_its_dynamodb_grants_are_read_then_only_the_state_table_and_its_open_index(
+def test_given_the_function_role_when_its_dynamodb_grants_are_read_then_get_put_update_on_the_table_and_query_on_open_index(
     cfn: dict[str, Any], holds_secret_key: bool
 ) -> None:
     found = role_statements(cfn, holds_secret_key)
-    dynamodb = [s for s in found if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
-    assert len(dynamodb) == 1
-    (statement,) = dynamodb
-    assert statement["Effect"] == "Allow"
-    assert sorted(as_list(statement["Action"])) == STATE_ACTIONS
-    assert statement["Resource"] == STATE_RESOURCES, "the table and its one index, nothing else"
-    assert "Condition" not in statement
+    dynamodb = {
+        tm.resolve(cfn, s["Resource"]): sorted(as_list(s["Action"]))
+        for s in found
+        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    }
+    assert dynamodb == {
+        TABLE_ARN: STATE_ACTIONS,
+        f"{TABLE_ARN}/index/open-index": ["dynamodb:Query"],
+    }
+    assert all("Condition" not in s for s in found if any(a.startswith("dynamodb:") for a in as_list(s["Action"])))
     granted = {action.lower() for s in found for action in as_list(s["Action"])}
     forbidden = {"dynamodb:*", "dynamodb:scan", "dynamodb:deleteitem", "dynamodb:partiqldelete"}
     assert not granted & forbidden
@@ -716,11 +888,11 @@ def test_given_the_function_role_when_it_uses_the_key_for_the_state_table_then_o
     condition = statement["Condition"]
     assert set(condition) == {"StringEquals"}
     assert tm.resolve(cfn, condition["StringEquals"]["kms:ViaService"]) == f"dynamodb.{REGION}.amazonaws.com"
-    assert condition["StringEquals"]["kms:EncryptionContext:aws:dynamodb:tableName"] == {"Ref": "AuditStateTable"}
+    assert tm.resolve(cfn, condition["StringEquals"]["kms:EncryptionContext:aws:dynamodb:tableName"]) == TABLE
     # No other statement lets the function use the key through DynamoDB.
     for sid, other in by_sid.items():
         if sid != "UseAuditKeyViaDynamoDb" and "Condition" in other:
-            assert "dynamodb" not in json.dumps(tm.resolve(cfn, other["Condition"])), sid
+            assert "dynamodb" not in json.dumps(other["Condition"]), sid
 
 
 def test_given_a_customer_managed_key_on_the_secret_when_set_then_decrypt_is_allowed_on_it_via_secrets_manager(
@@ -742,6 +914,7 @@ EXPECTED_QUERIES = {
     "emergency-changes": ['filter kind = "pull_request" and (emergency = 1 or emergency = "true")'],
     "population-by-repository": ['filter kind = "pull_request"', "by repository, verdict", "count(*)"],
     "run-history": ['filter kind = "run_summary"', "status", "window.since", "window.until"],
+    "other-findings": ['filter kind in ["direct_push", "history_rewrite", "protection", "policy_change"]', "record_id"],
 }
 
 
@@ -770,6 +943,9 @@ def test_given_the_outputs_when_read_then_operators_find_the_queues_topic_log_gr
     assert outputs["PolicyParameterName"] == {"Ref": "PolicyParameter"}
     assert outputs["AuditStateTableName"] == {"Ref": "AuditStateTable"}
     assert outputs["AuditKeyArn"] == {"Fn::GetAtt": ["AuditKey", "Arn"]}
+    assert outputs["AlarmPathKeyArn"] == {"Fn::GetAtt": ["AlarmPathKey", "Arn"]}
+    assert outputs["EvidenceBucketName"] == {"Ref": "EvidenceBucket"}
+    assert outputs["DashboardName"] == {"Ref": "AuditorDashboard"}
 
 
 # --------------------------------------------------------------------------- repository files
@@ -807,12 +983,98 @@ def test_given_the_sample_events_when_read_then_they_are_a_scheduled_event_and_a
 def test_given_a_sample_event_when_the_handler_parses_it_then_it_is_accepted(name: str) -> None:
     invocation = pytest.importorskip("pr_auditor.invocation")
     event = json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
-    parsed = invocation.parse_event(event)
+    parsed = invocation.parse_event(event, now=datetime(2026, 11, 30, tzinfo=UTC))  # a clock after the samples
     if name == "backfill.json":
         assert parsed.window.since < parsed.window.until
         assert parsed.orgs == ("acme",)
     else:
         assert parsed.now.utcoffset() is not None
+
+
+def samconfig_deploy_environments() -> dict[str, dict[str, Any]]:
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    return {
+        name: env["deploy"]["parameters"]
+        for name, env in config.items()
+        if isinstance(env, dict) and "parameters" in env.get("deploy", {})
+    }
+
+
+@pytest.mark.parametrize("environment", sorted(samconfig_deploy_environments()))
+def test_given_a_samconfig_environment_when_deployed_as_is_then_the_template_refuses_it_naming_the_github_parameters(
+    sam: dict[str, Any], environment: str
+) -> None:
+    # A checked-in configuration cannot hold a real organisation and secret; whatever it holds instead (nothing,
+    # or an example) must stop the deploy before anything is created, with the parameter named.
+    deploy = samconfig_deploy_environments()[environment]
+    capabilities = deploy["capabilities"]
+    assert "CAPABILITY_IAM" in (capabilities.split() if isinstance(capabilities, str) else capabilities)
+    given = deploy.get("parameter_overrides", [])
+    overrides = dict(item.split("=", 1) for item in (shlex.split(given) if isinstance(given, str) else given))
+    assert set(overrides) <= set(sam["Parameters"]), "samconfig names a parameter the template does not have"
+    refused = {error.split(":", 1)[0] for error in tm.parameter_errors(sam, overrides)}
+    assert {"GitHubOrgs", "GitHubTokenSecretArn"} <= refused
+
+
+PLACEHOLDERS = [
+    ("GitHubOrgs", "acme"),
+    ("GitHubOrgs", "acme,acme-labs"),
+    ("GitHubOrgs", "octo-org,acme-sandbox"),
+    ("GitHubOrgs", "ACME"),
+    ("GitHubOrgs", "your-org"),
+    ("GitHubOrgs", "change-me"),
+    ("GitHubOrgs", "octo org"),
+    ("GitHubOrgs", "*,octo-org"),
+    ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:pr-auditor/github-token-Q1w2E3"),
+    ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:111122223333:secret:pr-auditor/github-token-Q1w2E3"),
+    ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:210987654321:secret:pr-auditor/github-token-AbCdEf"),
+    ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:210987654321:secret:pr-auditor/github-token-XXXXXX"),
+    ("GitHubTokenSecretArn", "arn:aws:secretsmanager:eu-west-1:210987654321:secret:pr-auditor/github-token"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), PLACEHOLDERS, ids=[f"{n}={v}" for n, v in PLACEHOLDERS])
+def test_given_a_placeholder_github_parameter_when_validated_then_the_deploy_is_refused_naming_that_parameter(
+    sam: dict[str, Any], name: str, value: str
+) -> None:
+    errors = tm.parameter_errors(sam, {**tm.SAMPLE_PARAMETERS, name: value})
+    assert len(errors) == 1
+    assert errors[0].startswith(f"{name}: failed to satisfy constraint:")
+
+
+@pytest.mark.parametrize("name", ["GitHubOrgs", "GitHubTokenSecretArn"])
+def test_given_a_required_github_parameter_left_out_when_validated_then_the_deploy_is_refused_naming_it(
+    sam: dict[str, Any], name: str
+) -> None:
+    overrides = {k: v for k, v in tm.SAMPLE_PARAMETERS.items() if k != name}
+    assert tm.parameter_errors(sam, overrides) == [f"{name}: must have a value (no default)"]
+
+
+@pytest.mark.parametrize(
+    "orgs", ["octo-org", "octo-org,octo-labs", "acme-corp", "my-organisation", "Example-Inc", "a1", "*"]
+)
+def test_given_real_looking_organisations_when_validated_then_they_pass(sam: dict[str, Any], orgs: str) -> None:
+    assert tm.parameter_errors(sam, {**tm.SAMPLE_PARAMETERS, "GitHubOrgs": orgs}) == []
+
+
+RETENTIONS = [400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
+
+
+@pytest.mark.parametrize("logs", RETENTIONS)
+def test_given_each_log_retention_when_the_evidence_retention_varies_then_the_rules_accept_exactly_the_longer_ones(
+    sam: dict[str, Any], logs: int
+) -> None:
+    assert sam["Parameters"]["EvidenceRetentionDays"]["AllowedValues"] == RETENTIONS
+    assert sam["Parameters"]["EvidenceRetentionDays"]["Default"] == 731
+    for evidence in RETENTIONS:
+        values = tm.parameter_values(sam, {"LogRetentionDays": str(logs), "EvidenceRetentionDays": str(evidence)})
+        failures = tm.rule_failures(sam, values)
+        if evidence >= logs:
+            assert failures == [], (logs, evidence)
+        else:
+            assert failures == [
+                f"EvidenceRetentionCoversLogRetention: EvidenceRetentionDays must be at least LogRetentionDays ({logs} days)"
+            ]
 
 
 def test_given_the_checkov_skips_when_read_then_each_names_a_check_and_gives_a_reason(sam: dict[str, Any]) -> None:
@@ -821,10 +1083,362 @@ def test_given_the_checkov_skips_when_read_then_each_names_a_check_and_gives_a_r
         for logical_id, resource in sam["Resources"].items()
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
     ]
-    assert [(lid, s["id"]) for lid, s in skips] == [("AuditorFunction", "CKV_AWS_117")]
+    assert [(lid, s["id"]) for lid, s in skips] == [
+        ("EvidenceBucket", "CKV_AWS_18"),
+        ("AuditorFunction", "CKV_AWS_117"),
+    ]
     for _, skip in skips:
         assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"])
         assert len(skip.get("comment", "")) >= 40
+
+
+# --------------------------------------------------------------------------- only the auditor writes its state
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/{STACK}-AuditorRole-1A2B3C4D5E6F"
+WRITES = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+]
+
+
+def table_policy(cfn: dict[str, Any]) -> dict[str, Any]:
+    """The table's resource policy, resolved, with the role's ARN standing in for ``GetAtt AuditorRole.Arn``."""
+    document = props(cfn, "AuditStateTable")["ResourcePolicy"]["PolicyDocument"]
+    text = json.dumps(document).replace(json.dumps({"Fn::GetAtt": ["AuditorRole", "Arn"]}), json.dumps(ROLE_ARN))
+    resolved: dict[str, Any] = tm.resolve(cfn, json.loads(text))
+    return resolved
+
+
+def denied(policy: dict[str, Any], principal_arn: str, action: str, resource: str) -> bool:
+    """Does an explicit Deny of ``policy`` apply to this request? (The operators the policy uses, exactly.)"""
+    for statement in statements(policy):
+        if statement["Effect"] != "Deny" or statement["Principal"] != "*":
+            continue
+        if action.lower() not in {a.lower() for a in as_list(statement["Action"])}:
+            continue
+        if resource not in as_list(statement["Resource"]):
+            continue
+        conditions = statement.get("Condition", {})
+        assert set(conditions) <= {"ArnNotEquals"}, conditions
+        if all(principal_arn not in as_list(v) for v in conditions.get("ArnNotEquals", {}).values()):
+            return True
+    return False
+
+
+PRINCIPALS = {
+    "the function's role": ROLE_ARN,
+    "an administrator role": f"arn:aws:iam::{ACCOUNT}:role/Admin",
+    "an operator's backfill user": f"arn:aws:iam::{ACCOUNT}:user/ops",
+    "the account root": f"arn:aws:iam::{ACCOUNT}:root",
+    "a role named like the function's": f"{ROLE_ARN}-copy",
+}
+
+
+@pytest.mark.parametrize("action", WRITES)
+@pytest.mark.parametrize("principal", PRINCIPALS, ids=list(PRINCIPALS))
+def test_given_the_state_tables_policy_when_anyone_but_the_function_writes_then_it_is_denied(
+    cfn: dict[str, Any], principal: str, action: str
+) -> None:
+    policy = table_policy(cfn)
+    assert denied(policy, PRINCIPALS[principal], action, TABLE_ARN) is (principal != "the function's role")
+
+
+@pytest.mark.parametrize("action", ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:DescribeTable"])
+def test_given_the_state_tables_policy_when_an_operator_reads_then_nothing_is_denied(
+    cfn: dict[str, Any], action: str
+) -> None:
+    # The CLI reads the ledger (LedgerReader) with the operator's credentials.
+    assert not denied(table_policy(cfn), PRINCIPALS["an operator's backfill user"], action, TABLE_ARN)
+
+
+def test_given_the_state_tables_policy_when_read_then_its_only_statement_is_the_write_deny_for_this_table(
+    cfn: dict[str, Any],
+) -> None:
+    (statement,) = statements(props(cfn, "AuditStateTable")["ResourcePolicy"]["PolicyDocument"])
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+    assert sorted(as_list(statement["Action"])) == sorted(WRITES)
+    assert tm.resolve(cfn, statement["Resource"]) == TABLE_ARN
+    assert statement["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": ["AuditorRole", "Arn"]}}}
+
+
+def references(value: Any) -> set[str]:
+    """Logical ids a value refers to (Ref, Fn::GetAtt, ${Id} / ${Id.Attr} inside Fn::Sub)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        for key, arg in value.items():
+            if key == "Ref" and isinstance(arg, str):
+                found.add(arg)
+            elif key == "Fn::GetAtt":
+                found.add(arg[0] if isinstance(arg, list) else arg.split(".")[0])
+            elif key == "Fn::Sub":
+                text = arg if isinstance(arg, str) else arg[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+                if isinstance(arg, list):
+                    found |= references(arg[1])
+            else:
+                found |= references(arg)
+    elif isinstance(value, list):
+        for item in value:
+            found |= references(item)
+    return found
+
+
+def test_given_the_translated_template_when_its_references_are_followed_then_there_is_no_dependency_cycle(
+    cfn: dict[str, Any],
+) -> None:
+    # The table's policy names the role and the role's policy names the table: one side must not be a Ref.
+    ids = set(cfn["Resources"])
+    graph = {
+        lid: (references(res.get("Properties", {})) | set(as_list(res.get("DependsOn", [])))) & ids
+        for lid, res in cfn["Resources"].items()
+    }
+    assert "AuditorRole" in graph["AuditStateTable"]
+    assert "AuditStateTable" not in graph["AuditorRole"]
+    done: set[str] = set()
+
+    def visit(node: str, path: tuple[str, ...]) -> None:
+        assert node not in path, " -> ".join((*path, node))
+        if node in done:
+            return
+        for target in graph[node]:
+            visit(target, (*path, node))
+        done.add(node)
+
+    for node in graph:
+        visit(node, ())
+
+
+# --------------------------------------------------------------------------- evidence archive (S3 Object Lock)
+def test_given_the_evidence_bucket_when_read_then_object_lock_compliance_holds_every_version_for_the_parameter(
+    cfn: dict[str, Any],
+) -> None:
+    bucket = props(cfn, "EvidenceBucket")
+    assert bucket["ObjectLockEnabled"] is True
+    assert bucket["ObjectLockConfiguration"] == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": {"Ref": "EvidenceRetentionDays"}}},
+    }
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "BucketName" not in bucket, "a generated name never collides with a bucket an earlier stack retained"
+
+
+def test_given_the_evidence_bucket_when_read_then_it_is_private_encrypted_with_the_evidence_key_and_tls_only(
+    cfn: dict[str, Any],
+) -> None:
+    bucket = props(cfn, "EvidenceBucket")
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (rule,) = bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule == {
+        "ServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": {"Fn::GetAtt": ["AuditKey", "Arn"]},
+        },
+        "BucketKeyEnabled": True,
+    }
+    policy = props(cfn, "EvidenceBucketPolicy")
+    assert policy["Bucket"] == {"Ref": "EvidenceBucket"}
+    (statement,) = statements(policy["PolicyDocument"])
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
+    assert statement["Resource"] == [{"Fn::GetAtt": ["EvidenceBucket", "Arn"]}, {"Fn::Sub": "${EvidenceBucket.Arn}/*"}]
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_given_the_evidence_buckets_lifecycle_when_read_then_no_rule_ever_expires_or_deletes_a_version(
+    cfn: dict[str, Any],
+) -> None:
+    rules = props(cfn, "EvidenceBucket")["LifecycleConfiguration"]["Rules"]
+    deleting = {
+        "ExpirationInDays",
+        "ExpirationDate",
+        "ExpiredObjectDeleteMarker",
+        "NoncurrentVersionExpiration",
+        "NoncurrentVersionExpirationInDays",
+    }
+    for rule in rules:
+        assert not deleting & set(rule), rule
+    assert rules == [
+        {
+            "Id": "abort-incomplete-uploads",
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        }
+    ]
+
+
+# --------------------------------------------------------------------------- tamper alerts (EventBridge)
+TAMPER_RULES = ["KeyTamperRule", "LogGroupTamperRule", "StatePolicyTamperRule"]
+
+
+def placeholders(value: Any) -> Any:
+    """Resource references as readable stand-ins: GetAtt X.Arn -> "<X.Arn>", Ref X -> "<X>"."""
+    if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
+        return "<{}.{}>".format(*value["Fn::GetAtt"])
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return f"<{value['Ref']}>"
+    if isinstance(value, dict):
+        return {key: placeholders(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [placeholders(item) for item in value]
+    return value
+
+
+def event_matches(pattern: Any, event: Any) -> bool:
+    """EventBridge's matching for the pattern forms used here: exact values in lists, nested objects, arrays
+    in the event matched element-wise ("any element matches"), and ``$or``."""
+    if isinstance(event, list):
+        return any(event_matches(pattern, item) for item in event)
+    if isinstance(pattern, list):
+        return event in pattern
+    for key, sub in pattern.items():
+        if key == "$or":
+            if not any(event_matches(alternative, event) for alternative in sub):
+                return False
+        elif not isinstance(event, dict) or key not in event or not event_matches(sub, event[key]):
+            return False
+    return True
+
+
+def cloudtrail_event(source: str, name: str, **detail: Any) -> dict[str, Any]:
+    return {
+        "version": "0",
+        "source": source,
+        "detail-type": "AWS API Call via CloudTrail",
+        "account": ACCOUNT,
+        "region": REGION,
+        "time": "2026-11-30T03:00:00Z",
+        "detail": {
+            "eventSource": source.replace("aws.", "") + ".amazonaws.com",
+            "eventName": name,
+            "eventTime": "2026-11-30T03:00:00Z",
+            "userIdentity": {"arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/Admin/mallory"},
+            **detail,
+        },
+    }
+
+
+def key_event(name: str, key: str) -> dict[str, Any]:
+    return cloudtrail_event(
+        "aws.kms", name, requestParameters={"keyId": key}, resources=[{"ARN": key, "type": "AWS::KMS::Key"}]
+    )
+
+
+def log_event(name: str, group: str) -> dict[str, Any]:
+    return cloudtrail_event("aws.logs", name, requestParameters={"logGroupName": group})
+
+
+def table_event(name: str, arn: str) -> dict[str, Any]:
+    return cloudtrail_event("aws.dynamodb", name, requestParameters={"resourceArn": arn})
+
+
+OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f0f0f0f-0000-0000-0000-000000000000"
+TAMPER_CASES: list[tuple[str, dict[str, Any], str | None]] = [
+    ("evidence key disabled", key_event("DisableKey", "<AuditKey.Arn>"), "KeyTamperRule"),
+    ("evidence key scheduled for deletion", key_event("ScheduleKeyDeletion", "<AuditKey.Arn>"), "KeyTamperRule"),
+    ("alarm-path key disabled", key_event("DisableKey", "<AlarmPathKey.Arn>"), "KeyTamperRule"),
+    ("alarm-path key scheduled for deletion", key_event("ScheduleKeyDeletion", "<AlarmPathKey.Arn>"), "KeyTamperRule"),
+    ("another key disabled", key_event("DisableKey", OTHER_KEY), None),
+    ("evidence key re-enabled", key_event("EnableKey", "<AuditKey.Arn>"), None),
+    ("evidence log group deleted", log_event("DeleteLogGroup", "<AuditLogGroup>"), "LogGroupTamperRule"),
+    ("a stream of it deleted", log_event("DeleteLogStream", "<AuditLogGroup>"), "LogGroupTamperRule"),
+    ("its retention removed", log_event("DeleteRetentionPolicy", "<AuditLogGroup>"), "LogGroupTamperRule"),
+    ("its retention changed", log_event("PutRetentionPolicy", "<AuditLogGroup>"), "LogGroupTamperRule"),
+    ("another log group deleted", log_event("DeleteLogGroup", "/aws/lambda/something-else"), None),
+    ("a stream created in it", log_event("CreateLogStream", "<AuditLogGroup>"), None),
+    (
+        "state table policy deleted",
+        table_event("DeleteResourcePolicy", "<AuditStateTable.Arn>"),
+        "StatePolicyTamperRule",
+    ),
+    ("state table policy replaced", table_event("PutResourcePolicy", "<AuditStateTable.Arn>"), "StatePolicyTamperRule"),
+    ("another table's policy deleted", table_event("DeleteResourcePolicy", TABLE_ARN + "-other"), None),
+]
+
+
+@pytest.mark.parametrize(("description", "event", "rule"), TAMPER_CASES, ids=[c[0] for c in TAMPER_CASES])
+def test_given_a_cloudtrail_event_when_the_tamper_rules_match_it_then_exactly_the_expected_rule_fires(
+    cfn: dict[str, Any], description: str, event: dict[str, Any], rule: str | None
+) -> None:
+    rules = resources(cfn, "AWS::Events::Rule")
+    firing = [
+        lid for lid in TAMPER_RULES if event_matches(placeholders(rules[lid]["Properties"]["EventPattern"]), event)
+    ]
+    assert firing == ([rule] if rule else []), description
+
+
+@pytest.mark.parametrize("rule_id", TAMPER_RULES)
+def test_given_a_tamper_rule_when_it_fires_then_a_readable_sentence_goes_to_the_alarm_topic_with_a_dead_letter_queue(
+    cfn: dict[str, Any], rule_id: str
+) -> None:
+    rule = props(cfn, rule_id)
+    assert rule["State"] == "ENABLED"
+    assert rule["EventPattern"]["detail-type"] == ["AWS API Call via CloudTrail"]
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Ref": "AlarmTopic"}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["OpsDeadLetterQueue", "Arn"]}}
+    transformer = target["InputTransformer"]
+    template = tm.resolve(cfn, transformer["InputTemplate"])
+    # A JSON string (so SNS delivers a sentence), naming the stack, every placeholder defined.
+    sentence = json.loads(" ".join(template.split()))
+    assert isinstance(sentence, str) and sentence.startswith(
+        f"TAMPER ALERT (pr-auditor {STACK}): <actor> called <action>"
+    )
+    assert set(re.findall(r"<([a-z]+)>", sentence)) == set(transformer["InputPathsMap"])
+    assert all(path.startswith("$.detail.") for path in transformer["InputPathsMap"].values())
+
+
+# --------------------------------------------------------------------------- dashboard
+EXPECTED_WIDGETS = {
+    "Runs completed and failed": [("PrAuditor", "RunsCompleted"), ("PrAuditor", "RunsFailed")],
+    "Findings by kind": [
+        ("PrAuditor", "FindingsPullRequest"),
+        ("PrAuditor", "FindingsDirectPush"),
+        ("PrAuditor", "FindingsHistoryRewrite"),
+        ("PrAuditor", "FindingsProtection"),
+        ("PrAuditor", "FindingsPolicyChange"),
+    ],
+    "Pull requests audited": [("PrAuditor", "PullRequestsAudited")],
+    "GitHub requests": [("PrAuditor", "GitHubRequests")],
+    "Run duration (seconds)": [("PrAuditor", "RunDurationSeconds"), ("PrAuditor", "RunDurationSeconds")],
+    "Ops queue depth": [("AWS/SQS", "ApproximateNumberOfMessagesVisible")] * 2,
+    "Ops queue age of oldest message (seconds)": [("AWS/SQS", "ApproximateAgeOfOldestMessage")],
+}
+
+
+def test_given_the_dashboard_when_its_widgets_are_read_then_each_shows_the_documented_metrics(
+    cfn: dict[str, Any],
+) -> None:
+    body = tm.dashboard(cfn)
+    widgets = {w["properties"]["title"]: w["properties"] for w in body["widgets"]}
+    assert {title: [(m[0], m[1]) for m in w["metrics"]] for title, w in widgets.items()} == EXPECTED_WIDGETS
+    for title, widget in widgets.items():
+        assert widget["region"] == REGION, title
+        for metric in widget["metrics"]:
+            if metric[0] == "PrAuditor":  # Powertools Metrics' default dimension: the service name
+                assert metric[2:4] == [
+                    "service",
+                    props(cfn, "AuditorFunction")["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"],
+                ]
+    queues = {m[3] for m in widgets["Ops queue depth"]["metrics"]}
+    assert queues == {"<OpsQueue.QueueName>", "<OpsDeadLetterQueue.QueueName>"}
+    assert widgets["Ops queue age of oldest message (seconds)"]["metrics"][0][3] == "<OpsQueue.QueueName>"
+    namespace = props(cfn, "AuditorFunction")["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    assert namespace == "PrAuditor"
+
+
+def test_given_the_readme_when_read_then_it_names_every_dashboard_metric() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for metric in {m for metrics in EXPECTED_WIDGETS.values() for ns, m in metrics if ns == "PrAuditor"}:
+        assert f"`{metric}`" in readme, metric
 
 
 # --------------------------------------------------------------------------- sam build output (make validate)

@@ -214,8 +214,8 @@ def test_the_lambda_reads_an_app_from_its_secret_and_audits_every_installation(
         handler.state_table.cache_clear()
         try:
             with captured_function_logs(handler.logger) as lines:
-                event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-21T00:00:00Z"}
-                result = handler.lambda_handler(event | {"detail": {}}, LambdaContext())
+                event = json.loads((Path(__file__).parents[2] / "events" / "scheduled.json").read_text())
+                result = handler.lambda_handler(event | {"time": "2026-11-21T00:00:00Z"}, LambdaContext())
         finally:
             handler.settings.cache_clear()
             handler.state_table.cache_clear()

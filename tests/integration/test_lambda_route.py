@@ -123,6 +123,10 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "EmergencyChanges": 1,
         "AuditorRunFailures": 0,
         "AuditorRunsCompleted": 1,
+        "DirectPushes": 0,
+        "HistoryRewrites": 0,
+        "WeakerProtection": 0,
+        "PolicyChanges": 0,
     }
     # And each finding is one message on the ops queue, naming the change (SNS → SQS is moto's, for real)
     findings = read_queue(route)

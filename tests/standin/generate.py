@@ -62,6 +62,11 @@ SCENARIOS: dict[str, float] = {
     "deleted_reviewer_approval": 1,
     "ghost_author": 1,
     "many_reviews": 0.2,
+    # history after the merge (GitHub accepts reviews on merged PRs; titles and descriptions stay editable)
+    "approved_after_merge": 1,
+    "changes_requested_then_approved_after_merge": 1,
+    "ticket_added_after_merge": 1,
+    "ticket_added_before_merge": 1,
 }
 
 _NOUNS = (
@@ -321,7 +326,7 @@ def _build_pr(g: _Gen, scenario: str, merged_at: datetime | None, pr_state: str)
         author = u[OUTSIDER]
     elif scenario == "ghost_author":
         author = None
-    elif scenario == "missing_ticket":
+    elif scenario in ("missing_ticket", "ticket_added_after_merge", "ticket_added_before_merge"):
         title, head_ref, body = f"{verb} {noun}", f"patch-{rng.randint(1, 99)}", "No ticket."
     elif scenario == "release_branch":
         base_ref = f"release/2024.{rng.randint(1, 12):02d}"
@@ -336,6 +341,8 @@ def _build_pr(g: _Gen, scenario: str, merged_at: datetime | None, pr_state: str)
         "ghost_author",
         "missing_ticket",
         "release_branch",
+        "ticket_added_after_merge",
+        "ticket_added_before_merge",
         "emergency_label_after_merge",
         "emergency_label_removed_before_merge",
     ):
@@ -367,6 +374,16 @@ def _build_pr(g: _Gen, scenario: str, merged_at: datetime | None, pr_state: str)
         t1, t2 = rt(2)
         reviews += [approve(a, t1), Review(writer(a.login), "CHANGES_REQUESTED", t2, head_oid, body="Please fix")]
         decision, merged_by = "CHANGES_REQUESTED", u[ADMIN]
+    elif scenario == "approved_after_merge":
+        reviews.append(approve(writer(), t_merge + timedelta(minutes=rng.randint(10, 120))))
+        merged_by = u[ADMIN]  # GitHub's reviewDecision turns APPROVED once the late approval is in
+    elif scenario == "changes_requested_then_approved_after_merge":
+        a = writer()
+        b = writer(a.login)
+        t1, t2 = rt(2)
+        late = t_merge + timedelta(minutes=rng.randint(10, 120))
+        reviews += [approve(a, t1), Review(b, "CHANGES_REQUESTED", t2, head_oid, body="Please fix"), approve(b, late)]
+        merged_by = u[ADMIN]
     elif scenario == "approval_dismissed":
         t1, t2 = rt(2)
         r = approve(writer(), t1, state="DISMISSED")
@@ -414,7 +431,7 @@ def _build_pr(g: _Gen, scenario: str, merged_at: datetime | None, pr_state: str)
         extra = rng.choice(("bug", "enhancement", "tech-debt"))
         labels.append(extra)
         events.append(LabelEvent(extra, "labeled", author, span_lo))
-    return PullRequest(
+    pr = PullRequest(
         repo=repo,
         number=0,
         title=title,
@@ -434,6 +451,15 @@ def _build_pr(g: _Gen, scenario: str, merged_at: datetime | None, pr_state: str)
         review_decision=decision if merged_at else None,
         scenario=scenario,
     )
+    if scenario == "ticket_added_after_merge":
+        # the title and the description get the ticket afterwards: the verdict stays missing_ticket
+        pr.rename(f"{ticket}: {title}", t_merge + timedelta(minutes=rng.randint(5, 600)), author)
+        pr.edit_body(f"Refs {ticket}.", t_merge + timedelta(minutes=rng.randint(5, 600)), author)
+    elif scenario == "ticket_added_before_merge":
+        renamed_at, edited_at = rt(2)
+        pr.rename(f"{ticket}: {title}", renamed_at, author)
+        pr.edit_body(f"Refs {ticket}.", edited_at, author)
+    return pr
 
 
 def generate_org(

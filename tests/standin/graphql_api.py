@@ -74,7 +74,18 @@ from graphql import (
 from graphql.type import GraphQLInterfaceType, GraphQLObjectType
 
 from .git_graphql import branch_ref_node, git_commit_fields, git_fields
-from .model import Fault, GitHubState, LabelEvent, PullRequest, RateBucket, Repository, Review, User
+from .model import (
+    BodyRevision,
+    Fault,
+    GitHubState,
+    LabelEvent,
+    PullRequest,
+    RateBucket,
+    Repository,
+    Review,
+    TitleRename,
+    User,
+)
 from .search import NOT_SEARCHABLE, SEARCH_CAP, SearchError, parse_query, run_search
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "node_modules" / "@octokit" / "graphql-schema" / "schema.graphql"
@@ -632,7 +643,35 @@ def _label_event_node(pr: PullRequest, e: LabelEvent, idx: int, ctx: Ctx) -> dic
     }
 
 
+def _renamed_event_node(pr: PullRequest, e: TitleRename, idx: int, ctx: Ctx) -> dict[str, Any]:
+    return {
+        "__typename": "RenamedTitleEvent",
+        "id": node_id("RTE", pr.id * 1000 + idx),
+        "createdAt": iso(e.at),
+        "actor": actor(e.actor, ctx),
+        "previousTitle": e.previous,
+        "currentTitle": e.current,
+        "subject": lambda _info, **_: pr_node(pr, ctx),
+    }
+
+
+def _content_edit_node(pr: PullRequest, revision: BodyRevision, idx: int, ctx: Ctx) -> dict[str, Any]:
+    """A ``UserContentEdit``: ``diff`` holds the whole text of that revision (null once deleted)."""
+    return {
+        "__typename": "UserContentEdit",
+        "id": node_id("UCE", pr.id * 1000 + idx),
+        "createdAt": iso(revision.at),
+        "updatedAt": iso(revision.deleted_at or revision.at),
+        "editedAt": iso(revision.at),
+        "editor": actor(revision.editor, ctx),
+        "deletedAt": iso(revision.deleted_at) if revision.deleted_at else None,
+        "deletedBy": actor(revision.deleted_by, ctx) if revision.deleted_at else None,
+        "diff": None if revision.deleted_at else revision.text,
+    }
+
+
 _TIMELINE_TYPES = {
+    "RenamedTitleEvent": "RENAMED_TITLE_EVENT",
     "LabeledEvent": "LABELED_EVENT",
     "UnlabeledEvent": "UNLABELED_EVENT",
     "MergedEvent": "MERGED_EVENT",
@@ -701,6 +740,8 @@ def pr_node(pr: PullRequest, ctx: Ctx) -> dict[str, Any]:
         for i, e in enumerate(pr.label_events):
             tname = "LabeledEvent" if e.action == "labeled" else "UnlabeledEvent"
             events.append((e.at, tname, partial(_label_event_node, pr, e, i, ctx)))
+        for i, rename in enumerate(pr.title_renames):
+            events.append((rename.at, "RenamedTitleEvent", partial(_renamed_event_node, pr, rename, i, ctx)))
         for i, r in _visible_reviews(pr, ctx):
             if r.state != "PENDING":
                 events.append((r.submitted_at, "PullRequestReview", partial(review_node, pr, r, i, ctx, url)))
@@ -729,6 +770,11 @@ def pr_node(pr: PullRequest, ctx: Ctx) -> dict[str, Any]:
     def labels(_info: Info, **_: Any) -> ConnectionSource:
         return ConnectionSource(pr.labels, convert=lambda name: label_node(name, repo, ctx))
 
+    def content_edits(_info: Info, **_: Any) -> ConnectionSource:
+        # GitHub lists the newest edit first.
+        history = list(enumerate(pr.body_history))[::-1]
+        return ConnectionSource(history, convert=lambda t: _content_edit_node(pr, t[1], t[0], ctx))
+
     return {
         "__typename": "PullRequest",
         "id": node_id("PR", pr.id),
@@ -754,6 +800,9 @@ def pr_node(pr: PullRequest, ctx: Ctx) -> dict[str, Any]:
         "authorAssociation": _association(pr, pr.author),
         "mergedBy": actor(pr.merged_by, ctx),
         "editor": None,
+        "lastEditedAt": iso(pr.last_edited_at()) if pr.last_edited_at() else None,
+        "includesCreatedEdit": bool(pr.body_history),
+        "userContentEdits": content_edits,
         "baseRefName": pr.base_ref,
         "headRefName": pr.head_ref,
         "headRefOid": pr.head_oid,
@@ -988,7 +1037,22 @@ def handle(
         payload["data"] = None
     if errors:
         payload["errors"] = errors
+    if fault is not None and fault.kind == "malformed_count":
+        _corrupt_issue_count(payload.get("data"))
     return GraphQLResult(200, payload, analysis.cost, bucket)
+
+
+def _corrupt_issue_count(data: Any) -> None:
+    """The ``malformed_count`` fault: every ``issueCount`` in the answer becomes a string."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "issueCount":
+                data[key] = f"{value} or so"
+            else:
+                _corrupt_issue_count(value)
+    elif isinstance(data, list):
+        for item in data:
+            _corrupt_issue_count(item)
 
 
 __all__ = [

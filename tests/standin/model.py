@@ -167,6 +167,29 @@ class LabelEvent:
 
 
 @dataclass
+class TitleRename:
+    """A ``RenamedTitleEvent`` on the PR's timeline."""
+
+    previous: str
+    current: str
+    at: datetime
+    actor: User | None
+
+
+@dataclass
+class BodyRevision:
+    """One entry of the description's edit history (``userContentEdits``). GitHub keeps the whole text of
+    each revision (in the field it calls ``diff``); once the description is edited, the first entry is the
+    text it was opened with. ``deleted_at``: someone deleted this revision from the history (text gone)."""
+
+    text: str
+    at: datetime
+    editor: User | None
+    deleted_at: datetime | None = None
+    deleted_by: User | None = None
+
+
+@dataclass
 class PullRequest:
     repo: Repository
     number: int
@@ -184,6 +207,9 @@ class PullRequest:
     labels: list[str] = field(default_factory=list)
     label_events: list[LabelEvent] = field(default_factory=list)
     reviews: list[Review] = field(default_factory=list)
+    title_renames: list[TitleRename] = field(default_factory=list)
+    #: the description's edit history, oldest first (empty while it was never edited)
+    body_history: list[BodyRevision] = field(default_factory=list)
     review_decision: ReviewDecision | None = None
     #: search-index lag: visible to *search* only once the clock reaches it (None = immediately)
     indexed_at: datetime | None = None
@@ -209,7 +235,24 @@ class PullRequest:
         times += [t for t in (self.merged_at, self.closed_at) if t is not None]
         times += [r.submitted_at for r in self.reviews]
         times += [e.at for e in self.label_events]
+        times += [r.at for r in self.title_renames] + [r.at for r in self.body_history]
         return max(times)
+
+    def last_edited_at(self) -> datetime | None:
+        """``lastEditedAt``: when the description was last edited (None if never)."""
+        return self.body_history[-1].at if self.body_history else None
+
+    def rename(self, title: str, at: datetime, actor: User | None) -> None:
+        """Rename the PR, as the web UI or ``PATCH /pulls/N`` does: a RenamedTitleEvent on the timeline."""
+        self.title_renames.append(TitleRename(self.title, title, at, actor))
+        self.title = title
+
+    def edit_body(self, body: str, at: datetime, editor: User | None) -> None:
+        """Edit the description: the first edit also records the text the PR was opened with."""
+        if not self.body_history:
+            self.body_history.append(BodyRevision(self.body, self.created_at, self.author))
+        self.body_history.append(BodyRevision(body, at, editor))
+        self.body = body
 
 
 # --------------------------------------------------------------------------- faults
@@ -224,6 +267,8 @@ FaultKind = Literal[
     "primary_rate_limit",
     "graphql_errors",
     "incomplete_results",
+    "redirect",
+    "malformed_count",
 ]
 
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
@@ -247,6 +292,9 @@ class Fault:
       ``partial`` the query is executed and the error is appended to real (partial) data,
       otherwise ``data`` is null.
     * ``keep`` — ``incomplete_results``: fraction of the page's items that survive.
+    * ``status`` / ``location`` — ``redirect``: the 3xx answered instead (as a proxy, a load balancer or a
+      moved GitHub Enterprise host would), and its ``Location``.
+    * ``malformed_count`` (GraphQL searches): ``issueCount`` comes back as a string, not an Int.
     """
 
     kind: FaultKind
@@ -261,6 +309,8 @@ class Fault:
     message: str | None = None
     partial: bool = False
     keep: float = 0.5
+    status: int = 301
+    location: str = "https://github.example.net/api/graphql"
     seen: int = 0
     fired: int = 0
 
@@ -276,6 +326,8 @@ class Fault:
         if self.path is not None and self.path not in path:
             return False
         if self.kind == "graphql_errors" and kind != "graphql":
+            return False
+        if self.kind == "malformed_count" and not (kind == "graphql" and is_search):
             return False
         return not (self.kind == "incomplete_results" and not is_search)
 

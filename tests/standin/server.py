@@ -227,6 +227,8 @@ class _Handler(BaseHTTPRequestHandler):
             return status, body, {}
         if fault.kind == "disconnect":
             return 0, DISCONNECT, {}
+        if fault.kind == "redirect":
+            return fault.status, {"message": "Moved Permanently"}, {"Location": fault.location}
         if fault.kind == "timeout":
             time.sleep(fault.delay_s)
             return None

@@ -104,3 +104,19 @@ def test_index_lag_option() -> None:
     lagged = [p for p in state.prs if p.indexed_at is not None]
     assert 50 < len(lagged) < 150
     assert all(p.merged_at is not None and p.merged_at < p.indexed_at for p in lagged)
+
+
+def test_history_after_the_merge_scenarios() -> None:
+    state = generate_org(seed=5, n_prs=400, since=SINCE, until=UNTIL)
+    by = {s: [p for p in state.prs if p.scenario == s] for s in SCENARIOS}
+    late = by["approved_after_merge"][0]
+    assert [r.submitted_at > late.merged_at for r in late.reviews] == [True]  # type: ignore[operator]
+    flipped = by["changes_requested_then_approved_after_merge"][0]
+    assert [r.state for r in flipped.reviews] == ["APPROVED", "CHANGES_REQUESTED", "APPROVED"]
+    assert flipped.reviews[1].author is flipped.reviews[2].author
+    assert flipped.reviews[2].submitted_at > flipped.merged_at  # type: ignore[operator]
+    after = by["ticket_added_after_merge"][0]
+    assert after.title_renames[0].at > after.merged_at and after.body_history[-1].at > after.merged_at  # type: ignore[operator]
+    before = by["ticket_added_before_merge"][0]
+    assert before.title_renames[0].at < before.merged_at and before.body_history[-1].at < before.merged_at  # type: ignore[operator]
+    assert before.body_history[0].text == "No ticket."  # the description it was opened with

@@ -386,3 +386,52 @@ def test_request_log_and_latency(small: tuple[StandIn, Github, GitHubState, list
     assert state.requests[-1].duration_ms >= 60
     state.reset_counters()
     assert state.count() == 0
+
+
+HISTORY_QUERY = """
+query {
+  repository(owner: "acme", name: "app") {
+    pullRequest(number: 1) {
+      title body lastEditedAt includesCreatedEdit
+      userContentEdits(first: 2) {
+        totalCount pageInfo { hasNextPage endCursor } nodes { editedAt diff deletedAt editor { login } }
+      }
+      timelineItems(first: 10, itemTypes: [RENAMED_TITLE_EVENT]) {
+        nodes { __typename ... on RenamedTitleEvent { createdAt previousTitle currentTitle actor { login } } }
+      }
+    }
+  }
+}
+"""
+
+
+def test_renames_and_description_edits_are_served_like_github() -> None:
+    # Given a PR renamed once and whose description was edited twice, the first edit later deleted
+    state = make_state(tokens=(TOKEN,))
+    merged = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
+    pr = add_pr(state, title="Fix", body="opened", merged_at=merged)
+    alice = state.users["alice"]
+    pr.rename("OPS-1 Fix", merged + timedelta(minutes=5), alice)
+    pr.edit_body("first edit", merged - timedelta(minutes=5), alice)
+    pr.edit_body("second edit", merged + timedelta(minutes=9), alice)
+    pr.body_history[1].deleted_at = merged + timedelta(minutes=10)
+    with StandIn(state) as server:
+        data = gql(client(server), HISTORY_QUERY)["data"]["repository"]["pullRequest"]
+    # Then the current title and body, the rename with both titles, and the edit history newest first, the
+    # first entry being the text the PR was opened with; a deleted revision has no text
+    assert (data["title"], data["body"], data["lastEditedAt"]) == ("OPS-1 Fix", "second edit", "2024-06-03T12:09:00Z")
+    assert data["includesCreatedEdit"] is True
+    [rename] = data["timelineItems"]["nodes"]
+    assert (rename["previousTitle"], rename["currentTitle"], rename["actor"]["login"]) == ("Fix", "OPS-1 Fix", "alice")
+    edits = data["userContentEdits"]
+    assert edits["totalCount"] == 3 and edits["pageInfo"]["hasNextPage"] is True
+    assert [(e["diff"], e["deletedAt"] is not None) for e in edits["nodes"]] == [("second edit", False), (None, True)]
+
+
+def test_a_description_never_edited_has_no_history() -> None:
+    state = make_state(tokens=(TOKEN,))
+    add_pr(state, title="Fix", body="opened")
+    with StandIn(state) as server:
+        data = gql(client(server), HISTORY_QUERY)["data"]["repository"]["pullRequest"]
+    assert data["lastEditedAt"] is None and data["includesCreatedEdit"] is False
+    assert data["userContentEdits"]["totalCount"] == 0

@@ -5,7 +5,7 @@ reconciliation sweep, and a forged future clock."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -140,8 +140,10 @@ def world(*merges: tuple[int, float, float, bool]) -> World:
     prs = []
     for number, hours, lag, approved in merges:
         merged_at = START + hours * HOUR
+        # the approval is given before this PR's merge (reviews after the merge do not count)
+        approval = replace(review("bob"), submitted_at=merged_at - timedelta(minutes=5))
         pr = pull_request(number=number, merged_at=merged_at, merge_commit_sha=f"m{number}",
-                          reviews=(review("bob", minutes_before_merge=5),) if approved else ())  # fmt: skip
+                          reviews=(approval,) if approved else ())  # fmt: skip
         prs.append((pr, merged_at + lag * HOUR))
     return World(Source(prs, clock), clock)
 

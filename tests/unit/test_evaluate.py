@@ -8,16 +8,18 @@ from typing import Any
 import pytest
 
 from pr_auditor.evaluate import (
+    body_at_merge,
     emergency_evidence,
     evaluate,
     has_ticket_reference,
     is_in_scope,
     latest_opinions,
+    title_at_merge,
 )
 from pr_auditor.model import Review, Verdict
 from pr_auditor.policy import policy_from_mapping
 
-from builders import HEAD, OLD, bot, label_event, pull_request, review, user
+from builders import HEAD, OLD, after_merge, body_edit, bot, label_event, pull_request, rename, review, user
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Case:
     policy: dict[str, Any] = field(default_factory=dict)
     pr: dict[str, Any] = field(default_factory=dict)
 
+
+TICKET = r"[A-Z]{2,}-\d+"
 
 CASES = [
     Case("one-writer-approval", [review("bob")], Verdict.COMPLIANT, approvers=["bob"]),
@@ -258,6 +262,123 @@ CASES = [
         policy={"ticket_pattern": r"[A-Z]{2,}-\d+"},
         pr={"body": "Fixes SEC-77"},
     ),
+    # --- the verdict is what was true at merge --------------------------------------------------------
+    Case(
+        "approved-only-after-the-merge",
+        [review("bob", minutes_before_merge=after_merge(40))],
+        Verdict.NON_COMPLIANT,
+        ["insufficient_approvals"],
+    ),
+    Case(
+        "merged-over-a-change-request-then-approved",
+        [review("bob"), review("carol", "CHANGES_REQUESTED"), review("carol", minutes_before_merge=after_merge(30))],
+        Verdict.NON_COMPLIANT,
+        ["changes_requested"],
+        approvers=["bob"],
+    ),
+    Case(
+        "change-request-raised-only-after-the-merge",
+        [review("bob"), review("carol", "CHANGES_REQUESTED", minutes_before_merge=after_merge(30))],
+        Verdict.COMPLIANT,
+        approvers=["bob"],
+    ),
+    Case(
+        "approval-withdrawn-after-the-merge-still-counts",
+        [review("bob"), review("bob", "CHANGES_REQUESTED", minutes_before_merge=after_merge(5))],
+        Verdict.COMPLIANT,
+        approvers=["bob"],
+    ),
+    Case(
+        "deleted-account-approving-after-the-merge-is-not-listed-as-discounted",
+        [review("bob"), review(None, minutes_before_merge=after_merge(5))],
+        Verdict.COMPLIANT,
+        approvers=["bob"],
+    ),
+    Case(
+        "review-in-the-second-of-the-merge-counts",
+        [review("bob", minutes_before_merge=0)],
+        Verdict.COMPLIANT,
+        approvers=["bob"],
+    ),
+    Case(
+        "ticket-added-to-the-title-after-the-merge",
+        [review("bob")],
+        Verdict.NON_COMPLIANT,
+        ["missing_ticket"],
+        approvers=["bob"],
+        policy={"ticket_pattern": TICKET},
+        pr={
+            "title": "OPS-9 Add rate limiting",
+            "title_renames": (rename("Add rate limiting", "OPS-9 Add rate limiting", minutes_after_merge=20),),
+        },
+    ),
+    Case(
+        "ticket-removed-from-the-title-after-the-merge",
+        [review("bob")],
+        Verdict.COMPLIANT,
+        approvers=["bob"],
+        policy={"ticket_pattern": TICKET},
+        pr={
+            "title": "Add rate limiting",
+            "title_renames": (rename("OPS-9 Add rate limiting", "Add rate limiting", minutes_after_merge=20),),
+        },
+    ),
+    Case(
+        "title-renamed-before-the-merge",
+        [review("bob")],
+        Verdict.COMPLIANT,
+        approvers=["bob"],
+        policy={"ticket_pattern": TICKET},
+        pr={
+            "title": "OPS-9 Add rate limiting",
+            "title_renames": (rename("Add rate limiting", "OPS-9 Add rate limiting", minutes_after_merge=-20),),
+        },
+    ),
+    Case(
+        "ticket-added-to-the-body-after-the-merge",
+        [review("bob")],
+        Verdict.NON_COMPLIANT,
+        ["missing_ticket"],
+        approvers=["bob"],
+        policy={"ticket_pattern": TICKET},
+        pr={
+            "body": "Fixes SEC-77",
+            "body_edits": (
+                body_edit("Fixes SEC-77", minutes_after_merge=15),
+                body_edit("Speeds things up", minutes_after_merge=-120),
+            ),
+        },
+    ),
+    Case(
+        "ticket-added-to-the-body-before-the-merge",
+        [review("bob")],
+        Verdict.COMPLIANT,
+        approvers=["bob"],
+        policy={"ticket_pattern": TICKET},
+        pr={
+            "body": "Fixes SEC-77, faster",
+            "body_edits": (
+                body_edit("Speeds things up", minutes_after_merge=-120),
+                body_edit("Fixes SEC-77", minutes_after_merge=-15),
+                body_edit("Fixes SEC-77, faster", minutes_after_merge=60),
+            ),
+        },
+    ),
+    Case(
+        "body-at-merge-deleted-from-the-history",
+        [review("bob")],
+        Verdict.NON_COMPLIANT,
+        ["missing_ticket"],
+        approvers=["bob"],
+        policy={"ticket_pattern": TICKET},
+        pr={
+            "body": "Fixes SEC-77",
+            "body_edits": (
+                body_edit(None, minutes_after_merge=-120),
+                body_edit("Fixes SEC-77", minutes_after_merge=15),
+            ),
+        },
+    ),
 ]
 
 
@@ -274,6 +395,88 @@ def test_verdict_table(case: Case) -> None:
     assert list(result.approvers) == case.approvers
     assert [str(d) for d in result.discounted] == case.discounted
     assert result.policy_version == policy.version
+    # And reviews submitted after the merge are kept as evidence, never dropped
+    assert [r for r in result.post_merge_reviews] == [
+        r for r in case.reviews if r.submitted_at and r.submitted_at > pr.merged_at
+    ]
+
+
+def test_post_merge_reviews_are_listed_oldest_first_with_their_state() -> None:
+    pr = pull_request(
+        reviews=(
+            review("carol", "CHANGES_REQUESTED", minutes_before_merge=after_merge(50)),
+            review("bob", minutes_before_merge=after_merge(40)),
+            review("dave", "COMMENTED", minutes_before_merge=5),
+        )
+    )
+    result = evaluate(pr, policy_from_mapping({}).default, policy_version="v")
+    assert [(r.author.login if r.author else None, r.state.value) for r in result.post_merge_reviews] == [
+        ("bob", "APPROVED"),
+        ("carol", "CHANGES_REQUESTED"),
+    ]
+    assert result.verdict is Verdict.NON_COMPLIANT
+
+
+@pytest.mark.parametrize(
+    ("renames", "expected"),
+    [
+        ((), "now"),
+        ((rename("before", "now", minutes_after_merge=-5),), "now"),
+        (
+            (rename("at merge", "later", minutes_after_merge=5), rename("later", "now", minutes_after_merge=9)),
+            "at merge",
+        ),
+        (
+            (rename("later", "now", minutes_after_merge=9), rename("at merge", "later", minutes_after_merge=5)),
+            "at merge",
+        ),
+        (
+            (rename("first", "at merge", minutes_after_merge=-5), rename("at merge", "now", minutes_after_merge=5)),
+            "at merge",
+        ),
+    ],
+    ids=["never-renamed", "renamed-before", "renamed-twice-after", "renames-out-of-order", "renamed-before-and-after"],
+)
+def test_title_at_merge_undoes_the_renames_after_the_merge(renames: tuple[object, ...], expected: str) -> None:
+    assert title_at_merge(pull_request(title="now", title_renames=renames)) == expected
+
+
+@pytest.mark.parametrize(
+    ("edits", "expected"),
+    [
+        ((), "now"),
+        ((body_edit("now", minutes_after_merge=-60), body_edit("opened", minutes_after_merge=-90)), "now"),
+        ((body_edit("now", minutes_after_merge=30), body_edit("opened", minutes_after_merge=-90)), "opened"),
+        ((body_edit("now", minutes_after_merge=30), body_edit(None, minutes_after_merge=-90)), None),
+        ((body_edit("now", minutes_after_merge=30),), None),
+        ((body_edit("now", minutes_after_merge=30), body_edit("", minutes_after_merge=-90)), ""),
+    ],
+    ids=[
+        "never-edited",
+        "edited-before",
+        "edited-after",
+        "revision-deleted",
+        "history-starts-after-merge",
+        "opened-empty",
+    ],
+)
+def test_body_at_merge_is_the_latest_revision_made_by_the_merge(
+    edits: tuple[object, ...], expected: str | None
+) -> None:
+    assert body_at_merge(pull_request(body="now", body_edits=edits)) == expected
+
+
+def test_missing_ticket_detail_says_the_body_could_not_be_read_and_names_no_text() -> None:
+    pr = pull_request(
+        head_ref="feature/\u2028evil",
+        reviews=(review("bob"),),
+        body="SEC-1",
+        body_edits=(body_edit("SEC-1", minutes_after_merge=5), body_edit(None, minutes_after_merge=-60)),
+    )
+    policy = policy_from_mapping({"ticket_pattern": "SEC-[0-9]+"})
+    (violation,) = evaluate(pr, policy.default, policy_version="v").violations
+    assert "the body at merge could not be read" in violation.detail
+    assert "evil" not in violation.detail and "SEC-1" not in violation.detail.replace("SEC-[0-9]+", "")
 
 
 def test_insufficient_approvals_detail_names_every_discounted_approval() -> None:

@@ -11,7 +11,7 @@ from pr_auditor.model import Window
 from pr_auditor.policy import policy_from_mapping
 from pr_auditor.records import RunStats, pull_request_record, run_summary_record
 
-from builders import label_event, pull_request, review
+from builders import after_merge, body_edit, label_event, pull_request, review
 
 WINDOW = Window(datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 11, 21, tzinfo=UTC))
 CONTRACT_KEYS = {
@@ -34,6 +34,7 @@ CONTRACT_KEYS = {
     "policy_version": str,
     "window": dict,
     "run_id": str,
+    "post_merge_reviews": list,
 }
 
 
@@ -119,6 +120,50 @@ def test_run_summary_counts_every_verdict_and_reports_failure() -> None:
         "notify_failed": 0,
     }
     # An exception that is not ours is named by its type only: its text may hold what a server chose.
-    assert summary["error"] == {"type": "RuntimeError", "message": "unexpected RuntimeError"}
+    assert summary["error"] == {"type": "RuntimeError", "message": "RuntimeError"}
     assert summary["duration_seconds"] == 1.235
     assert summary["window"]["until"] == (WINDOW.since + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_records_list_the_post_merge_reviews_without_changing_the_verdict() -> None:
+    record = record_for(
+        reviews=(
+            review("carol", "CHANGES_REQUESTED", minutes_before_merge=after_merge(5)),
+            review("bob", minutes_before_merge=after_merge(40)),
+            review(None, minutes_before_merge=after_merge(41)),
+        )
+    )
+    assert record["verdict"] == "non_compliant"
+    assert record["approvers"] == []
+    assert record["post_merge_reviews"] == [
+        {"login": "carol", "state": "CHANGES_REQUESTED", "submitted_at": "2026-11-20T12:05:00Z"},
+        {"login": "bob", "state": "APPROVED", "submitted_at": "2026-11-20T12:40:00Z"},
+        {"login": None, "state": "APPROVED", "submitted_at": "2026-11-20T12:41:00Z"},
+    ]
+
+
+def test_a_pr_reviewed_only_before_the_merge_lists_no_post_merge_reviews() -> None:
+    assert record_for(reviews=(review("bob"),))["post_merge_reviews"] == []
+
+
+def test_the_message_names_the_pr_and_the_violation_codes_only() -> None:
+    record = record_for(
+        title="OPS-1 \u2028 forged",
+        head_ref="branch-with-\u2029-and-secrets",
+        body="body text",
+        labels=("emergency \u2028 label",),
+        reviews=(),
+    )
+    policy_codes = [v["code"] for v in record["violations"]]  # type: ignore[index]
+    assert record["message"] == f"acme/api#42 is non-compliant! violations: {', '.join(policy_codes)}"
+
+
+def test_the_missing_ticket_detail_does_not_carry_the_head_branch() -> None:
+    policy = policy_from_mapping({"ticket_pattern": "OPS-[0-9]+"})
+    pr = pull_request(
+        head_ref="evil\u2028branch", reviews=(review("bob"),), body_edits=(body_edit(None, minutes_after_merge=-9),)
+    )
+    evaluation = evaluate(pr, policy.default, policy_version=policy.version)
+    record = pull_request_record(evaluation, window=WINDOW, run_id="run-1")
+    assert record["message"] == "acme/api#42 is non-compliant! violations: missing_ticket"
+    assert "evil" not in json.dumps(record["violations"])

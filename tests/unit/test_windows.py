@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 
 from pr_auditor.errors import ConfigError
-from pr_auditor.invocation import BackfillRun, ScheduledRun, make_window, parse_event, parse_time
+from pr_auditor.invocation import make_window, parse_time
 from pr_auditor.model import Window
 from pr_auditor.windows import chunked, plan_chunks, search_range, split_window
 
@@ -72,44 +72,6 @@ def test_parse_time(text: str, expected: datetime) -> None:
 def test_bad_windows_are_rejected(since: str, until: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         make_window(since, until)
-
-
-def test_scheduled_event_carries_the_time_the_run_audits_up_to() -> None:
-    event = {"detail-type": "Scheduled Event", "source": "aws.events", "time": "2026-11-01T10:00:00Z", "detail": {}}
-    assert parse_event(event) == ScheduledRun(T0 + timedelta(hours=10))
-
-
-def test_backfill_event_names_its_window_and_orgs() -> None:
-    event = {"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "orgs": ["acme"]}
-    assert parse_event(event) == BackfillRun(Window(T0, T0 + timedelta(days=1)), ("acme",))
-
-
-@pytest.mark.parametrize(
-    ("event", "message"),
-    [
-        ({"action": "backfill", "since": "2026-11-02", "until": "2026-11-01"}, "must be before until"),
-        ({"action": "backfill", "since": "soon", "until": "2026-11-01"}, "since: not an ISO-8601"),
-        ({"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "org": "x"}, "unknown keys"),
-        ({"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "orgs": "acme"}, "orgs must be a list"),
-        ({"detail-type": "Scheduled Event", "time": "noon"}, "time: not an ISO-8601"),
-        ({"detail-type": "Scheduled Event", "time": "2026-11-01T00:00:00Z", "extra": 1}, "unknown keys"),
-        ({"hello": "world"}, "neither an EventBridge scheduled event nor a backfill event"),
-        (["not", "an", "object"], "expected a JSON object"),
-    ],
-    ids=[
-        "since-after-until",
-        "bad-date",
-        "unknown-key",
-        "orgs-not-list",
-        "bad-time",
-        "scheduled-extra-key",
-        "unknown-shape",
-        "not-an-object",
-    ],
-)
-def test_malformed_events_are_rejected(event: object, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        parse_event(event)
 
 
 HOUR = timedelta(hours=1)

@@ -117,7 +117,7 @@ def open_github(
     organisations the App's installations are looked up by the audit's access check, so a missing
     installation fails the run like an unknown organisation."""
     if isinstance(credentials, TokenCredentials):
-        return GitHubSource(Transport.open(Auth.Token(credentials.token), connection)), orgs
+        return GitHubSource(Transport.open(credentials.token, connection)), orgs  # the token is checked here
     integration = app_integration(credentials, connection)
     app_auth = Auth.AppAuth(credentials.app_id, credentials.private_key)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from pr_auditor.errors import MalformedAnswerError
-from pr_auditor.model import Actor, LabelEvent, PullRequest, Review, ReviewState
+from pr_auditor.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
 
 
 def snapshot(node: Mapping[str, Any]) -> PullRequest:
@@ -21,7 +21,7 @@ def snapshot(node: Mapping[str, Any]) -> PullRequest:
     default_branch = (repo.get("defaultBranchRef") or {}).get("name") or ""
     return PullRequest(
         repository=str(required(repo, "nameWithOwner")),
-        number=int(required(node, "number")),
+        number=whole_number(node, "number"),
         url=str(required(node, "url")),
         title=str(node.get("title") or ""),
         body=str(node.get("body") or ""),
@@ -36,6 +36,11 @@ def snapshot(node: Mapping[str, Any]) -> PullRequest:
         labels=tuple(str(required(label, "name")) for label in nodes(node, "labels")),
         reviews=tuple(review(r) for r in nodes(node, "reviews")),
         label_events=tuple(label_event(e) for e in nodes(node, "timelineItems") if e.get("__typename") in _LABEL_TYPES),
+        title_renames=tuple(
+            title_rename(e) for e in nodes(node, "timelineItems") if e.get("__typename") == "RenamedTitleEvent"
+        ),
+        body_edits=tuple(body_edit(e) for e in nodes(node, "userContentEdits")) if "userContentEdits" in node else (),
+        body_edited_at=timestamp(node["lastEditedAt"]) if node.get("lastEditedAt") else None,
         review_decision=node.get("reviewDecision"),
         archived=bool(repo.get("isArchived")),
     )
@@ -76,6 +81,27 @@ def label_event(node: Mapping[str, Any]) -> LabelEvent:
     )
 
 
+def title_rename(node: Mapping[str, Any]) -> TitleRename:
+    return TitleRename(
+        previous=str(required(node, "previousTitle")),
+        current=str(required(node, "currentTitle")),
+        at=timestamp(required(node, "createdAt")),
+    )
+
+
+def body_edit(node: Mapping[str, Any]) -> BodyEdit:
+    """A ``UserContentEdit``: ``diff`` is the whole text of that revision, null when it is gone."""
+    diff = node.get("diff")
+    return BodyEdit(at=timestamp(required(node, "editedAt")), text=None if diff is None else str(diff))
+
+
+def edited_after_merge(node: Mapping[str, Any]) -> bool:
+    """Was the description edited after the merge (``lastEditedAt`` later than ``mergedAt``)? Only then is its
+    edit history needed: otherwise the current body is the body at merge."""
+    edited = node.get("lastEditedAt")
+    return edited is not None and timestamp(edited) > timestamp(required(node, "mergedAt"))
+
+
 def timestamp(value: Any) -> datetime:
     try:
         moment = datetime.fromisoformat(str(value))
@@ -84,6 +110,14 @@ def timestamp(value: Any) -> datetime:
     if moment.tzinfo is None:
         raise MalformedAnswerError(f"timestamp without a timezone in GitHub's answer: {value!r}")
     return moment
+
+
+def whole_number(node: Any, name: str) -> int:
+    """A required whole number (``issueCount``, ``number``): anything else makes the answer unusable."""
+    value = required(node, name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedAnswerError(f"malformed answer from GitHub: field {name!r} is not a whole number")
+    return value
 
 
 def required(node: Any, name: str) -> Any:

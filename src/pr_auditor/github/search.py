@@ -16,7 +16,7 @@ from typing import Any
 from pr_auditor import queries
 from pr_auditor.errors import IncompleteSearchError, SourceError
 from pr_auditor.github.access import verify_access
-from pr_auditor.github.decode import required, snapshot
+from pr_auditor.github.decode import edited_after_merge, required, snapshot, whole_number
 from pr_auditor.github.transport import PAGE_SIZE, Transport
 from pr_auditor.model import PullRequest, Window, iso
 from pr_auditor.windows import search_range, split_window
@@ -134,6 +134,7 @@ class GitHubSource:
         for node in required(search, "nodes"):
             if node is None or node.get("__typename") != "PullRequest":
                 continue
+            node = _with_edit_history(node)
             if _has_more(node):
                 unfinished.append(node)
             else:
@@ -142,7 +143,7 @@ class GitHubSource:
         prs = [node for node in required(search, "nodes") if node and node.get("__typename") == "PullRequest"]
         return Page(
             last_created=str(required(prs[-1], "createdAt")) if prs else None,
-            total=int(required(search, "issueCount")),
+            total=whole_number(search, "issueCount"),
             complete=complete,
             unfinished=unfinished,
             has_next=bool(page.get("hasNextPage")),
@@ -164,8 +165,8 @@ class GitHubSource:
             pages = []
             for node, connection in wanted:
                 owner, name = str(required(required(node, "repository"), "nameWithOwner")).split("/", 1)
-                cursor = str(required(required(node, connection), "pageInfo").get("endCursor"))
-                pages.append((owner, name, int(required(node, "number")), connection, cursor))
+                cursor = required(required(node, connection), "pageInfo").get("endCursor")
+                pages.append((owner, name, whole_number(node, "number"), connection, cursor))
             document, variables = queries.follow_up(pages)
             answers = self.transport.attempt(self._follow_up_answers, document, variables, wanted)
             for (node, connection), more in zip(wanted, answers, strict=True):
@@ -219,6 +220,15 @@ class GitHubSource:
             if not page.get("hasNextPage"):
                 return names
             after = page.get("endCursor")
+
+
+def _with_edit_history(node: Mapping[str, Any]) -> dict[str, Any]:
+    """The node with its ``userContentEdits`` connection: still to be read from its first page (by the
+    follow-ups) when the description was edited after the merge, else empty and complete (never edited
+    after the merge: the current body is the body at merge)."""
+    pending = edited_after_merge(node)
+    history = {"nodes": [], "pageInfo": {"hasNextPage": pending, "endCursor": None}}
+    return {**node, "userContentEdits": history}
 
 
 def _has_more(node: Mapping[str, Any]) -> bool:

@@ -21,9 +21,11 @@ from github.GithubException import BadCredentialsException, RateLimitExceededExc
 
 from pr_auditor.errors import (
     AuthError,
+    ConfigError,
     IncompleteSearchError,
     NotFoundError,
     RateLimitError,
+    RedirectedError,
     SourceError,
     UnavailableError,
 )
@@ -32,6 +34,7 @@ from pr_auditor.github.redact import protect_pygithub_logs
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # GitHub's maximum for a connection
+REDIRECTED = "GitHub answered with a redirect, which is not followed; check GITHUB_API_URL"
 
 T = TypeVar("T")
 
@@ -59,6 +62,18 @@ class Connection:
     max_wait_seconds: float = 120.0
 
 
+def check_token(token: str) -> str:
+    """A token goes into an HTTP header, which carries Latin-1 at most; GitHub's tokens (``ghp_…``,
+    ``github_pat_…``, ``ghs_…``) are printable ASCII. Anything else is a mistake in the secret or the
+    environment (a pasted quote, a stray line end): say so once, without the token, before any request."""
+    if not token or not all("!" <= char <= "~" for char in token):
+        raise ConfigError(
+            "GitHub token: contains a character a token never has (whitespace, a line end or a non-ASCII "
+            "character); check the secret or GITHUB_TOKEN"
+        )
+    return token
+
+
 def client_options(connection: Connection) -> dict[str, Any]:
     """Keyword arguments shared by ``Github`` and ``GithubIntegration`` (the App's own client)."""
     protect_pygithub_logs()
@@ -84,7 +99,7 @@ def client_options(connection: Connection) -> dict[str, Any]:
 
 def connect(auth: str | Auth.Auth, connection: Connection) -> Github:
     """A PyGithub client; ``auth`` is a token or any PyGithub auth (a GitHub App installation's)."""
-    return Github(auth=Auth.Token(auth) if isinstance(auth, str) else auth, **client_options(connection))
+    return Github(auth=Auth.Token(check_token(auth)) if isinstance(auth, str) else auth, **client_options(connection))
 
 
 class Transport:
@@ -144,7 +159,7 @@ class Transport:
         self._space()
         self.requests += 1
         try:
-            _, body = self._github.requester.graphql_query(document, dict(variables))
+            headers, body = self._github.requester.graphql_query(document, dict(variables))
         except BadCredentialsException as exc:
             raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
         except RateLimitExceededException as exc:
@@ -154,7 +169,14 @@ class Transport:
         except (requests.exceptions.RequestException, OSError) as exc:
             # A dropped connection or a time-out (PyGithub does not retry those here, see client_options).
             raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
-        data = body.get("data")
+        except RuntimeError as exc:
+            # PyGithub refuses a 301 to another scheme, host or the same path with a RuntimeError; its text
+            # names the server's Location, which we do not repeat.
+            raise RedirectedError(REDIRECTED) from exc
+        if any(str(key).lower() == "location" for key in (headers or {})):
+            # Other redirects (302, 307, 308) come back as an answer: a 200 never carries a Location.
+            raise RedirectedError(REDIRECTED)
+        data = body.get("data") if isinstance(body, Mapping) else None
         if not isinstance(data, dict):
             raise UnavailableError("GitHub GraphQL answer has no data")
         return data

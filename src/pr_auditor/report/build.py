@@ -1,0 +1,215 @@
+"""Stream records into the evidence pack: population.csv, exceptions.csv, sample.csv, summary.json, report.html.
+
+One pass over the records: each change is written to the CSVs as it is read and then forgotten; what stays in
+memory is the set of identities seen (to drop repeats), the counters, the sample (N records) and the run
+windows. The HTML's exception table is read back from a temporary file, so it never sits in memory either.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from pr_auditor.model import iso
+from pr_auditor.report.core import (
+    EXCEPTION_COLUMNS,
+    POPULATION_COLUMNS,
+    SAMPLE_COLUMNS,
+    Record,
+    Row,
+    Sampler,
+    change_time,
+    dedupe_key,
+    exception_row,
+    is_change,
+    is_exception,
+    population_row,
+    sample_row,
+)
+from pr_auditor.report.html import render_report
+from pr_auditor.report.links import logs_insights_url
+from pr_auditor.report.tally import Tally
+
+FILES = ("population.csv", "exceptions.csv", "sample.csv", "summary.json", "report.html")
+SUMMARY_SCHEMA_VERSION = 1
+SAMPLE_METHOD = (
+    'the changes with the smallest sha256("<seed>:<record_id>") (hex), smallest first; '
+    "redraw it from population.csv with the same seed."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    since: datetime
+    until: datetime
+    out: Path
+    sample_size: int
+    seed: str
+    generated_at: datetime
+    source: Mapping[str, Any]  # {"description": "...", ...}: how the records were read
+    region: str | None = None
+    log_group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    summary: dict[str, Any]
+    html: Path
+
+
+def _csv(stream: TextIO, columns: tuple[str, ...]) -> csv.DictWriter[str]:
+    writer = csv.DictWriter(stream, fieldnames=columns, lineterminator="\r\n")  # RFC 4180
+    writer.writeheader()
+    return writer
+
+
+def exception_view(record: Record, when: datetime) -> dict[str, Any]:
+    """What the page shows of one change (plain data, escaped by the template)."""
+    return {
+        "record_id": record.get("record_id") or dedupe_key(record),
+        "kind": record.get("kind"),
+        "changed_at": iso(when),
+        "repository": record.get("repository"),
+        "number": record.get("number"),
+        "branch": record.get("base") or record.get("branch"),
+        "title": record.get("title"),
+        "url": record.get("url"),
+        "verdict": record.get("verdict"),
+        "emergency": bool(record.get("emergency")),
+        "emergency_label": record.get("emergency_label"),
+        "violations": [{"code": v.get("code"), "detail": v.get("detail")} for v in record.get("violations") or []],
+        "approvers": list(record.get("approvers") or []),
+        "discounted_approvals": list(record.get("discounted_approvals") or []),
+    }
+
+
+def _read_back(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as stream:
+        for line in stream:
+            view: dict[str, Any] = json.loads(line)
+            yield view
+
+
+def build_report(records: Iterable[Record], request: ReportRequest, *, chain: Mapping[str, Any]) -> ReportResult:
+    """Read ``records`` once and write the five files of the evidence pack into ``request.out``.
+
+    The files are written in a hidden folder inside ``out`` and moved into place only when all five are
+    complete, so a run that fails half-way (a bad line, an unreadable archive chunk) leaves no partial pack
+    that could pass for a whole one (an earlier complete pack in ``out`` stays as it was)."""
+    request.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".partial-", dir=request.out))
+    try:
+        summary = _write_pack(records, request, chain, work)
+        for name in FILES:
+            os.replace(work / name, request.out / name)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return ReportResult(summary=summary, html=request.out / "report.html")
+
+
+def _write_pack(
+    records: Iterable[Record], request: ReportRequest, chain: Mapping[str, Any], work: Path
+) -> dict[str, Any]:
+    tally = Tally(request.since, request.until)
+    sampler: Sampler[tuple[Record, datetime]] = Sampler(request.sample_size, request.seed)
+    pending = work / "exceptions.jsonl"  # the page's exception rows, read back while rendering
+    with (
+        (work / "population.csv").open("w", encoding="utf-8", newline="") as population_file,
+        (work / "exceptions.csv").open("w", encoding="utf-8", newline="") as exceptions_file,
+        pending.open("w", encoding="utf-8") as pending_file,
+    ):
+        population = _csv(population_file, POPULATION_COLUMNS)
+        exceptions = _csv(exceptions_file, EXCEPTION_COLUMNS)
+        for record, when in _changes_in_period(records, tally):
+            tally.add_change(record, when)
+            population.writerow(population_row(record, when))
+            sampler.offer(str(record.get("record_id") or dedupe_key(record)), (record, when))
+            if is_exception(record):
+                exceptions.writerow(exception_row(record, when))
+                pending_file.write(json.dumps(exception_view(record, when), ensure_ascii=False) + "\n")
+    sample = _write_sample(work / "sample.csv", sampler, request)
+    sample_facts = {
+        "size": len(sample),
+        "requested": request.sample_size,
+        "seed": request.seed,
+        "method": SAMPLE_METHOD,
+    }
+    summary = {
+        "schema_version": SUMMARY_SCHEMA_VERSION,
+        "generated_at": iso(request.generated_at),
+        "source": dict(request.source),
+    } | tally.summary(chain=chain, sample=sample_facts)
+    with (work / "summary.json").open("w", encoding="utf-8") as stream:
+        json.dump(summary, stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    with (work / "report.html").open("w", encoding="utf-8") as stream:
+        render_report(stream, summary=summary, exceptions=_read_back(pending), sample=sample)
+    return summary
+
+
+def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tuple[Record, datetime]]:
+    """Each change in the period once, with its time; repeats, run summaries, policy changes, other kinds
+    and changes outside the period go to ``tally`` and are not yielded. A change that carries no time of its
+    own (a history rewrite says only which run found it) waits for the end, when every run's window is known,
+    and counts from the start of its run's window; one whose run is unknown is listed as undated."""
+    seen: set[str] = set()
+    undated: list[Record] = []
+    for record in records:
+        tally.records_read += 1
+        key = dedupe_key(record)
+        if key in seen:
+            tally.duplicates += 1
+            continue
+        seen.add(key)
+        if record.get("kind") == "run_summary":
+            tally.add_run_summary(record)
+        elif record.get("kind") == "policy_change":
+            tally.add_policy_change(record)
+        elif not is_change(record):
+            tally.other_kinds[str(record.get("kind"))] += 1
+        elif (when := change_time(record)) is None:
+            undated.append(record)
+        elif tally.in_period(when):
+            yield record, when
+        else:
+            tally.outside_period += 1
+    for record in undated:
+        window = tally.run_windows.get(str(record.get("run_id")))
+        if window is None:
+            tally.undated.append(str(record.get("record_id") or dedupe_key(record)))
+        elif tally.in_period(window[0]):
+            yield record, window[0]
+        else:
+            tally.outside_period += 1
+
+
+def _write_sample(
+    path: Path, sampler: Sampler[tuple[Record, datetime]], request: ReportRequest
+) -> list[dict[str, Any]]:
+    """Write sample.csv; returns what the page shows of each sampled change (the record's own values)."""
+    rows: list[Row] = []
+    views: list[dict[str, Any]] = []
+    for rank, (key, (record, when)) in enumerate(sampler.drawn(), start=1):
+        link = None
+        if request.region and request.log_group:
+            link = logs_insights_url(
+                region=request.region,
+                log_group=request.log_group,
+                record_id=str(record.get("record_id") or dedupe_key(record)),
+                start=when,
+                end=request.generated_at,
+            )
+        rows.append(sample_row(record, when, rank=rank, key=key, logs_insights_url=link))
+        views.append(exception_view(record, when) | {"sample_rank": rank})
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = _csv(stream, SAMPLE_COLUMNS)
+        writer.writerows(rows)
+    return views

@@ -1,0 +1,124 @@
+"""A hand-made event is checked before any work (the real handler, the GitHub stand-in, moto).
+
+Given a deployed stack, When its function is invoked with a scheduled event dated in the future (or a
+backfill reaching into the future, or one longer than BACKFILL_MAX_DAYS), Then the invocation fails with one
+``event_rejected`` line, and nothing changes: no request to GitHub, no record, no watermark, no ledger entry.
+An event replayed from an EventBridge archive is audited like any scheduled one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from aws_lambda_powertools.utilities import parameters
+from moto import mock_aws
+
+from pr_auditor import handler
+from pr_auditor.errors import ConfigError
+
+from harness import (
+    REGION,
+    AwsRoute,
+    LambdaContext,
+    aws_environment,
+    captured_function_logs,
+    deploy,
+    function_environment,
+)
+from standin.generate import add_pr, make_state
+from standin.model import GitHubState
+from standin.server import StandIn
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "ghp_eventCHECKS0123456789abcdefSECRET"
+CLOCK = datetime(2026, 11, 21, 10, 0, 20, tzinfo=UTC)
+SCHEDULED = {
+    "version": "0",
+    "id": "event-checks",
+    "detail-type": "Scheduled Event",
+    "source": "aws.events",
+    "account": "123456789012",
+    "time": "2026-11-21T10:00:00Z",
+    "region": "eu-west-1",
+    "resources": [],
+    "detail": {},
+}
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GitHubState, AwsRoute]]:
+    aws_environment()
+    state = make_state(org="acme", repos=("api",), tokens=(TOKEN,))
+    add_pr(state, "api", reviews=[], merged_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC))
+    with StandIn(state) as server, mock_aws():
+        parameters.clear_caches()
+        parameters.base.DEFAULT_PROVIDERS.clear()  # boto3 clients must be created inside this moto context
+        route = deploy(token=TOKEN, policy_text="required_approvals: 1\n")
+        for key, value in function_environment(route, server.base_url).items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setattr(handler, "wall_clock", lambda: CLOCK)
+        handler.settings.cache_clear()
+        handler.state_table.cache_clear()
+        yield state, route
+        handler.settings.cache_clear()
+        handler.state_table.cache_clear()
+
+
+def invoke(event: dict[str, Any]) -> tuple[list[dict[str, Any]], BaseException | None]:
+    with captured_function_logs(handler.logger) as lines:
+        try:
+            handler.lambda_handler(event, LambdaContext())
+            error = None
+        except Exception as exc:  # the Lambda runtime records it as a function error
+            error = exc
+    return [json.loads(line) for line in lines], error
+
+
+def table_items(route: AwsRoute) -> list[dict[str, Any]]:
+    return boto3.client("dynamodb", region_name=REGION).scan(TableName=route.state_table)["Items"]
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        (
+            {**SCHEDULED, "time": "9999-12-31T23:59:59Z"},
+            "scheduled event: time 9999-12-31T23:59:59Z is more than 5 minutes",
+        ),
+        ({**SCHEDULED, "time": "2026-11-21T11:00:00Z"}, "past the function's clock (2026-11-21T10:00:20Z)"),
+        ({"action": "backfill", "since": "2026-11-01", "until": "2026-12-01"}, "backfill event: until"),
+        ({"action": "backfill", "since": "2020-01-01", "until": "2026-11-01"}, "spans more than 400 days"),
+        ({"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "orgs": ["ev il"]}, "orgs: 'ev il'"),
+    ],
+    ids=[
+        "scheduled-year-9999",
+        "scheduled-an-hour-ahead",
+        "backfill-into-the-future",
+        "backfill-too-long",
+        "backfill-bad-org",
+    ],
+)
+def test_a_hostile_event_is_rejected_and_changes_nothing(
+    stack: tuple[GitHubState, AwsRoute], event: dict[str, Any], reason: str
+) -> None:
+    state, route = stack
+    logged, error = invoke(event)
+    assert isinstance(error, ConfigError) and reason in str(error)
+    assert [(r["kind"], r["level"]) for r in logged] == [("event_rejected", "ERROR")]
+    assert state.count() == 0
+    assert table_items(route) == []
+
+
+def test_an_event_replayed_from_an_archive_is_audited(stack: tuple[GitHubState, AwsRoute]) -> None:
+    _, route = stack
+    logged, error = invoke({**SCHEDULED, "replay-name": "pr-auditor-replay"})
+    assert error is None
+    assert [r["number"] for r in logged if r.get("kind") == "pull_request"] == [1]
+    assert [r["status"] for r in logged if r.get("kind") == "run_summary"] == ["completed"]
+    assert table_items(route)  # the watermark and the ledger entry
