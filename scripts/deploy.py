@@ -3,7 +3,7 @@
     python scripts/deploy.py --config-env prod [--check | --dry-run] [--sam PATH] [--samconfig F] [--template F]
 
 Each parameter override is checked the way CloudFormation will check it (AllowedValues, AllowedPattern,
-lengths, numeric bounds), and also against placeholders that would pass those checks and fail only at run
+lengths, numeric bounds, the template's Rules), and also against placeholders that would pass those checks and fail only at run
 time: the documentation's organisation ``acme``, AWS's example account ``123456789012``, ``example.com``
 addresses. A wrong value stops the deploy before anything is built or uploaded, with one line per parameter.
 
@@ -77,10 +77,10 @@ def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _TemplateLoader.add_multi_constructor("!", _any_tag)
 
 
-def template_parameters(path: Path) -> dict[str, dict[str, Any]]:
+def template_sections(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The template's Parameters and Rules."""
     document = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
-    parameters: dict[str, dict[str, Any]] = document.get("Parameters", {})
-    return parameters
+    return document.get("Parameters", {}), document.get("Rules", {})
 
 
 def parse_overrides(value: object, where: str) -> dict[str, str]:
@@ -162,11 +162,57 @@ def violation(name: str, spec: Mapping[str, Any], value: str) -> str | None:
     return None
 
 
+def evaluate(expression: Any, values: Mapping[str, str]) -> Any:
+    """A Rules expression (Ref, Fn::Equals/Not/And/Or/Contains) on string values; None when it cannot be
+    judged here (a parameter without a value, a function this check does not know)."""
+    if isinstance(expression, str):
+        return expression
+    if isinstance(expression, list):
+        items = [evaluate(item, values) for item in expression]
+        return None if any(item is None for item in items) else items
+    if not isinstance(expression, dict) or len(expression) != 1:
+        return None
+    ((function, argument),) = expression.items()
+    if function == "Ref":
+        return values.get(str(argument))
+    arguments = evaluate(argument, values)
+    if arguments is None:
+        return None
+    if function == "Fn::Equals":
+        return str(arguments[0]) == str(arguments[1])
+    if function == "Fn::Not":
+        return not arguments[0]
+    if function == "Fn::And":
+        return all(arguments)
+    if function == "Fn::Or":
+        return any(arguments)
+    if function == "Fn::Contains":
+        return str(arguments[1]) in {str(item) for item in arguments[0]}
+    return None
+
+
+def rule_failures(rules: Mapping[str, Any], values: Mapping[str, str]) -> list[str]:
+    """The template's Rules that CloudFormation would fail with these parameter values."""
+    failures: list[str] = []
+    for name, rule in rules.items():
+        if "RuleCondition" in rule and evaluate(rule["RuleCondition"], values) is not True:
+            continue
+        for assertion in rule.get("Assertions", []):
+            if evaluate(assertion.get("Assert"), values) is False:
+                failures.append(f"rule {name}: {assertion.get('AssertDescription', 'assertion failed')}")
+    return failures
+
+
 def shown(spec: Mapping[str, Any], value: str) -> str:
     return "****" if str(spec.get("NoEcho", "false")).lower() == "true" else value
 
 
-def plan(parameters: Mapping[str, Mapping[str, Any]], samconfig: Mapping[str, Any], environment: str) -> Plan:
+def plan(
+    parameters: Mapping[str, Mapping[str, Any]],
+    samconfig: Mapping[str, Any],
+    environment: str,
+    rules: Mapping[str, Any] | None = None,
+) -> Plan:
     """Check one environment's overrides and decide between a plain and a guided deploy."""
     where = f"samconfig.toml [{environment}]"
     settings = environment_settings(samconfig, environment) or {}
@@ -195,6 +241,12 @@ def plan(parameters: Mapping[str, Mapping[str, Any]], samconfig: Mapping[str, An
             "Default" not in spec or violation(name, spec, str(spec["Default"])) or is_placeholder(str(spec["Default"]))
         )
     ]
+    if not errors:
+        values = {name: str(spec["Default"]) for name, spec in parameters.items() if "Default" in spec}
+        values.update(overrides)
+        for name in missing:
+            values.pop(name, None)
+        errors.extend(f"{where} {failure}" for failure in rule_failures(rules or {}, values))
     if "stack_name" not in settings and not missing:
         missing.append("stack_name")
     return Plan(environment, tuple(errors), tuple(missing))
@@ -213,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     samconfig = tomllib.loads(args.samconfig.read_text(encoding="utf-8")) if args.samconfig.exists() else {}
-    result = plan(template_parameters(args.template), samconfig, args.config_env)
+    parameters, rules = template_sections(args.template)
+    result = plan(parameters, samconfig, args.config_env, rules)
     if result.errors:
         for line in result.errors:
             print(f"make deploy: {line}", file=sys.stderr)

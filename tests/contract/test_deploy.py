@@ -103,6 +103,11 @@ def test_given_the_placeholders_samconfig_used_to_ship_when_deployed_then_it_is_
         pytest.param("ScheduleMinutes=7", "ScheduleMinutes=7: must be one of", id="schedule-not-allowed"),
         pytest.param("OverlapMinutes=ninety", "OverlapMinutes=ninety:", id="number-not-a-number"),
         pytest.param("GitHubOrg=typo", "GitHubOrg: not a parameter of template.yaml", id="unknown-parameter"),
+        pytest.param(
+            "LogRetentionDays=2557",
+            "rule EvidenceRetentionCoversLogRetention: EvidenceRetentionDays must be at least LogRetentionDays",
+            id="template-rule-evidence-shorter-than-logs",
+        ),
     ],
 )
 def test_given_one_wrong_value_when_deployed_then_the_refusal_names_that_parameter(

@@ -14,7 +14,6 @@ import shlex
 import tomllib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
