@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
+from pr_auditor.branch_audit import BranchSource, audit_branches
 from pr_auditor.errors import AuditError, ConfigError, NotifyError, SourceError, describe
 from pr_auditor.evaluate import evaluate, is_in_scope
 from pr_auditor.model import PullRequest, Window, iso
@@ -73,6 +75,9 @@ class AuditPorts:
     notifier: Notifier = field(default_factory=NoNotifier)
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # wall clock: claims, leases
     clock: Callable[[], float] = time.monotonic  # durations
+    #: Branch readers for the direct-push, rewrite and protection audit, per group of organisations
+    #: (None: PRs only).
+    branches: Callable[[tuple[str, ...]], Sequence[tuple[tuple[str, ...], BranchSource]]] | None = None
 
 
 class Delivery:
@@ -91,6 +96,10 @@ class Delivery:
         self._to_archive: list[LedgerEntry] = []  # confirmed, waiting for the chunk's evidence object
         self.recovered = 0
         self.notify_failed = 0
+        #: Written by this invocation before its first chunk (branch findings, a policy change), and the
+        #: GitHub request count when that work began: the first chunk's summary reports both.
+        self.preamble: list[Record] = []
+        self.requests_mark: int | None = None
 
     def deliver(self, record: Record) -> bool:
         """Claim, write and notify one record. False if an earlier run (or this one) already claimed it."""
@@ -120,10 +129,12 @@ class Delivery:
             log.warning("finished %d ledger entries left open by earlier runs", len(entries))
         return len(entries)
 
-    def take_counts(self) -> tuple[int, int]:
-        """(records re-emitted, publishes failed) since the last call: each run summary reports its share."""
-        counts = (self.recovered, self.notify_failed)
+    def take_counts(self) -> tuple[int, int, list[Record]]:
+        """(records re-emitted, publishes failed, records written before the first chunk) since the last
+        call: each run summary reports its share."""
+        counts = (self.recovered, self.notify_failed, self.preamble)
         self.recovered = self.notify_failed = 0
+        self.preamble = []
         return counts
 
     def _notify(self, entry: LedgerEntry) -> LedgerEntry:
@@ -210,6 +221,7 @@ def run_audit(
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.monotonic,
     delivery: Delivery | None = None,
+    extra_records: Callable[[], Iterable[Record]] | None = None,
 ) -> Record:
     """Audit every PR merged in the window, deliver one record each and a closing run_summary.
 
@@ -225,9 +237,13 @@ def run_audit(
     stats = RunStats()
     seen: set[tuple[str, int, str]] = set()
     requests_before, sub_windows_before = source.requests, source.sub_windows
+    if delivery.requests_mark is not None:  # the first chunk also reports the work done before it
+        requests_before, delivery.requests_mark = delivery.requests_mark, None
 
     def summary(error: BaseException | None = None) -> Record:
-        stats.recovered, stats.notify_failed = delivery.take_counts()
+        stats.recovered, stats.notify_failed, preamble = delivery.take_counts()
+        for record in preamble:
+            stats.count_other(record)
         return run_summary_record(
             run_id=request.run_id,
             orgs=request.orgs,
@@ -259,6 +275,11 @@ def run_audit(
             stats.count(evaluation)
             if request.late_before is not None and pr.merged_at < request.late_before:
                 stats.late_indexed += 1
+        for record in extra_records() if extra_records is not None else ():
+            if delivery.deliver(record):
+                stats.count_other(record)
+            else:
+                stats.already_recorded += 1
         done = summary()
         # The chunk counts only once its evidence is stored: the completed summary is written after that.
         delivery.close_chunk(stream=request.stream, window=request.window, run_id=request.run_id, summary=done)
@@ -304,6 +325,7 @@ class ChunkedRun:
             "non_compliant": sum(s["counts"]["non_compliant"] for s in self.summaries),
             "late_indexed": sum(s["counts"]["late_indexed"] for s in self.summaries),
             "github_requests": sum(s["github_requests"] for s in self.summaries),
+            "other_records": dict(Counter(str(r.get("kind")) for r in self.records)),
             "windows": [s["window"] for s in self.summaries],
         }
 
@@ -381,8 +403,22 @@ def _run_scheduled(
     delivery = Delivery(ports)
     delivery.recover()
     extra: list[Record] = []
+    branch_failure: AuditFailedError | None = None
+    delivery.requests_mark = ports.source.requests
     if state is not None:
         extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin))
+        try:
+            extra.extend(audit_branch_heads(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery))
+        except Exception as exc:
+            # The branch audit failing must not stop the PR audit: its failure gets its own failed summary,
+            # the heads stay where they were (audited again next run), and the invocation fails at the end.
+            failed = failed_run_summary(orgs, Window(now - schedule.chunk, now), f"{run_id}:branches",
+                                        ports.policy.version, exc)  # fmt: skip
+            failed["github_requests"] = ports.source.requests - (delivery.requests_mark or 0)
+            delivery.requests_mark = ports.source.requests
+            ports.emit(failed)
+            branch_failure = AuditFailedError(exc, failed)
+            branch_failure.__cause__ = exc
     watermark = checkpoint.watermark(scope)
     chunks = plan_chunks(
         watermark=watermark,
@@ -391,6 +427,7 @@ def _run_scheduled(
         chunk=schedule.chunk,
         first_start=schedule.first_start,
     )
+    delivery.preamble = list(extra)
     run = ChunkedRun([], [], extra)
     done = 0
     for index, summary in _audit_chunks(
@@ -412,7 +449,30 @@ def _run_scheduled(
         run.summaries.extend(_sweep(orgs, now=now, floor=floor, schedule=schedule, state=state, run_id=run_id,
                                     ports=ports, delivery=delivery, has_time=has_time))  # fmt: skip
     delivery.confirm()  # records written outside a chunk (no chunk ran): confirmed, archived by a later run
+    if branch_failure is not None:
+        raise branch_failure
     return run
+
+
+def audit_branch_heads(
+    orgs: tuple[str, ...], *, now: datetime, run_id: str, ports: AuditPorts, state: StateStore, delivery: Delivery
+) -> list[Record]:
+    """Every commit that reached an in-scope branch since its last audited head and that no merged PR
+    brought in, every rewritten history, every protection change: claimed and written like PR records
+    (they go into this run's first evidence object); the heads move only after their records are claimed."""
+    if ports.branches is None:
+        return []
+    delivered: list[Record] = []
+    for group, reader in ports.branches(orgs):
+        branch = audit_branches(group, source=reader, policy=ports.policy, state=state, run_id=run_id, now=now)
+        delivered.extend(record for record in branch.records if delivery.deliver(record))
+        delivery.confirm()
+        try:
+            branch.commit(state)
+        except ConflictError:
+            log.warning("another run moved the branch heads of %s; their records dedupe by id", ",".join(group))
+        log.info("branch audit of %s: %s", ",".join(group), branch.counts())
+    return delivered
 
 
 def _sweep(

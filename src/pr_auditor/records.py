@@ -257,9 +257,14 @@ class RunStats:
     late_indexed: int = 0  # newly recorded although merged before an earlier pass (the index lagged)
     recovered: int = 0  # records re-emitted for entries an interrupted run left pending
     notify_failed: int = 0  # findings whose message could not be published (retried by a later run)
+    direct_pushes: int = 0  # commits no merged PR brought in (non-compliant or exempt)
 
     def count(self, evaluation: Evaluation) -> None:
         self.verdicts[evaluation.verdict.value] += 1
+
+    def count_other(self, record: dict[str, Any]) -> None:
+        if record.get("kind") == "direct_push":
+            self.direct_pushes += 1
 
     @property
     def audited(self) -> int:
@@ -288,6 +293,7 @@ def run_summary_record(
         late_indexed=stats.late_indexed,
         recovered=stats.recovered,
         notify_failed=stats.notify_failed,
+        direct_pushes=stats.direct_pushes,
     )
     status = "failed" if error else "completed"
     record: dict[str, Any] = {

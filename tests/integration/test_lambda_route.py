@@ -103,7 +103,8 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
     assert all(r["policy_version"] == parse_policy(POLICY).version for r in prs.values())
     [summary] = [r for r in records if r.get("kind") == "run_summary"]
     assert summary["status"] == "completed"
-    assert summary["github_requests"] == state.count("graphql")  # what the stand-in served, counted server-side
+    # what the stand-in served, counted server-side: the chunk's search and the branch audit before it
+    assert summary["github_requests"] == state.count("graphql")
     # the first run (no watermark, no START_AT) audits one schedule period back
     assert summary["window"] == {"since": "2026-11-21T09:00:00Z", "until": "2026-11-21T10:00:00Z"}
     assert result == {
@@ -114,6 +115,7 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "non_compliant": 2,
         "late_indexed": 0,
         "github_requests": summary["github_requests"],
+        "other_records": {},
         "windows": [summary["window"]],
     }
     # And the template's filters count exactly the non-compliant and emergency changes (stand-in for CloudWatch)
@@ -200,9 +202,13 @@ def test_a_github_outage_fails_the_run_and_raises_the_error_alarm(
     assert isinstance(error, AuditFailedError)
     events = ship(route, lines)
     summaries = [json.loads(e) for e in events if '"run_summary"' in e]
-    assert [s["status"] for s in summaries] == ["failed"]
+    # the branch audit and the chunk each failed, each with its own summary; nothing claims completion
+    assert [(s["status"], s["run_id"].rsplit(":", 1)[-1]) for s in summaries] == [
+        ("failed", "branches"),
+        ("failed", "0"),
+    ]
     values = metric_values(route, events)
-    assert values["AuditorRunFailures"] == 1
+    assert values["AuditorRunFailures"] == 2
     assert values["AuditorRunsCompleted"] == 0
     firing = {a.logical_id for a in alarms_in_alarm(route, values, lambda_errors=1)}
     assert {"AuditorErrorsAlarm", "AuditorStalledAlarm"} <= firing
