@@ -275,6 +275,10 @@ def test_a_policy_relaxed_in_ssm_between_two_runs_is_recorded_and_reaches_the_op
     )
     assert change["relaxed"] is True
     assert change["changed_at"] is not None  # from the parameter's history
+    # And the template's filter counts it, and its alarm fires (CloudWatch evaluation stood in for)
+    values = metric_values(route, events)
+    assert values["PolicyChanges"] == 1
+    assert "PolicyChangeAlarm" in {a.logical_id for a in alarms_in_alarm(route, values)}
     # And ops get it as a message of its own
     [message] = [m for m in read_queue(route) if m["attributes"].get("kind") == "policy_change"]
     assert message["alarm"]["record_id"] == change["record_id"]
