@@ -6,51 +6,42 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pr_auditor.errors import AuditError, ConfigError, NotifyError, SourceError, describe
+from pr_auditor.branch_audit import audit_branches
+from pr_auditor.delivery import AuditPorts, Delivery, ReadOnlyLedger, Sink, scope_of
+from pr_auditor.errors import AuditError, ConfigError, SourceError, describe
 from pr_auditor.evaluate import evaluate, is_in_scope
-from pr_auditor.model import PullRequest, Window, iso
-from pr_auditor.notify import is_finding
+from pr_auditor.model import Window, iso
 from pr_auditor.policy import Policy, canonical_policy, policy_changes
-from pr_auditor.ports import (
-    Archive,
-    ArchiveChunk,
-    ConflictError,
-    Ledger,
-    LedgerEntry,
-    LedgerReader,
-    MemoryLedger,
-    NoArchive,
-    NoNotifier,
-    Notifier,
-    Record,
-    StateStore,
-)
+from pr_auditor.ports import ConflictError, Ledger, MemoryLedger, PullRequestSource, Record, StateStore
 from pr_auditor.records import RunStats, policy_change_record, pull_request_record, run_summary_record
 from pr_auditor.windows import chunked, plan_chunks
 
-Sink = Callable[[Record], None]
 log = logging.getLogger(__name__)
 
-#: A ledger entry claimed longer ago than this belongs to a run that is gone (a Lambda runs 15 minutes at
-#: most), so a later run may finish it: re-emit its record, publish its message, archive it.
-LEASE = timedelta(minutes=16)
-
-
-class PullRequestSource(Protocol):
-    """What the audit needs from GitHub; the GitHub adapter is the real one, tests pass plain-data fakes."""
-
-    requests: int
-    sub_windows: int
-
-    def verify_access(self, orgs: tuple[str, ...]) -> str: ...
-
-    def merged_pull_requests(self, orgs: tuple[str, ...], window: Window) -> Iterable[PullRequest]: ...
+__all__ = [
+    "AuditFailedError",
+    "AuditPorts",
+    "AuditRejectedError",
+    "AuditRequest",
+    "Checkpoint",
+    "ChunkedRun",
+    "Delivery",
+    "PullRequestSource",
+    "ReadOnlyLedger",
+    "Schedule",
+    "failed_run_summary",
+    "run_audit",
+    "run_backfill",
+    "run_scheduled",
+    "scope_of",
+]
 
 
 class Checkpoint(Protocol):
@@ -59,116 +50,6 @@ class Checkpoint(Protocol):
     def watermark(self, scope: str) -> datetime | None: ...
 
     def advance(self, scope: str, until: datetime, *, run_id: str) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class AuditPorts:
-    """Everything a run talks to. The CLI passes a memory ledger and no archive or notifier."""
-
-    source: PullRequestSource
-    policy: Policy
-    emit: Sink
-    ledger: Ledger = field(default_factory=MemoryLedger)
-    archive: Archive = field(default_factory=NoArchive)
-    notifier: Notifier = field(default_factory=NoNotifier)
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))  # wall clock: claims, leases
-    clock: Callable[[], float] = time.monotonic  # durations
-
-
-class Delivery:
-    """The life of every record of one invocation: claim → write → confirm, notify, archive.
-
-    A record is claimed in the ledger (pending, the record stored in the entry) *before* it is written, and
-    confirmed as recorded after; findings are published once and the ledger remembers it at once; at the
-    end of a chunk its records go to the evidence archive and the entries are closed. Whatever a crash
-    interrupts, a later run finishes from the ledger (``recover``): the worst case is a record written
-    twice with the same ``record_id``, never one lost.
-    """
-
-    def __init__(self, ports: AuditPorts) -> None:
-        self._ports = ports
-        self._written: list[LedgerEntry] = []  # recorded in this chunk, not yet confirmed in the ledger
-        self._to_archive: list[LedgerEntry] = []  # confirmed, waiting for the chunk's evidence object
-        self.recovered = 0
-        self.notify_failed = 0
-
-    def deliver(self, record: Record) -> bool:
-        """Claim, write and notify one record. False if an earlier run (or this one) already claimed it."""
-        notify = is_finding(record)
-        now = self._ports.now()
-        if not self._ports.ledger.claim(record, notify=notify, now=now):
-            return False
-        self._ports.emit(record)
-        entry = LedgerEntry(str(record["record_id"]), record, now, recorded=True, needs_notification=notify)
-        self._written.append(self._notify(entry))
-        return True
-
-    def recover(self, *, lease: timedelta = LEASE) -> int:
-        """Finish what earlier runs left open; returns how many entries were open."""
-        entries = self._ports.ledger.open_entries(claimed_before=self._ports.now() - lease)
-        for entry in entries:
-            if not entry.recorded:
-                self._ports.emit(entry.record)  # re-emitted: same record_id, the consumer can dedupe
-                entry = replace(entry, recorded=True)
-                self.recovered += 1
-            entry = self._notify(entry)
-            if entry.archived:
-                self._ports.ledger.save([entry])
-            else:
-                self._written.append(entry)
-        if entries:
-            log.warning("finished %d ledger entries left open by earlier runs", len(entries))
-        return len(entries)
-
-    def take_counts(self) -> tuple[int, int]:
-        """(records re-emitted, publishes failed) since the last call: each run summary reports its share."""
-        counts = (self.recovered, self.notify_failed)
-        self.recovered = self.notify_failed = 0
-        return counts
-
-    def _notify(self, entry: LedgerEntry) -> LedgerEntry:
-        if not entry.needs_notification or entry.notified:
-            return entry
-        try:
-            self._ports.notifier.publish(entry.record)
-        except NotifyError as exc:
-            # The finding stays un-notified in the ledger; a later run publishes it. The record and the
-            # alarm already exist, so the run goes on (and the failure is counted in its summary).
-            log.error("%s; a later run retries it", exc)
-            self.notify_failed += 1
-            return entry
-        notified = replace(entry, notified=True)
-        self._ports.ledger.save([notified])  # at once: a second message would need a crash right here
-        return notified
-
-    def confirm(self) -> None:
-        """Mark every record written so far as recorded (one batch), so no later run re-emits it."""
-        if self._written:
-            self._ports.ledger.save(self._written)
-            self._to_archive.extend(self._written)
-            self._written = []
-
-    def write(self, record: Record) -> None:
-        """Write a record that is not a change (a run summary): no ledger entry."""
-        self._ports.emit(record)
-
-    def close_chunk(self, *, stream: str, window: Window, run_id: str, summary: Record) -> None:
-        """Confirm, store the chunk's evidence, then close its entries. Raises ArchiveError (the chunk then
-        does not count: the caller leaves the watermark, and the entries stay open for a later run)."""
-        self.confirm()
-        entries, self._to_archive = self._to_archive, []
-        self._ports.archive.write_chunk(
-            ArchiveChunk(
-                scope=scope_of(summary["orgs"]),
-                stream=stream,
-                window=window.as_dict(),
-                run_id=run_id,
-                records=tuple(e.record for e in entries),
-                summary=summary,
-            )
-        )
-        if entries:
-            self._ports.ledger.save([replace(e, archived=True) for e in entries])
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +91,7 @@ def run_audit(
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.monotonic,
     delivery: Delivery | None = None,
+    extra_records: Callable[[], Iterable[Record]] | None = None,
 ) -> Record:
     """Audit every PR merged in the window, deliver one record each and a closing run_summary.
 
@@ -225,9 +107,13 @@ def run_audit(
     stats = RunStats()
     seen: set[tuple[str, int, str]] = set()
     requests_before, sub_windows_before = source.requests, source.sub_windows
+    if delivery.requests_mark is not None:  # the first chunk also reports the work done before it
+        requests_before, delivery.requests_mark = delivery.requests_mark, None
 
     def summary(error: BaseException | None = None) -> Record:
-        stats.recovered, stats.notify_failed = delivery.take_counts()
+        stats.recovered, stats.notify_failed, preamble = delivery.take_counts()
+        for record in preamble:
+            stats.count_other(record)
         return run_summary_record(
             run_id=request.run_id,
             orgs=request.orgs,
@@ -259,6 +145,11 @@ def run_audit(
             stats.count(evaluation)
             if request.late_before is not None and pr.merged_at < request.late_before:
                 stats.late_indexed += 1
+        for record in extra_records() if extra_records is not None else ():
+            if delivery.deliver(record):
+                stats.count_other(record)
+            else:
+                stats.already_recorded += 1
         done = summary()
         # The chunk counts only once its evidence is stored: the completed summary is written after that.
         delivery.close_chunk(stream=request.stream, window=request.window, run_id=request.run_id, summary=done)
@@ -304,13 +195,9 @@ class ChunkedRun:
             "non_compliant": sum(s["counts"]["non_compliant"] for s in self.summaries),
             "late_indexed": sum(s["counts"]["late_indexed"] for s in self.summaries),
             "github_requests": sum(s["github_requests"] for s in self.summaries),
+            "other_records": dict(Counter(str(r.get("kind")) for r in self.records)),
             "windows": [s["window"] for s in self.summaries],
         }
-
-
-def scope_of(orgs: tuple[str, ...]) -> str:
-    """The checkpoint key of a set of organisations (order and case do not matter)."""
-    return ",".join(sorted({org.casefold() for org in orgs}))
 
 
 def _audit_chunks(
@@ -381,8 +268,22 @@ def _run_scheduled(
     delivery = Delivery(ports)
     delivery.recover()
     extra: list[Record] = []
+    branch_failure: AuditFailedError | None = None
+    delivery.requests_mark = ports.source.requests
     if state is not None:
         extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin))
+        try:
+            extra.extend(audit_branch_heads(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery))
+        except Exception as exc:
+            # The branch audit failing must not stop the PR audit: its failure gets its own failed summary,
+            # the heads stay where they were (audited again next run), and the invocation fails at the end.
+            failed = failed_run_summary(orgs, Window(now - schedule.chunk, now), f"{run_id}:branches",
+                                        ports.policy.version, exc)  # fmt: skip
+            failed["github_requests"] = ports.source.requests - (delivery.requests_mark or 0)
+            delivery.requests_mark = ports.source.requests
+            ports.emit(failed)
+            branch_failure = AuditFailedError(exc, failed)
+            branch_failure.__cause__ = exc
     watermark = checkpoint.watermark(scope)
     chunks = plan_chunks(
         watermark=watermark,
@@ -391,6 +292,7 @@ def _run_scheduled(
         chunk=schedule.chunk,
         first_start=schedule.first_start,
     )
+    delivery.preamble = list(extra)
     run = ChunkedRun([], [], extra)
     done = 0
     for index, summary in _audit_chunks(
@@ -412,7 +314,30 @@ def _run_scheduled(
         run.summaries.extend(_sweep(orgs, now=now, floor=floor, schedule=schedule, state=state, run_id=run_id,
                                     ports=ports, delivery=delivery, has_time=has_time))  # fmt: skip
     delivery.confirm()  # records written outside a chunk (no chunk ran): confirmed, archived by a later run
+    if branch_failure is not None:
+        raise branch_failure
     return run
+
+
+def audit_branch_heads(
+    orgs: tuple[str, ...], *, now: datetime, run_id: str, ports: AuditPorts, state: StateStore, delivery: Delivery
+) -> list[Record]:
+    """Every commit that reached an in-scope branch since its last audited head and that no merged PR
+    brought in, every rewritten history, every protection change: claimed and written like PR records
+    (they go into this run's first evidence object); the heads move only after their records are claimed."""
+    if ports.branches is None:
+        return []
+    delivered: list[Record] = []
+    for group, reader in ports.branches(orgs):
+        branch = audit_branches(group, source=reader, policy=ports.policy, state=state, run_id=run_id, now=now)
+        delivered.extend(record for record in branch.records if delivery.deliver(record))
+        delivery.confirm()
+        try:
+            branch.commit(state)
+        except ConflictError:
+            log.warning("another run moved the branch heads of %s; their records dedupe by id", ",".join(group))
+        log.info("branch audit of %s: %s", ",".join(group), branch.counts())
+    return delivered
 
 
 def _sweep(
@@ -578,30 +503,3 @@ def failed_run_summary(
         policy_version=policy_version,
         error=error,
     )
-
-
-class ReadOnlyLedger:
-    """The CLI against a deployed stack: changes the stack already recorded are skipped (and counted), the
-    rest is deduplicated within this process. It never writes the stack's ledger — only the function does,
-    so the stack's evidence always reaches its log group and archive."""
-
-    def __init__(self, reader: LedgerReader) -> None:
-        self._reader = reader
-        self._local = MemoryLedger()
-        self.skipped = 0
-
-    def claim(self, record: Record, *, notify: bool, now: datetime) -> bool:
-        if self._reader.is_recorded(str(record["record_id"])):
-            self.skipped += 1
-            return False
-        return self._local.claim(record, notify=notify, now=now)
-
-    def save(self, entries: Sequence[LedgerEntry]) -> None:
-        self._local.save(entries)
-
-    def open_entries(self, *, claimed_before: datetime) -> list[LedgerEntry]:
-        del claimed_before
-        return []
-
-
-_: Ledger = ReadOnlyLedger(MemoryLedger())

@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import TextIO
 
 from pr_auditor import verify
-from pr_auditor.audit import AuditPorts, AuditRequest, PullRequestSource, ReadOnlyLedger, run_audit, run_backfill
+from pr_auditor.audit import AuditPorts, AuditRequest, ReadOnlyLedger, run_audit, run_backfill
+from pr_auditor.branch_audit import commits_in_window
 from pr_auditor.checkpoint import StateTable
 from pr_auditor.errors import AuditError, ConfigError, PolicyError
+from pr_auditor.github import GitHubSource, branch_readers
 from pr_auditor.github.auth import open_github
+from pr_auditor.github.per_org import PerOrgSource
 from pr_auditor.invocation import make_window
 from pr_auditor.model import Window, iso
 from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
@@ -97,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_parser.add_argument("--since", required=True, help="inclusive, ISO-8601 (UTC unless an offset is given)")
     audit_parser.add_argument("--until", required=True, help="exclusive, ISO-8601 (UTC unless an offset is given)")
     audit_parser.add_argument("--policy", type=Path, help="policy file (YAML or JSON); default: built-in policy")
+    audit_parser.add_argument(
+        "--no-direct-pushes",
+        action="store_true",
+        help="skip the direct-push check. That check lists commits on in-scope branches that no merged PR "
+        "brought in, by committed date: best effort, since the client that made a commit sets its date (a "
+        "backdated push escapes it); the deployed stack walks each branch from its last audited head instead",
+    )
     audit_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     backfill_help = "audit a historical period in chunks, recording each change once (same dedupe as the Lambda)"
     backfill_parser = commands.add_parser(
@@ -163,7 +173,7 @@ class _JsonLines:
             log.info("%d records written", self.count)
 
 
-def _github(env: Env, orgs: tuple[str, ...]) -> tuple[PullRequestSource, tuple[str, ...]]:
+def _github(env: Env, orgs: tuple[str, ...]) -> tuple[GitHubSource | PerOrgSource, tuple[str, ...]]:
     """The source for the environment's credentials, and the organisations ('*' resolved for an App)."""
     credentials = credentials_from_env(env)
     # A terminal run may wait longer for a rate-limit reset than a Lambda can.
@@ -182,7 +192,24 @@ def audit(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     source, orgs = _github(env, wanted)
     request = AuditRequest(orgs=orgs, window=window, run_id=f"cli-{uuid.uuid4()}")
     log.info("auditing %s", describe(orgs, window))
-    summary = run_audit(request, source=source, policy=policy, emit=_JsonLines(out))
+
+    def direct_pushes() -> list[Record]:
+        # Best effort: by committed date, which the client sets (the deployed stack walks branch heads).
+        return [
+            record
+            for group, reader in branch_readers(source, orgs)
+            for record in commits_in_window(
+                group, window.since, window.until, source=reader, policy=policy, run_id=request.run_id
+            )
+        ]
+
+    summary = run_audit(
+        request,
+        source=source,
+        policy=policy,
+        emit=_JsonLines(out),
+        extra_records=None if args.no_direct_pushes else direct_pushes,
+    )
     counts = summary["counts"]
     log.info(
         "done: %d audited (%d compliant, %d non-compliant, %d exempt), %d out of scope, %d GitHub requests",

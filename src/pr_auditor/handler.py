@@ -26,6 +26,7 @@ from pr_auditor.audit import (
 )
 from pr_auditor.checkpoint import StateDocuments, StateTable
 from pr_auditor.errors import ConfigError, PolicyError
+from pr_auditor.github import branch_readers
 from pr_auditor.github.auth import open_github
 from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event
 from pr_auditor.metrics import SECONDS, record_metrics
@@ -162,6 +163,7 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
         ),
         notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
         now=wall_clock,
+        branches=lambda groups: branch_readers(source, groups),
     )
 
     def has_time() -> bool:

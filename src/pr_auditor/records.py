@@ -210,11 +210,16 @@ def protection_record(
     policy_version: str,
 ) -> dict[str, Any]:
     """A branch's effective protection when first seen or changed (old → new). Weaker than the policy is
-    non-compliant; protection the credentials cannot read is ``unknown`` (not unprotected, not a failure)."""
+    non-compliant. Protection the credentials cannot read has status ``unknown`` — not unprotected, and not a
+    failed run — and is a finding of its own (``protection_unreadable``): the control cannot be evidenced
+    until someone grants the permission it names. The verdict keeps its three values."""
     where = f"{repository}@{branch}"
+    violations = [{"code": ViolationCode.WEAK_PROTECTION.value, "detail": w} for w in weaknesses]
     if missing_permission is not None:
-        verdict, status = "unknown", "unknown"
-        message = f"{where} protection is unknown: the credentials lack {missing_permission}"
+        verdict, status = Verdict.NON_COMPLIANT.value, "unknown"
+        detail = f"protection cannot be read: the credentials lack {missing_permission}"
+        violations = [{"code": ViolationCode.PROTECTION_UNREADABLE.value, "detail": detail}]
+        message = f"{where} protection is unknown, non-compliant! {ViolationCode.PROTECTION_UNREADABLE.value}: {detail}"
     else:
         verdict = (Verdict.NON_COMPLIANT if weaknesses else Verdict.COMPLIANT).value
         status = "first_seen" if previous is None else "changed"
@@ -236,7 +241,7 @@ def protection_record(
         "weaker_than_policy": bool(weaknesses),
         "weaknesses": weaknesses,
         "verdict": verdict,
-        "violations": [{"code": ViolationCode.WEAK_PROTECTION.value, "detail": w} for w in weaknesses],
+        "violations": violations,
         "run_id": run_id,
         "policy_version": policy_version,
         "message": message,
@@ -257,9 +262,14 @@ class RunStats:
     late_indexed: int = 0  # newly recorded although merged before an earlier pass (the index lagged)
     recovered: int = 0  # records re-emitted for entries an interrupted run left pending
     notify_failed: int = 0  # findings whose message could not be published (retried by a later run)
+    direct_pushes: int = 0  # commits no merged PR brought in (non-compliant or exempt)
 
     def count(self, evaluation: Evaluation) -> None:
         self.verdicts[evaluation.verdict.value] += 1
+
+    def count_other(self, record: dict[str, Any]) -> None:
+        if record.get("kind") == "direct_push":
+            self.direct_pushes += 1
 
     @property
     def audited(self) -> int:
@@ -288,6 +298,7 @@ def run_summary_record(
         late_indexed=stats.late_indexed,
         recovered=stats.recovered,
         notify_failed=stats.notify_failed,
+        direct_pushes=stats.direct_pushes,
     )
     status = "failed" if error else "completed"
     record: dict[str, Any] = {

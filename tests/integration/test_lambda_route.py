@@ -103,7 +103,8 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
     assert all(r["policy_version"] == parse_policy(POLICY).version for r in prs.values())
     [summary] = [r for r in records if r.get("kind") == "run_summary"]
     assert summary["status"] == "completed"
-    assert summary["github_requests"] == state.count("graphql")  # what the stand-in served, counted server-side
+    # what the stand-in served, counted server-side: the chunk's search and the branch audit before it
+    assert summary["github_requests"] == state.count("graphql")
     # the first run (no watermark, no START_AT) audits one schedule period back
     assert summary["window"] == {"since": "2026-11-21T09:00:00Z", "until": "2026-11-21T10:00:00Z"}
     assert result == {
@@ -114,6 +115,7 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "non_compliant": 2,
         "late_indexed": 0,
         "github_requests": summary["github_requests"],
+        "other_records": {},
         "windows": [summary["window"]],
     }
     # And the template's filters count exactly the non-compliant and emergency changes (stand-in for CloudWatch)
@@ -200,9 +202,13 @@ def test_a_github_outage_fails_the_run_and_raises_the_error_alarm(
     assert isinstance(error, AuditFailedError)
     events = ship(route, lines)
     summaries = [json.loads(e) for e in events if '"run_summary"' in e]
-    assert [s["status"] for s in summaries] == ["failed"]
+    # the branch audit and the chunk each failed, each with its own summary; nothing claims completion
+    assert [(s["status"], s["run_id"].rsplit(":", 1)[-1]) for s in summaries] == [
+        ("failed", "branches"),
+        ("failed", "0"),
+    ]
     values = metric_values(route, events)
-    assert values["AuditorRunFailures"] == 1
+    assert values["AuditorRunFailures"] == 2
     assert values["AuditorRunsCompleted"] == 0
     firing = {a.logical_id for a in alarms_in_alarm(route, values, lambda_errors=1)}
     assert {"AuditorErrorsAlarm", "AuditorStalledAlarm"} <= firing
@@ -269,6 +275,10 @@ def test_a_policy_relaxed_in_ssm_between_two_runs_is_recorded_and_reaches_the_op
     )
     assert change["relaxed"] is True
     assert change["changed_at"] is not None  # from the parameter's history
+    # And the template's filter counts it, and its alarm fires (CloudWatch evaluation stood in for)
+    values = metric_values(route, events)
+    assert values["PolicyChanges"] == 1
+    assert "PolicyChangeAlarm" in {a.logical_id for a in alarms_in_alarm(route, values)}
     # And ops get it as a message of its own
     [message] = [m for m in read_queue(route) if m["attributes"].get("kind") == "policy_change"]
     assert message["alarm"]["record_id"] == change["record_id"]
@@ -290,3 +300,27 @@ def test_a_broken_policy_in_ssm_fails_the_run_with_a_failed_summary_naming_the_k
     assert "required_aprovals: unknown key" in summary["error"]["message"]
     assert state.count("graphql") == 0  # bad input never reaches GitHub
     assert metric_values(route, ship(route, lines))["AuditorRunFailures"] == 1
+
+
+def test_a_failed_publish_is_published_by_the_next_run_exactly_once(
+    world: tuple[GitHubState, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, route = world
+    # Given a first run whose publishes fail (the topic it was given does not exist)
+    clock = [EVENT_TIME]
+    monkeypatch.setattr(handler, "wall_clock", lambda: clock[0])
+    monkeypatch.setenv("ALARM_TOPIC_ARN", route.topic_arn + "-gone")
+    handler.settings.cache_clear()
+    _, lines, error = invoke(SCHEDULED)
+    assert error is None  # the records and the alarms exist: a failed publish does not fail the run
+    [summary] = [json.loads(line) for line in lines if '"run_summary"' in line]
+    assert summary["counts"]["notify_failed"] == 2
+    assert read_queue(route) == []
+    # When the next run (an hour later, the same PRs in its overlap) has the real topic again
+    monkeypatch.setenv("ALARM_TOPIC_ARN", route.topic_arn)
+    handler.settings.cache_clear()
+    for hours in (1, 2):  # past the ledger lease, which protects entries a live run may still own
+        clock[0] = EVENT_TIME + timedelta(hours=hours)
+        invoke({**SCHEDULED, "time": clock[0].strftime("%Y-%m-%dT%H:%M:%SZ")})
+    # Then each finding reached the queue once, not again on the run after
+    assert sorted(m["alarm"]["number"] for m in read_queue(route)) == [2, 3]

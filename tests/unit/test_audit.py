@@ -93,6 +93,7 @@ def test_every_pr_gets_one_record_and_the_run_ends_with_a_summary() -> None:
         "late_indexed": 0,
         "recovered": 0,
         "notify_failed": 0,
+        "direct_pushes": 0,
     }
     assert summary["github_requests"] == 5
 

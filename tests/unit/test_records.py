@@ -118,6 +118,7 @@ def test_run_summary_counts_every_verdict_and_reports_failure() -> None:
         "late_indexed": 0,
         "recovered": 0,
         "notify_failed": 0,
+        "direct_pushes": 0,
     }
     # An exception that is not ours is named by its type only: its text may hold what a server chose.
     assert summary["error"] == {"type": "RuntimeError", "message": "RuntimeError"}

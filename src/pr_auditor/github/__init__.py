@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from pr_auditor.github.history import BranchReader
+from pr_auditor.github.per_org import PerOrgSource
 from pr_auditor.github.search import GitHubSource
 from pr_auditor.github.transport import Connection, Transport
 
@@ -19,4 +20,22 @@ def open_branch_reader(token: str, connection: Connection) -> BranchReader:
     return BranchReader(Transport.open(token, connection))
 
 
-__all__ = ["BranchReader", "Connection", "GitHubSource", "Transport", "open_branch_reader", "open_source"]
+def branch_readers(
+    source: GitHubSource | PerOrgSource, orgs: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], BranchReader]]:
+    """Branch readers on the same transports as the PR source (one throttle, one request count): one for all
+    the organisations with a token, one per organisation with a GitHub App (an installation token sees one)."""
+    if isinstance(source, PerOrgSource):
+        return [((org,), BranchReader(source.source_for(org).transport)) for org in orgs]
+    return [(orgs, BranchReader(source.transport))]
+
+
+__all__ = [
+    "BranchReader",
+    "Connection",
+    "GitHubSource",
+    "Transport",
+    "branch_readers",
+    "open_branch_reader",
+    "open_source",
+]

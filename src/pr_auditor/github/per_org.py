@@ -41,6 +41,10 @@ class PerOrgSource:
         finally:
             self._sum()
 
+    def source_for(self, org: str) -> GitHubSource:
+        """The organisation's own source (its installation's token), opened on first use."""
+        return self._source(org)
+
     def _source(self, org: str) -> GitHubSource:
         key = org.casefold()
         if key not in self._sources:
