@@ -14,8 +14,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
 
+from pr_auditor.console import logs_insights_url as console_link
 from pr_auditor.errors import NotifyError
 from pr_auditor.ports import Record
 
@@ -104,26 +104,14 @@ def subject(record: Record) -> str:
 
 
 def logs_insights_url(console: Console, record: Record) -> str:
-    """A console link that opens Logs Insights on this record (its ``record_id``), over the day around it.
-
-    The console's undocumented ``queryDetail`` format, as reverse-engineered publicly: an object as
-    ``~(key~value…)``, each primitive URI-encoded with ``%`` written ``*`` and strings prefixed with ``'``;
-    the whole JS-``escape``d, prefixed with ``?queryDetail=``, URI-encoded again with ``%`` written ``$``.
-    """
+    """A console link that opens Logs Insights on this record (its ``record_id``), over the days around it."""
     moment = _record_time(record)
-    query = (
-        "fields @timestamp, kind, repository, number, verdict, message\n"
-        f'| filter record_id = "{record.get("record_id")}"\n| sort @timestamp desc'
-    )
-    detail = (
-        f"~(end~{_primitive(_iso(moment + timedelta(days=1)))}~start~{_primitive(_iso(moment - timedelta(days=1)))}"
-        f"~timeType~'ABSOLUTE~tz~'UTC~editorString~{_primitive(query)}~isLiveTail~false"
-        f"~source~(~{_primitive(console.log_group)}))"
-    )
-    fragment = _encode_uri_component("?queryDetail=" + _js_escape(detail)).replace("%", "$")
-    return (
-        f"https://{console.region}.console.aws.amazon.com/cloudwatch/home?region={console.region}"
-        f"#logsV2:logs-insights{fragment}"
+    return console_link(
+        region=console.region,
+        log_group=console.log_group,
+        record_id=str(record.get("record_id")),
+        start=moment - timedelta(days=1),
+        end=moment + timedelta(days=1),
     )
 
 
@@ -165,23 +153,8 @@ def _string(value: str) -> dict[str, str]:
     return {"DataType": "String", "StringValue": value}
 
 
-def _primitive(value: str) -> str:
-    return "'" + _encode_uri_component(value).replace("%", "*")
-
-
-def _encode_uri_component(text: str) -> str:
-    """JavaScript's ``encodeURIComponent``: everything but ``A-Z a-z 0-9 - _ . ! ~ * ' ( )`` is escaped."""
-    return quote(text, safe="-_.!~*'()")
-
-
-def _js_escape(text: str) -> str:
-    """JavaScript's legacy ``escape``: keeps ``A-Z a-z 0-9 @ * _ + - . /`` (so ``~ ( ) '`` are escaped)."""
-    kept = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@*_+-./")
-    return "".join(c if c in kept else f"%{ord(c):02X}" if ord(c) < 256 else f"%u{ord(c):04X}" for c in text)
-
-
 def _record_time(record: Record) -> datetime:
-    for key in ("merged_at", "committed_date", "recorded_at"):
+    for key in ("merged_at", "detected_at", "committed_date"):
         value = record.get(key)
         if isinstance(value, str):
             try:
@@ -190,7 +163,3 @@ def _record_time(record: Record) -> datetime:
                 continue
     window = record.get("window") or {}
     return datetime.fromisoformat(str(window.get("until") or "1970-01-01T00:00:00+00:00"))
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.000Z")

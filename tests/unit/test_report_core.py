@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from pr_auditor.console import logs_insights_url
 from pr_auditor.errors import UnavailableError
 from pr_auditor.model import Window
 from pr_auditor.report.core import (
@@ -30,7 +31,6 @@ from pr_auditor.report.core import (
     sample_key,
     weeks_between,
 )
-from pr_auditor.report.links import logs_insights_url
 from pr_auditor.report.tally import Tally, gaps
 
 from report_records import archetypes, run_summary

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from pr_auditor.console import logs_insights_url
 from pr_auditor.model import iso
 from pr_auditor.report.core import (
     EXCEPTION_COLUMNS,
@@ -35,7 +36,6 @@ from pr_auditor.report.core import (
     sample_row,
 )
 from pr_auditor.report.html import render_report
-from pr_auditor.report.links import logs_insights_url
 from pr_auditor.report.tally import Tally
 
 FILES = ("population.csv", "exceptions.csv", "sample.csv", "summary.json", "report.html")

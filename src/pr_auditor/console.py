@@ -1,4 +1,5 @@
-"""Evidence links: a CloudWatch Logs Insights console link that opens the query for one record. Pure.
+"""Evidence links: a CloudWatch Logs Insights console link that opens the query for one record (in per-finding
+messages and in the evidence pack). Pure.
 
 The console's deep-link format is not documented by AWS; it is the one the console itself produces (and
 that public write-ups have decoded): after ``#logsV2:logs-insights`` comes ``?queryDetail=<object>``, where
