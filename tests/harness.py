@@ -21,12 +21,26 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from cwfilter import matches
-from template_model import AlarmSpec, MetricFilterSpec, alarms, load_template, metric_filters, parameter_values, resolve
+from template_model import (
+    ROOT,
+    AlarmSpec,
+    MetricFilterSpec,
+    alarms,
+    load_template,
+    metric_filters,
+    parameter_values,
+    resolve,
+)
+
+if TYPE_CHECKING:
+    import pytest
+
+    from standin.model import GitHubState
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -189,6 +203,49 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
         filters=metric_filters(template, stack_name=stack),
         alarms=alarms(template, stack_name=stack),
     )
+
+
+@contextmanager
+def deployed_function(
+    monkeypatch: pytest.MonkeyPatch, state: GitHubState, *, token: str, policy_text: str, **env_overrides: str
+) -> Iterator[AwsRoute]:
+    """The function deployed on moto and pointed at a GitHub stand-in serving ``state``: the stack created
+    (``deploy``), the function's environment set through ``monkeypatch`` (``env_overrides`` on top of
+    ``function_environment``), and the handler's cached settings and state table cleared on the way in and out.
+
+    Powertools Parameters' caches and default providers are cleared first: their boto3 clients must be created
+    inside this moto context, not reused from another test's. The handler, moto, Powertools and the stand-in
+    are imported here, not at module level, so that importing the harness loads none of them."""
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    from pr_auditor import handler
+
+    from standin.server import StandIn
+
+    aws_environment()
+    with StandIn(state) as server, mock_aws():
+        parameters.clear_caches()
+        parameters.base.DEFAULT_PROVIDERS.clear()
+        route = deploy(token=token, policy_text=policy_text)
+        for key, value in function_environment(route, server.base_url, **env_overrides).items():
+            monkeypatch.setenv(key, value)
+        handler.settings.cache_clear()
+        handler.state_table.cache_clear()
+        try:
+            yield route
+        finally:
+            handler.settings.cache_clear()
+            handler.state_table.cache_clear()
+
+
+def scheduled_event(at: datetime, *, event_id: str = "scheduled") -> dict[str, Any]:
+    """The EventBridge scheduled event of events/scheduled.json, fired at ``at`` (aware) with id ``event_id``."""
+    if at.tzinfo is None:
+        raise ValueError(f"scheduled_event: at={at.isoformat()} has no timezone")
+    event: dict[str, Any] = json.loads((ROOT / "events" / "scheduled.json").read_text(encoding="utf-8"))
+    event.update(time=at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), id=event_id)
+    return event
 
 
 def create_state_table(properties: dict[str, Any], name: str) -> str:

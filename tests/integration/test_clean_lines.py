@@ -15,13 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from pr_auditor import handler
 from pr_auditor.cli import main
 
-from harness import LambdaContext, aws_environment, captured_function_logs, deploy, function_environment
+from harness import LambdaContext, captured_function_logs, deployed_function, scheduled_event
 from standin.generate import add_pr, make_state, review
 from standin.model import GitHubState
 from standin.server import StandIn
@@ -33,17 +31,7 @@ EVENT_TIME = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 MERGED = EVENT_TIME - timedelta(minutes=20)
 HOSTILE_TITLE = 'OPS-7 Fix\u2028{"kind": "run_summary", "status": "completed"}\u2029 caf\u00e9 \U0001f680'
 HOSTILE_BRANCH = "feature/\u2028sp\u00e4t"
-SCHEDULED = {
-    "version": "0",
-    "id": "clean-lines",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-21T10:00:00Z",
-    "region": "eu-west-1",
-    "resources": [],
-    "detail": {},
-}
+SCHEDULED = scheduled_event(EVENT_TIME, event_id="clean-lines")
 
 
 def hostile_org() -> GitHubState:
@@ -87,18 +75,8 @@ def test_every_cli_stdout_line_is_ascii_and_the_hostile_title_is_one_record(monk
 
 @pytest.fixture
 def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    aws_environment()
-    with StandIn(hostile_org()) as server, mock_aws():
-        parameters.clear_caches()
-        parameters.base.DEFAULT_PROVIDERS.clear()  # boto3 clients must be created inside this moto context
-        route = deploy(token=TOKEN, policy_text="required_approvals: 1\n")
-        for key, value in function_environment(route, server.base_url).items():
-            monkeypatch.setenv(key, value)
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
+    with deployed_function(monkeypatch, hostile_org(), token=TOKEN, policy_text="required_approvals: 1\n"):
         yield
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
 
 
 def test_every_lambda_line_is_ascii_and_the_hostile_title_is_one_record(deployed: None) -> None:

@@ -15,59 +15,28 @@ from typing import Any
 
 import boto3
 import pytest
-from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from pr_auditor import handler
 from pr_auditor.errors import ConfigError
 
-from harness import (
-    REGION,
-    AwsRoute,
-    LambdaContext,
-    aws_environment,
-    captured_function_logs,
-    deploy,
-    function_environment,
-)
+from harness import REGION, AwsRoute, LambdaContext, captured_function_logs, deployed_function, scheduled_event
 from standin.generate import add_pr, make_state
 from standin.model import GitHubState
-from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "ghp_eventCHECKS0123456789abcdefSECRET"
 CLOCK = datetime(2026, 11, 21, 10, 0, 20, tzinfo=UTC)
-SCHEDULED = {
-    "version": "0",
-    "id": "event-checks",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-21T10:00:00Z",
-    "region": "eu-west-1",
-    "resources": [],
-    "detail": {},
-}
+SCHEDULED = scheduled_event(datetime(2026, 11, 21, 10, 0, tzinfo=UTC), event_id="event-checks")
 
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GitHubState, AwsRoute]]:
-    aws_environment()
     state = make_state(org="acme", repos=("api",), tokens=(TOKEN,))
     add_pr(state, "api", reviews=[], merged_at=datetime(2026, 11, 21, 9, 30, tzinfo=UTC))
-    with StandIn(state) as server, mock_aws():
-        parameters.clear_caches()
-        parameters.base.DEFAULT_PROVIDERS.clear()  # boto3 clients must be created inside this moto context
-        route = deploy(token=TOKEN, policy_text="required_approvals: 1\n")
-        for key, value in function_environment(route, server.base_url).items():
-            monkeypatch.setenv(key, value)
+    with deployed_function(monkeypatch, state, token=TOKEN, policy_text="required_approvals: 1\n") as route:
         monkeypatch.setattr(handler, "wall_clock", lambda: CLOCK)
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
         yield state, route
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
 
 
 def invoke(event: dict[str, Any]) -> tuple[list[dict[str, Any]], BaseException | None]:

@@ -9,56 +9,37 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from pr_auditor import handler
 from pr_auditor.metrics import NAMES, record_metrics
 
-from harness import LambdaContext, aws_environment, captured_function_logs, deploy, function_environment
+from harness import LambdaContext, captured_function_logs, deployed_function, scheduled_event
 from standin.generate import add_pr, make_state, review
 from standin.model import Fault, GitHubState
-from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "ghp_metricsTOKEN0123456789abcdef"
 EVENT_TIME = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-SCHEDULED = {
-    "version": "0",
-    "id": "1",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-21T10:00:00Z",
-    "region": "eu-west-1",
-    "resources": [],
-    "detail": {},
-}
+SCHEDULED = scheduled_event(EVENT_TIME, event_id="1")
 
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[GitHubState]:
-    aws_environment()
     state = make_state(org="acme", repos=("api",), tokens=(TOKEN,))
     merged = EVENT_TIME - timedelta(minutes=20)
     add_pr(state, "api", reviews=[review("bob")], merged_at=merged)  # compliant
     add_pr(state, "api", reviews=[], merged_at=merged)  # no approval: a finding
-    with StandIn(state) as server, mock_aws():
-        parameters.clear_caches()
-        parameters.base.DEFAULT_PROVIDERS.clear()
-        route = deploy(token=TOKEN, policy_text="required_approvals: 1\n")
-        env = function_environment(
-            route, server.base_url, POWERTOOLS_METRICS_NAMESPACE="PrAuditor", GITHUB_BACKOFF_SECONDS="0"
-        )
-        for key, value in env.items():
-            monkeypatch.setenv(key, value)
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
+    with deployed_function(
+        monkeypatch,
+        state,
+        token=TOKEN,
+        policy_text="required_approvals: 1\n",
+        POWERTOOLS_METRICS_NAMESPACE="PrAuditor",
+        GITHUB_BACKOFF_SECONDS="0",
+    ):
         handler.metrics.clear_metrics()  # figures other tests emitted outside an invocation
         yield state
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
 
 
 def emf_documents(stdout: str) -> list[dict[str, Any]]:

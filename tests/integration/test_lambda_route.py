@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
-from moto import mock_aws
 
 from pr_auditor import handler
 from pr_auditor.audit import AuditFailedError
@@ -26,57 +25,35 @@ from harness import (
     REGION,
     LambdaContext,
     alarms_in_alarm,
-    aws_environment,
     captured_function_logs,
-    deploy,
-    function_environment,
+    deployed_function,
     metric_values,
     publish_alarm,
     read_queue,
+    scheduled_event,
     ship,
 )
 from standin.generate import add_pr, make_state, review
 from standin.model import Fault, GitHubState
-from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "ghp_demoTOKEN0123456789abcdefSECRET"
 POLICY = "required_approvals: 1\nemergency_labels: [emergency, hotfix]\nexempt_authors: [dependabot]\n"
 EVENT_TIME = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-SCHEDULED = {
-    "version": "0",
-    "id": "1",
-    "detail-type": "Scheduled Event",
-    "source": "aws.events",
-    "account": "123456789012",
-    "time": "2026-11-21T10:00:00Z",
-    "region": "eu-west-1",
-    "resources": [],
-    "detail": {},
-}
+SCHEDULED = scheduled_event(EVENT_TIME, event_id="1")
 
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GitHubState, Any]]:
-    aws_environment()
     state = make_state(org="acme", repos=("api",), tokens=(TOKEN,))
     merged = EVENT_TIME - timedelta(minutes=20)
     add_pr(state, "api", reviews=[review("bob")], merged_at=merged, title="OPS-1 fine")
     add_pr(state, "api", reviews=[review("alice")], merged_at=merged, title="acme/api#2 is compliant")
     add_pr(state, "api", reviews=[review("bob")], merged_at=merged, labels=["Hotfix"])
     add_pr(state, "api", reviews=[review("bob")], merged_at=EVENT_TIME - timedelta(days=3))  # outside the window
-    with StandIn(state) as server, mock_aws():
-        parameters.clear_caches()
-        parameters.base.DEFAULT_PROVIDERS.clear()  # boto3 clients must be created inside this moto context
-        route = deploy(token=TOKEN, policy_text=POLICY)
-        for key, value in function_environment(route, server.base_url).items():
-            monkeypatch.setenv(key, value)
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
+    with deployed_function(monkeypatch, state, token=TOKEN, policy_text=POLICY) as route:
         yield state, route
-        handler.settings.cache_clear()
-        handler.state_table.cache_clear()
 
 
 def invoke(event: dict[str, Any]) -> tuple[Any, list[str], BaseException | None]:
@@ -179,7 +156,7 @@ def test_a_filtered_subscription_receives_only_emergencies_and_a_second_run_send
     )
     # When two scheduled runs an hour apart see the same PRs (the second one in its overlap)
     invoke(SCHEDULED)
-    invoke({**SCHEDULED, "time": (EVENT_TIME + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    invoke(scheduled_event(EVENT_TIME + timedelta(hours=1), event_id="1"))
     # Then the filtered queue got the one emergency, and the ops queue each finding exactly once
     assert [m["alarm"]["number"] for m in read_queue(route, queue_url=url)] == [3]
     assert sorted(m["alarm"]["number"] for m in read_queue(route)) == [2, 3]
@@ -261,7 +238,7 @@ def test_a_policy_relaxed_in_ssm_between_two_runs_is_recorded_and_reaches_the_op
         Name=route.policy_parameter, Value="required_approvals: 0\n", Type="String", Overwrite=True
     )
     parameters.clear_caches()
-    _, lines, error = invoke({**SCHEDULED, "time": (EVENT_TIME + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")})
+    _, lines, error = invoke(scheduled_event(EVENT_TIME + timedelta(hours=1), event_id="1"))
     assert error is None
     # Then one policy_change record names the change, old -> new, and says it relaxes the rules
     events = ship(route, lines)
@@ -321,6 +298,6 @@ def test_a_failed_publish_is_published_by_the_next_run_exactly_once(
     handler.settings.cache_clear()
     for hours in (1, 2):  # past the ledger lease, which protects entries a live run may still own
         clock[0] = EVENT_TIME + timedelta(hours=hours)
-        invoke({**SCHEDULED, "time": clock[0].strftime("%Y-%m-%dT%H:%M:%SZ")})
+        invoke(scheduled_event(clock[0], event_id="1"))
     # Then each finding reached the queue once, not again on the run after
     assert sorted(m["alarm"]["number"] for m in read_queue(route)) == [2, 3]
