@@ -54,6 +54,7 @@ def main() -> int:
         ship,
     )
     from standin.generate import add_pr, generate_org, review
+    from standin.git import init_all, push
     from standin.server import StandIn
 
     aws_environment()
@@ -62,6 +63,7 @@ def main() -> int:
     window = Window(now - timedelta(days=1), now)  # the first run audits one schedule period back
     state = generate_org(seed=2026, n_prs=N_PRS, since=window.since, until=window.until, tokens=(TOKEN,))
     scenario_of = {(p.repo.full_name, p.number): p.scenario for p in state.prs}
+    init_all(state, at=window.since)  # each repository's default branch has a history: the first run's baseline
 
     with StandIn(state) as github, mock_aws():
         route = deploy(token=TOKEN, policy_text=POLICY)
@@ -89,10 +91,15 @@ def main() -> int:
                 merged_at=now + timedelta(minutes=minutes),
                 reviews=reviews,
             )
+        # … and an admin pushes straight to acme/api's default branch, the commit dated a month back.
+        [api] = [repo for repo in state.orgs["acme"] if repo.name == "api"]
+        [pushed] = push(state, api, author="olivia-admin", at=now - timedelta(days=30))
         later = event | {"time": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
         with captured_function_logs(handler.logger) as second_lines, redirect_stdout(io.StringIO()):
             handler.lambda_handler(later, LambdaContext(aws_request_id="demo-request-0002"))
         second = [json.loads(line) for line in ship(route, second_lines)]
+        second_messages = read_queue(route)
+        evidence = evidence_step(route, now)
 
     records = [json.loads(e) for e in events]
     [summary] = [r for r in records if r.get("kind") == "run_summary"]
@@ -108,8 +115,20 @@ def main() -> int:
         f"minus the 2 h overlap): {counts['audited']} new PRs recorded ({counts['non_compliant']} non-compliant); "
         f"{counts['already_recorded']} seen again in the overlap and not recorded twice."
     )
+    pushes = [r for r in second if r.get("kind") == "direct_push"]
+    print(
+        f"Branch audit: {len(pushes)} direct push(es) found by walking acme/api's default branch from the head"
+        " the first run took as its baseline (commit dates are set by the client; heads are not):"
+    )
+    for record in pushes:
+        print(f"  {record['repository']}@{record['sha'][:7]} on {record['branch']}, committed {record['committed_date']}"
+              f" by {record['author']}: {record['verdict']} ({', '.join(v['code'] for v in record['violations'])})")  # fmt: skip
+    push_messages = [m for m in second_messages if m["attributes"].get("kind") == "direct_push"]
+    print(f"  ops queue: {len(push_messages)} message(s) for it, kind=direct_push")
+    print(evidence)
+    ok = bool(pushes) and pushes[0]["sha"] == pushed and len(push_messages) == 1 and "FAILED" not in evidence
     print(f"\nDone in {time.monotonic() - started:.1f} s. All log records: {OUT / 'records.jsonl'}")
-    return 0 if summary["status"] == "completed" and not leaked and messages else 1
+    return 0 if summary["status"] == "completed" and not leaked and messages and ok else 1
 
 
 def print_embedded_metrics(stdout: str) -> None:
@@ -121,6 +140,65 @@ def print_embedded_metrics(stdout: str) -> None:
             totals[metric["Name"]] += sum(value) if isinstance(value, list) else value
     print("\nEmbedded metrics for the dashboard (EMF lines, namespace PrAuditor, parsed as CloudWatch would):")
     print("  " + ", ".join(f"{name} {value:g}" for name, value in totals.items()))
+
+
+def evidence_step(route: Any, now: Any) -> str:
+    """The auditor's side: the archive the runs wrote, `pr-auditor verify` on it and on a doctored copy, and
+    `pr-auditor report` for the period. Returns what to print."""
+    import contextlib
+    import shutil
+
+    from pr_auditor.archive import decode_records, encode_records
+    from pr_auditor.cli import main as cli
+
+    from evidence import download
+
+    lines: list[str] = []
+    s3 = route.client("s3")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=route.evidence_bucket).get("Contents", [])]
+    lines.append(f"\nEvidence archive (s3://{route.evidence_bucket}, Object Lock COMPLIANCE): {len(keys)} objects")
+    lines += [f"  {key}" for key in sorted(keys)]
+
+    def run(*args: str) -> tuple[int, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli(list(args), out=out)
+        return code, (out.getvalue() + err.getvalue()).strip()
+
+    code, text = run("verify", "--bucket", route.evidence_bucket)
+    lines.append(f"\n$ pr-auditor verify --bucket {route.evidence_bucket}    (exit {code})")
+    lines += ["  " + line for line in text.splitlines()[:4]]
+    ok = code == 0
+    copy = OUT / "archive-copy"
+    shutil.rmtree(copy, ignore_errors=True)
+    download(s3, route.evidence_bucket, copy)
+    [first] = sorted(p for p in copy.rglob("*.jsonl.gz"))[:1]
+    records = decode_records(first.read_bytes())
+    doctored = next(r for r in records if r.get("verdict") == "non_compliant")
+    doctored.update(verdict="compliant", violations=[])  # an insider makes a finding disappear
+    first.write_bytes(encode_records(records))
+    code, text = run("verify", "--dir", str(copy))
+    lines.append(
+        f"\n$ pr-auditor verify --dir {copy.relative_to(ROOT)}    (a copy with one finding doctored; exit {code})"
+    )
+    lines += ["  " + line for line in text.splitlines()[:3]]
+    ok = ok and code == 1
+    since = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")  # the second run detected at +1 h
+    pack = OUT / "evidence-pack"
+    shutil.rmtree(pack, ignore_errors=True)
+    code, text = run("report", "--since", since, "--until", until, "--bucket", route.evidence_bucket,
+                     "--out", str(pack), "--sample", "25", "--seed", "2026")  # fmt: skip
+    lines.append(f"\n$ pr-auditor report --since {since} --until {until} --bucket ... --out {pack.relative_to(ROOT)}"
+                 f" --sample 25 --seed 2026    (exit {code})")  # fmt: skip
+    lines += ["  " + line for line in text.splitlines()[-4:]]
+    summary = json.loads((pack / "summary.json").read_text()) if (pack / "summary.json").exists() else {}
+    lines.append("  summary.json begins: " + json.dumps(summary, indent=1)[:600].replace("\n", "\n  "))
+    lines.append(f"  open {pack / 'report.html'}")
+    ok = ok and code == 0 and (pack / "report.html").exists()
+    lines.append("\nEvidence: " + ("the chain verifies, the doctored copy is caught, the pack is written" if ok
+                                   else "FAILED"))  # fmt: skip
+    return "\n".join(lines)
 
 
 def report(

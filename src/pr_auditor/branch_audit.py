@@ -115,7 +115,7 @@ def audit_branches(
         orgs, pushed_since=since, all_branches=lambda name: policy.for_repository(name).branches is not None
     )
     audit.repositories = len(repos)
-    context = _Context(policy, run_id, audit)
+    context = _Context(policy, run_id, audit, now)
     walks: list[tuple[Walk, Document, int]] = []
     in_scope: list[BranchKey] = []
     for repo in repos:
@@ -152,8 +152,11 @@ class _Context:
     policy: Policy
     run_id: str
     audit: BranchAudit
+    now: datetime
 
     def emit(self, record: Record) -> None:
+        # When the audit saw it: a commit's own date is the client's word, and can be backdated.
+        record.setdefault("detected_at", iso(self.now))
         self.audit.records.append(record)
 
 

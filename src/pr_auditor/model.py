@@ -130,6 +130,7 @@ class ViolationCode(StrEnum):
     NO_PULL_REQUEST = "no_pull_request"  # a commit reached an in-scope branch without a merged PR
     FORCE_PUSH = "force_push"  # an in-scope branch's history was rewritten
     WEAK_PROTECTION = "weak_protection"  # a branch's protection lets through what the policy would not
+    PROTECTION_UNREADABLE = "protection_unreadable"  # the credentials cannot read a branch's protection
 
 
 @dataclass(frozen=True, slots=True)

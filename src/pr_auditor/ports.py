@@ -16,13 +16,26 @@ writes the ledger; every other reader (the CLI) only asks ``is_recorded``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from pr_auditor.model import PullRequest, Window
+
 Record = dict[str, Any]
 Document = dict[str, Any]
+
+
+class PullRequestSource(Protocol):
+    """What the audit needs from GitHub; the GitHub adapter is the real one, tests pass plain-data fakes."""
+
+    requests: int
+    sub_windows: int
+
+    def verify_access(self, orgs: tuple[str, ...]) -> str: ...
+
+    def merged_pull_requests(self, orgs: tuple[str, ...], window: Window) -> Iterable[PullRequest]: ...
 
 
 class ConflictError(Exception):

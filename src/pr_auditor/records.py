@@ -210,11 +210,16 @@ def protection_record(
     policy_version: str,
 ) -> dict[str, Any]:
     """A branch's effective protection when first seen or changed (old → new). Weaker than the policy is
-    non-compliant; protection the credentials cannot read is ``unknown`` (not unprotected, not a failure)."""
+    non-compliant. Protection the credentials cannot read has status ``unknown`` — not unprotected, and not a
+    failed run — and is a finding of its own (``protection_unreadable``): the control cannot be evidenced
+    until someone grants the permission it names. The verdict keeps its three values."""
     where = f"{repository}@{branch}"
+    violations = [{"code": ViolationCode.WEAK_PROTECTION.value, "detail": w} for w in weaknesses]
     if missing_permission is not None:
-        verdict, status = "unknown", "unknown"
-        message = f"{where} protection is unknown: the credentials lack {missing_permission}"
+        verdict, status = Verdict.NON_COMPLIANT.value, "unknown"
+        detail = f"protection cannot be read: the credentials lack {missing_permission}"
+        violations = [{"code": ViolationCode.PROTECTION_UNREADABLE.value, "detail": detail}]
+        message = f"{where} protection is unknown, non-compliant! {ViolationCode.PROTECTION_UNREADABLE.value}: {detail}"
     else:
         verdict = (Verdict.NON_COMPLIANT if weaknesses else Verdict.COMPLIANT).value
         status = "first_seen" if previous is None else "changed"
@@ -236,7 +241,7 @@ def protection_record(
         "weaker_than_policy": bool(weaknesses),
         "weaknesses": weaknesses,
         "verdict": verdict,
-        "violations": [{"code": ViolationCode.WEAK_PROTECTION.value, "detail": w} for w in weaknesses],
+        "violations": violations,
         "run_id": run_id,
         "policy_version": policy_version,
         "message": message,

@@ -162,7 +162,7 @@ CASES = {
     "history-rewrite": (history_rewrite_line, {"HistoryRewrites"}),
     "protection-weakened": (lambda: protection_line("non_compliant", True), {"WeakerProtection"}),
     "protection-first-seen-strong-enough": (lambda: protection_line("compliant", False), set()),
-    "protection-unreadable": (lambda: protection_line("unknown", None), set()),
+    "protection-unreadable": (lambda: protection_line("non_compliant", False), {"WeakerProtection"}),
     "policy-change": (policy_change_line, {"PolicyChanges"}),
 }
 

@@ -627,7 +627,11 @@ RECORDS: list[tuple[str, str, set[str]]] = [
         record(kind="protection", verdict="compliant", weaker_than_policy=False),
         set(),
     ),
-    ("an unreadable protection", record(kind="protection", verdict="unknown", weaker_than_policy=None), set()),
+    (
+        "an unreadable protection",
+        record(kind="protection", verdict="non_compliant", weaker_than_policy=False),
+        {"WeakerProtection"},
+    ),
     ("a policy change", record(kind="policy_change", verdict="compliant"), {"PolicyChanges"}),
     ("a diagnostic log line", record(message="searching acme merged:2026-11-21", verdict="non_compliant"), set()),
     ("Lambda's platform line", "END RequestId: 4f0c0a7e-5a7e-4c59-9f1f-0d5e3c7d9a11", set()),

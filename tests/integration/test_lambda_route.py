@@ -275,6 +275,10 @@ def test_a_policy_relaxed_in_ssm_between_two_runs_is_recorded_and_reaches_the_op
     )
     assert change["relaxed"] is True
     assert change["changed_at"] is not None  # from the parameter's history
+    # And the template's filter counts it, and its alarm fires (CloudWatch evaluation stood in for)
+    values = metric_values(route, events)
+    assert values["PolicyChanges"] == 1
+    assert "PolicyChangeAlarm" in {a.logical_id for a in alarms_in_alarm(route, values)}
     # And ops get it as a message of its own
     [message] = [m for m in read_queue(route) if m["attributes"].get("kind") == "policy_change"]
     assert message["alarm"]["record_id"] == change["record_id"]
@@ -296,3 +300,27 @@ def test_a_broken_policy_in_ssm_fails_the_run_with_a_failed_summary_naming_the_k
     assert "required_aprovals: unknown key" in summary["error"]["message"]
     assert state.count("graphql") == 0  # bad input never reaches GitHub
     assert metric_values(route, ship(route, lines))["AuditorRunFailures"] == 1
+
+
+def test_a_failed_publish_is_published_by_the_next_run_exactly_once(
+    world: tuple[GitHubState, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, route = world
+    # Given a first run whose publishes fail (the topic it was given does not exist)
+    clock = [EVENT_TIME]
+    monkeypatch.setattr(handler, "wall_clock", lambda: clock[0])
+    monkeypatch.setenv("ALARM_TOPIC_ARN", route.topic_arn + "-gone")
+    handler.settings.cache_clear()
+    _, lines, error = invoke(SCHEDULED)
+    assert error is None  # the records and the alarms exist: a failed publish does not fail the run
+    [summary] = [json.loads(line) for line in lines if '"run_summary"' in line]
+    assert summary["counts"]["notify_failed"] == 2
+    assert read_queue(route) == []
+    # When the next run (an hour later, the same PRs in its overlap) has the real topic again
+    monkeypatch.setenv("ALARM_TOPIC_ARN", route.topic_arn)
+    handler.settings.cache_clear()
+    for hours in (1, 2):  # past the ledger lease, which protects entries a live run may still own
+        clock[0] = EVENT_TIME + timedelta(hours=hours)
+        invoke({**SCHEDULED, "time": clock[0].strftime("%Y-%m-%dT%H:%M:%SZ")})
+    # Then each finding reached the queue once, not again on the run after
+    assert sorted(m["alarm"]["number"] for m in read_queue(route)) == [2, 3]

@@ -108,5 +108,6 @@ def test_unreadable_protection_is_unknown_and_names_the_permission() -> None:
         run_id="r",
         policy_version="v",
     )
-    assert record["verdict"] == record["status"] == "unknown"
+    assert (record["verdict"], record["status"], record["weaker_than_policy"]) == ("non_compliant", "unknown", False)
+    assert [v["code"] for v in record["violations"]] == ["protection_unreadable"]
     assert "Administration: read" in str(record["message"])

@@ -24,7 +24,8 @@ T = TypeVar("T")
 CHANGE_KINDS = frozenset({"pull_request", "direct_push", "history_rewrite"})
 #: Where a change's moment is found, by kind of record, first present wins: a PR counts when it was merged,
 #: a direct push when it was committed (the only date the commit carries), a rewrite when it was detected.
-TIME_KEYS = ("merged_at", "committed_date", "detected_at", "recorded_at")
+# A direct push is placed when the audit detected it: its committed date is set by the client (backdatable).
+TIME_KEYS = ("merged_at", "detected_at", "committed_date", "recorded_at")
 
 POPULATION_COLUMNS = (
     "record_id", "kind", "changed_at", "repository", "number", "branch", "sha", "url", "title",
