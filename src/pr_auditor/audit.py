@@ -421,6 +421,7 @@ def record_policy_change(
             changes=policy_changes(previous.get("canonical") or {}, current["canonical"]),
             origin=origin() if origin is not None else {},
             run_id=run_id,
+            revision=revision,
         )
         if delivery.deliver(record):
             records.append(record)

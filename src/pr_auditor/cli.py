@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         "backdated push escapes it); the deployed stack walks each branch from its last audited head instead",
     )
     audit_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    backfill_help = "audit a historical period in chunks, recording each change once (same dedupe as the Lambda)"
+    backfill_help = "audit a historical period in chunks, each change printed once (with --state-table, skipping what the deployed stack already recorded)"
     backfill_parser = commands.add_parser(
         "backfill", help=backfill_help, description=backfill_help + ".", epilog=EPILOG, formatter_class=plain
     )

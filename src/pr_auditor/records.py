@@ -41,7 +41,7 @@ def record_id(kind: str, *parts: str) -> str:
     id, whichever run (or re-emission after a crash) wrote it. Parts per kind: ``pull_request``
     (repository, number, merge commit), ``direct_push`` (repository, branch, sha), ``history_rewrite``
     (repository, branch, old head, new head), ``protection`` (repository, branch, protection digest),
-    ``policy_change`` (scope, previous version, new version). Repository names are case-insensitive."""
+    ``policy_change`` (scope, previous version, new version, state revision). Repository names are case-insensitive."""
     digest = hashlib.sha256("\x1f".join((kind, *parts)).encode()).hexdigest()
     return f"{kind}:{digest[:32]}"
 
@@ -331,6 +331,7 @@ def policy_change_record(
     changes: list[dict[str, Any]],
     origin: dict[str, Any],
     run_id: str,
+    revision: int = 0,
 ) -> dict[str, Any]:
     """The policy in force changed since the last run: which keys, old → new, and who changed it when the
     store can tell (``changed_by``/``changed_at``). Relaxing the rules is evidence, never silent."""
@@ -339,7 +340,9 @@ def policy_change_record(
     record: dict[str, Any] = {
         "kind": "policy_change",
         "schema_version": SCHEMA_VERSION,
-        "record_id": record_id("policy_change", scope, previous_version, policy_version),
+        # The state revision makes A → B, B → A, A → B three changes; a crash before the revision moves
+        # repeats the same id, so the change is still recorded once.
+        "record_id": record_id("policy_change", scope, previous_version, policy_version, str(revision)),
         "scope": scope,
         "previous_policy_version": previous_version,
         "policy_version": policy_version,

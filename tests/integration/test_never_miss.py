@@ -1,11 +1,15 @@
 """Never miss a change, never report one twice: simulated scheduled runs with faults, over real HTTP.
 
-An organisation keeps merging PRs; the search index lags behind some of them; every run of the real Lambda
-handler (in-process, moto DynamoDB for the watermark and the ledger) meets one injected fault or none:
-5xx (passing and lasting), secondary rate limits, GraphQL errors with partial data (passing and lasting),
-incomplete search results, or the handler killed after writing some records. Invariants checked after every
-run, and at the end: the watermark never passed an unaudited in-scope PR; every merged in-scope PR is
-recorded exactly once (so every non-compliant one raises exactly one finding).
+An organisation keeps merging PRs (squash, merge commit and rebase, each advancing the branch's git history
+on the stand-in) and, between them, people push commits straight to the default branch (some backdated by
+days or weeks, a few by an exempt pusher); the search index lags behind some PRs; every run of the real
+Lambda handler (in-process, moto DynamoDB for the watermark, the ledger and the branch heads) meets one
+injected fault or none: 5xx (passing and lasting), secondary rate limits, GraphQL errors with partial data
+(passing and lasting), incomplete search results, or the handler killed after writing some records.
+Invariants checked after every run, and at the end: the watermark never passed an unaudited in-scope PR;
+every merged in-scope PR is recorded exactly once; every commit pushed after the branch audit's baseline is
+recorded exactly once as a ``direct_push`` (``exempt`` for the exempt pusher) and no commit a merged PR
+brought in ever is; every finding reaches the ops queue exactly once.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,6 +29,7 @@ from moto import mock_aws
 
 from pr_auditor import handler
 from pr_auditor.audit import scope_of
+from pr_auditor.checkpoint import StateTable
 
 from harness import (
     REGION,
@@ -34,8 +40,9 @@ from harness import (
     function_environment,
     read_queue,
 )
-from standin.generate import add_pr, make_state, review
-from standin.model import Fault, GitHubState
+from standin.generate import make_state
+from standin.git import ancestors, init_branch, merge_pr, push
+from standin.model import BranchRule, Fault, GitHubState, Repository
 from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
@@ -48,7 +55,10 @@ RUNS = 36
 MAX_INDEX_LAG_MINUTES = 90  # below the overlap: the guarantee the overlap buys
 LONG_LAG_HOURS = (3, 7)  # beyond the overlap: the reconciliation sweep's job
 SWEEP_EVERY = timedelta(hours=6)
-POLICY = "required_approvals: 1\nemergency_labels: [emergency]\n"
+EXEMPT_PUSHER = "release-bot"
+POLICY = f"required_approvals: 1\nemergency_labels: [emergency]\nexempt_pushers: [{EXEMPT_PUSHER}]\n"
+REPOS = ("api", "web", "infra")
+RELEASE = "release/1.0"  # not in scope: the policy lists no branches, so only default branches are audited
 
 
 class Killed(BaseException):
@@ -72,6 +82,17 @@ FAULTS: dict[str, Callable[[GitHubState], None] | None] = {
 }
 
 
+@dataclass(frozen=True)
+class Push:
+    """One commit pushed straight onto a default branch: what a complete branch audit must report."""
+
+    repository: str
+    branch: str
+    sha: str
+    exempt: bool
+    backdated: bool
+
+
 class Simulation:
     def __init__(self, state: GitHubState, route: Any, rng: random.Random, clock: list[datetime]) -> None:
         self.state, self.route, self.rng = state, route, rng
@@ -81,37 +102,81 @@ class Simulation:
         self.faults: Counter[str] = Counter()
         self.failed_runs = 0
         self.numbers = Counter[str]()
+        self.pushes: list[Push] = []
+        #: the head each default branch had when the branch audit first saw it (nothing before it is judged)
+        self.baselines: dict[str, str] = {}
 
     def advance(self, moment: datetime) -> None:
         self.now = moment
         self._clock[0] = moment
 
-    def merge_prs(self, since: datetime, until: datetime) -> None:
-        """People keep merging: a mix of compliant and non-compliant PRs, some lagging in the index."""
+    def activity(self, since: datetime, until: datetime) -> None:
+        """People keep merging (a mix of compliant and non-compliant PRs, some lagging in the index) and now
+        and then push straight to a default branch; everything lands in time order on the git history.
+        Pushes start once the branch audit has taken its baseline (it judges nothing before it), so every
+        push made is one the audit must report."""
         span = int((until - since).total_seconds())
+        events: list[tuple[datetime, Callable[[], None]]] = []
         for _ in range(self.rng.randint(4, 14)):
-            repo = self.rng.choice(["api", "web", "infra"])
             merged_at = since + timedelta(seconds=self.rng.randrange(span))
-            kind = self.rng.choice(["approved", "approved", "unreviewed", "self-approved", "emergency", "release"])
-            draw = self.rng.random()
-            lag = (
-                timedelta(minutes=self.rng.randint(1, MAX_INDEX_LAG_MINUTES))
-                if draw < 0.3
-                else timedelta(hours=self.rng.uniform(*LONG_LAG_HOURS))
-                if draw < 0.4
-                else None
-            )
-            add_pr(
+            events.append((merged_at, self._merge_pr(merged_at)))
+        for _ in range(self.rng.choice((0, 0, 1, 1, 2, 3)) if len(self.baselines) == len(REPOS) else 0):
+            pushed_at = since + timedelta(seconds=self.rng.randrange(span))
+            events.append((pushed_at, self._push(pushed_at)))
+        for moment, happen in sorted(events, key=lambda event: event[0]):
+            self._clock[0] = moment  # the push (pushedAt, the new head) happens at its own time
+            happen()
+
+    def _merge_pr(self, merged_at: datetime) -> Callable[[], None]:
+        repo = self.state.find_repo("acme", self.rng.choice(REPOS))
+        assert repo is not None
+        kind = self.rng.choice(["approved", "approved", "unreviewed", "self-approved", "emergency", "release"])
+        style = self.rng.choice(["squash", "merge", "rebase"])
+        commits = self.rng.randint(1, 3)
+        draw = self.rng.random()
+        lag = (
+            timedelta(minutes=self.rng.randint(1, MAX_INDEX_LAG_MINUTES))
+            if draw < 0.3
+            else timedelta(hours=self.rng.uniform(*LONG_LAG_HOURS))
+            if draw < 0.4
+            else None
+        )
+
+        def happen() -> None:
+            merge_pr(
                 self.state,
                 repo,
+                style=style,
+                base=RELEASE if kind == "release" else None,
+                commits=commits,
                 author="alice",
-                merged_at=merged_at,
-                reviews={"approved": [review("bob")], "self-approved": [review("alice")]}.get(kind, []),
+                at=merged_at,
+                approvers={"approved": ["bob"], "self-approved": ["alice"]}.get(kind, []),
                 labels=["emergency"] if kind == "emergency" else [],
-                base_ref="release/1.0" if kind == "release" else None,
                 indexed_at=merged_at + lag if lag else None,
                 scenario=kind,
             )
+
+        return happen
+
+    def _push(self, pushed_at: datetime) -> Callable[[], None]:
+        repo = self.state.find_repo("acme", self.rng.choice(REPOS))
+        assert repo is not None
+        n = self.rng.randint(1, 3)
+        exempt = self.rng.random() < 0.15
+        pusher = EXEMPT_PUSHER if exempt else self.rng.choice(("olivia-admin", "alice"))
+        backdate = (
+            timedelta(days=self.rng.randint(1, 45), minutes=self.rng.randint(0, 600))
+            if self.rng.random() < 0.35
+            else None
+        )
+
+        def happen() -> None:
+            at = pushed_at - backdate if backdate else None  # the commit date is the client's to set
+            for sha in push(self.state, repo, n=n, author=pusher, at=at):
+                self.pushes.append(Push(repo.full_name, repo.default_branch, sha, exempt, backdate is not None))
+
+        return happen
 
     def run(self, fault: str) -> None:
         self.faults[fault] += 1
@@ -156,6 +221,38 @@ class Simulation:
         # What reached CloudWatch Logs before the end (or the kill) is what auditors have.
         assert not [line for line in lines if TOKEN in line], "the token reached a log line"
         self.records.extend(json.loads(line) for line in lines)
+        self.note_baselines()
+
+    def note_baselines(self) -> None:
+        """The heads the branch audit took as its baseline, read from its state once it has written them."""
+        table = StateTable(self.route.state_table, client=boto3.client("dynamodb", region_name=REGION))
+        for name in REPOS:
+            repo = self.state.find_repo("acme", name)
+            assert repo is not None
+            if repo.full_name not in self.baselines:
+                document, _ = table.load(f"head#{repo.full_name}#{repo.default_branch}")
+                if document is not None:
+                    self.baselines[repo.full_name] = str(document["head"])
+
+    def pushed_before_baseline(self) -> list[Push]:
+        """Pushes the baseline already contains (none, if pushes waited for it as they should)."""
+        seen = {name: ancestors(self._repo(name), head) for name, head in self.baselines.items()}
+        return [p for p in self.pushes if p.sha in seen.get(p.repository, set())]
+
+    def pull_request_commits(self) -> set[str]:
+        """Every commit of a merged PR (its own commits, squash and merge commits, rebased copies): none of
+        these may ever be flagged."""
+        return {
+            oid
+            for name in REPOS
+            for oid, commit in self._repo(f"acme/{name}").commits.items()
+            if commit.introduced_by is not None
+        }
+
+    def _repo(self, full_name: str) -> Repository:
+        repo = self.state.find_repo(*full_name.split("/"))
+        assert repo is not None
+        return repo
 
     def watermark(self) -> datetime | None:
         item = boto3.client("dynamodb", region_name=REGION).get_item(
@@ -179,13 +276,23 @@ class Simulation:
     def recorded(self) -> Counter[tuple[str, int]]:
         return Counter((r["repository"], r["number"]) for r in self.records if r.get("kind") == "pull_request")
 
+    def pushes_recorded(self) -> Counter[str]:
+        return Counter(r["sha"] for r in self.records if r.get("kind") == "direct_push")
+
 
 @pytest.fixture
 def simulation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Simulation]:
     aws_environment()
     sim_clock: list[datetime] = [START]
-    state = make_state(org="acme", repos=("api", "web", "infra"), tokens=(TOKEN,), clock=lambda: sim_clock[0])
+    state = make_state(org="acme", repos=REPOS, tokens=(TOKEN,), clock=lambda: sim_clock[0])
     state.unlimited()
+    for repo in state.orgs["acme"]:
+        # history from two months back (room for backdated pushes), a release branch, protection = policy
+        init_branch(state, repo, at=START - timedelta(days=60))
+        repo.branches[RELEASE] = repo.branches[repo.default_branch]
+        repo.branch_rules.append(
+            BranchRule(repo.default_branch, required_approvals=1, dismiss_stale=True, admin_enforced=True)
+        )
     with StandIn(state) as server, mock_aws():
         parameters.clear_caches()
         parameters.base.DEFAULT_PROVIDERS.clear()
@@ -216,7 +323,7 @@ def test_scheduled_runs_under_faults_lose_nothing_and_report_nothing_twice(simul
     plan += ["none"] * (RUNS - len(plan))
     sim.rng.shuffle(plan)
     for hour, fault in enumerate(plan, start=1):
-        sim.merge_prs(START + (hour - 1) * HOUR, START + hour * HOUR)
+        sim.activity(START + (hour - 1) * HOUR, START + hour * HOUR)
         sim.advance(START + hour * HOUR)
         sim.run(fault)
         # The watermark never passes an unaudited PR: all merged before it, minus the index-lag overlap, are recorded.
@@ -243,6 +350,21 @@ def test_scheduled_runs_under_faults_lose_nothing_and_report_nothing_twice(simul
     non_compliant = {r["record_id"] for r in sim.records if r.get("verdict") == "non_compliant"}
     late = sum(s["counts"]["late_indexed"] for s in sim.records if s.get("kind") == "run_summary")
     long_lag = merged - sim.in_scope_merged_before(START + len(plan) * HOUR, overlap_covers=True)
+    # The branch side: every commit pushed after the baseline, once; nothing a merged PR brought in, ever.
+    pushes = sim.pushes
+    push_records = [r for r in sim.records if r.get("kind") == "direct_push"]
+    pushed = sim.pushes_recorded()
+    push_ids: dict[str, set[str]] = {}
+    verdicts: dict[str, set[str]] = {}
+    for r in push_records:
+        push_ids.setdefault(r["sha"], set()).add(r["record_id"])
+        verdicts.setdefault(r["sha"], set()).add(r["verdict"])
+    pushes_lost = {p.sha for p in pushes} - set(pushed)
+    false_findings = set(pushed) - {p.sha for p in pushes}  # includes any merged PR's commit flagged
+    flagged_pr_commits = set(pushed) & sim.pull_request_commits()
+    rewrites = [r for r in sim.records if r.get("kind") == "history_rewrite"]
+    push_messages = Counter(m["alarm"]["record_id"] for m in messages if m["attributes"].get("kind") == "direct_push")
+    non_exempt_push_ids = {next(iter(push_ids[p.sha])) for p in pushes if not p.exempt and p.sha in push_ids}
     report = {
         "runs": len(plan) + quiet,
         "failed_runs": sim.failed_runs,
@@ -255,7 +377,18 @@ def test_scheduled_runs_under_faults_lose_nothing_and_report_nothing_twice(simul
         "late_indexed_counted": late,
         "lost": len(lost),
         "repeated_records": sum(n - 1 for n in repeated.values()),
-        "non_compliant_prs": len(non_compliant),
+        "non_compliant_prs": sum(
+            1 for r in sim.records if r.get("kind") == "pull_request" and r["verdict"] == "non_compliant"
+        ),
+        "direct_pushes_made": len(pushes),
+        "direct_pushes_backdated": sum(1 for p in pushes if p.backdated),
+        "direct_pushes_exempt": sum(1 for p in pushes if p.exempt),
+        "direct_pushes_recorded": len(pushed),
+        "direct_pushes_lost": len(pushes_lost),
+        "direct_push_repeated_records": sum(n - 1 for n in pushed.values()),
+        "false_findings": len(false_findings) + len(rewrites),
+        "merged_pr_commits": len(sim.pull_request_commits()),
+        "direct_push_messages": sum(push_messages.values()),
         "messages": len(messages),
         "duplicate_messages": sum(n - 1 for n in notified.values()),
     }
@@ -270,3 +403,15 @@ def test_scheduled_runs_under_faults_lose_nothing_and_report_nothing_twice(simul
     assert set(notified) == non_compliant
     assert all(n == 1 for n in notified.values())
     assert set(recorded) <= merged | sim.in_scope_merged_before(sim.now)  # nothing invented, nothing out of scope
+    # Direct pushes: all made after the baseline; many, backdated and exempt ones among them.
+    assert set(sim.baselines) == {f"acme/{name}" for name in REPOS} and sim.pushed_before_baseline() == []
+    assert len(pushes) >= 30 and any(p.backdated for p in pushes) and any(p.exempt for p in pushes)
+    assert pushes_lost == set()
+    assert false_findings == set() and flagged_pr_commits == set() and rewrites == []
+    assert all(len(found) == 1 for found in push_ids.values())  # repeats after a kill share the record_id
+    assert {sha: verdicts[sha] for sha in pushed} == {
+        p.sha: {"exempt" if p.exempt else "non_compliant"} for p in pushes
+    }
+    # Every non-exempt direct push reaches the ops queue exactly once; exempt ones never do.
+    assert set(push_messages) == non_exempt_push_ids
+    assert all(n == 1 for n in push_messages.values())

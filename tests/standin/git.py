@@ -112,8 +112,12 @@ def merge_pr(
     merged_by: str = "bob",
     at: datetime | None = None,
     approvers: Sequence[str] = ("bob",),
+    labels: Sequence[str] = (),
+    indexed_at: datetime | None = None,
+    scenario: str | None = None,
 ) -> PullRequest:
-    """A PR from a feature branch off ``base``, approved and merged with ``style`` (squash, merge, rebase)."""
+    """A PR from a feature branch off ``base``, approved and merged with ``style`` (squash, merge, rebase).
+    ``labels``, ``indexed_at`` (search-index lag) and ``scenario`` go to :func:`add_pr` as they are."""
     name = base or repo.default_branch
     when = _now(state, at)
     start = repo.branches[name]
@@ -161,7 +165,9 @@ def merge_pr(
         head_oid=feature,
         merge_commit_oid=merge,
         reviews=[review(login) for login in approvers],
-        scenario=f"{style}_merge",
+        labels=labels,
+        indexed_at=indexed_at,
+        scenario=scenario or f"{style}_merge",
     )
     _moved(state, repo, name, merge)
     return pr

@@ -232,6 +232,13 @@ def test_a_policy_change_is_recorded_once_with_its_keys_and_notified() -> None:
     assert change["relaxed"] is True
     assert change["record_id"].startswith("policy_change:")
     assert [r["kind"] for r in w.notifications.sent] == ["policy_change"]
+    # And relaxing, restoring and relaxing again are three changes, each recorded once
+    w.policy = {"required_approvals": 2, "repositories": {"acme/api": {"required_approvals": 3}}}
+    w.run(START + 4 * HOUR)
+    w.policy = {"required_approvals": 0, "exempt_authors": ["release-bot"]}
+    w.run(START + 5 * HOUR)
+    assert [c["relaxed"] for c in w.prs("policy_change")] == [True, False, True]
+    assert len({c["record_id"] for c in w.prs("policy_change")}) == 3
 
 
 def test_a_pr_the_index_showed_after_the_overlap_is_found_by_the_sweep_and_counted_late() -> None:
