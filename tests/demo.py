@@ -259,8 +259,9 @@ def report(
     alarms = [m for m in messages if "AlarmName" in m["alarm"]]
     print(f"\nOps SQS queue (real moto SNS → SQS delivery): {len(messages)} message(s)")
     print(f"  {len(findings)} per-finding message(s), one per non-compliant or emergency change, published by the")
-    print("  function itself (not simulated). Two of them in full, SNS attributes first:")
-    for message in findings[:2]:
+    print("  function itself (not simulated). One of each kind in full, SNS attributes first:")
+    one_per_kind = {m["attributes"].get("kind"): m for m in reversed(findings)}
+    for message in sorted(one_per_kind.values(), key=lambda m: m["attributes"].get("kind") != "pull_request"):
         print(f"  --- {message['subject']}")
         print(f"  attributes: {json.dumps(message['attributes'], sort_keys=True)}")
         print("  " + json.dumps(message["alarm"], indent=2).replace("\n", "\n  "))
