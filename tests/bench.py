@@ -374,13 +374,13 @@ def main() -> int:
     requests_auditor = auditor["requests"]["all"]
     requests_baseline = baseline["requests"]["all"]
     operations = auditor["operations"]
-    search_requests = operations.get("AuditSearch", 0) + operations.get("AuditAccess", 0)
+    search_and_access = operations.get("AuditSearch", 0) + operations.get("AuditAccess", 0)
     bound = 1.02 * floor + 3
     throttle_ratio = throttled["wall_s"] / auditor["wall_s"]
     rows = [
         ("PRs merged in the window", f"{n}", f"auditor recorded {auditor['prs']}, baseline read {baseline['prs']}"),
         ("GitHub requests, auditor", f"{requests_auditor}", f"by operation {operations} (counted by the stand-in too)"),
-        ("  search pages + access", f"{search_requests}", f"floor ceil(N/100) = {floor}; bound 1.02 x floor + 3 = {bound:.1f}"),
+        ("  search pages + access", f"{search_and_access}", f"floor ceil(N/100) = {floor}; bound 1.02 x floor + 3 = {bound:.1f}"),
         ("GitHub requests, baseline", f"{requests_baseline}", f"{requests_baseline / requests_auditor:.1f}x the auditor's"),
         ("wall time, auditor", f"{auditor['wall_s']:.1f} s", "throttle 0"),
         ("wall time, shipped throttle", f"{throttled['wall_s']:.1f} s", f"{throttle_ratio:.2f}x throttle 0 (0.25 s between request starts)"),
@@ -420,7 +420,7 @@ def main() -> int:
     for name, value, note in rows:
         print(f"  {name:<28} {value:>10}   {note}")
     fast = all(seconds < 1.0 for _, seconds, _ in hostile)
-    ok = auditor["prs"] == n and search_requests <= bound and requests_auditor == sum(operations.values())
+    ok = auditor["prs"] == n and search_and_access <= bound and requests_auditor == sum(operations.values())
     ok = ok and requests_baseline >= 50 * requests_auditor
     ok = ok and throttled["prs"] == n and search_ok and history["requests"] <= history_bound and verify_ok
     ok = ok and report_ok and fast
