@@ -27,6 +27,7 @@ from pr_auditor.report.core import (
     Record,
     Row,
     Sampler,
+    change_identity,
     change_time,
     dedupe_key,
     exception_row,
@@ -73,13 +74,7 @@ def _csv(stream: TextIO, columns: tuple[str, ...]) -> csv.DictWriter[str]:
 
 def exception_view(record: Record, when: datetime) -> dict[str, Any]:
     """What the page shows of one change (plain data, escaped by the template)."""
-    return {
-        "record_id": record.get("record_id") or dedupe_key(record),
-        "kind": record.get("kind"),
-        "changed_at": iso(when),
-        "repository": record.get("repository"),
-        "number": record.get("number"),
-        "branch": record.get("base") or record.get("branch"),
+    return change_identity(record, when) | {
         "title": record.get("title"),
         "url": record.get("url"),
         "verdict": record.get("verdict"),

@@ -142,8 +142,8 @@ def _joined(values: Any, separator: str) -> str:
     return separator.join(str(value) for value in values)
 
 
-def _common(record: Record, when: datetime) -> dict[str, Any]:
-    violations = record.get("violations") or []
+def change_identity(record: Record, when: datetime) -> dict[str, Any]:
+    """Which change a row or an exception is: id, kind, time, repository, number, branch."""
     return {
         "record_id": record.get("record_id") or dedupe_key(record),
         "kind": record.get("kind"),
@@ -151,6 +151,12 @@ def _common(record: Record, when: datetime) -> dict[str, Any]:
         "repository": record.get("repository"),
         "number": record.get("number"),
         "branch": record.get("base") or record.get("branch"),
+    }
+
+
+def _common(record: Record, when: datetime) -> dict[str, Any]:
+    violations = record.get("violations") or []
+    return change_identity(record, when) | {
         "sha": record.get("merge_commit_sha") or record.get("sha") or record.get("new_head"),
         "url": record.get("url"),
         "title": record.get("title"),
