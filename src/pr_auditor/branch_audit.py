@@ -28,7 +28,7 @@ from pr_auditor.branch_model import (
 )
 from pr_auditor.branch_rules import digest, is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
 from pr_auditor.model import iso
-from pr_auditor.policy import Policy
+from pr_auditor.policy import Policy, RepoPolicy
 from pr_auditor.ports import Document, Record, StateStore
 from pr_auditor.records import direct_push_record, history_rewrite_record, protection_record
 
@@ -214,22 +214,27 @@ def _judge(
     for commit in commits:
         if commit.oid in brought:
             continue
-        context.emit(
-            direct_push_record(
-                repository=walk.repository,
-                branch=walk.branch,
-                sha=commit.oid,
-                url=commit.url,
-                author=commit.author,
-                committer=commit.committer,
-                committed_date=commit.committed_date,
-                exempt=is_exempt_pusher(commit, rules),
-                run_id=context.run_id,
-                policy_version=context.policy.version,
-            )
-        )
+        context.emit(push_record(walk.repository, walk.branch, commit, rules, context.run_id, context.policy.version))
     name = f"head#{walk.repository}#{walk.branch}"
     context.audit.updates.append((name, {**document, **_head_doc(walk.head, context.run_id, now)}, revision))
+
+
+def push_record(
+    repository: str, branch: str, commit: Commit, rules: RepoPolicy, run_id: str, policy_version: str
+) -> Record:
+    """The ``direct_push`` record of a commit no merged PR brought into ``branch``."""
+    return direct_push_record(
+        repository=repository,
+        branch=branch,
+        sha=commit.oid,
+        url=commit.url,
+        author=commit.author,
+        committer=commit.committer,
+        committed_date=commit.committed_date,
+        exempt=is_exempt_pusher(commit, rules),
+        run_id=run_id,
+        policy_version=policy_version,
+    )
 
 
 def _check_protection(
@@ -304,20 +309,7 @@ def commits_in_window(
             for commit in commits:
                 if commit.oid in brought or not since <= commit.committed_date < until:
                     continue
-                records.append(
-                    direct_push_record(
-                        repository=repo.repository,
-                        branch=branch,
-                        sha=commit.oid,
-                        url=commit.url,
-                        author=commit.author,
-                        committer=commit.committer,
-                        committed_date=commit.committed_date,
-                        exempt=is_exempt_pusher(commit, rules),
-                        run_id=run_id,
-                        policy_version=policy.version,
-                    )
-                )
+                records.append(push_record(repo.repository, branch, commit, rules, run_id, policy.version))
     return records
 
 

@@ -86,10 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pr-auditor", description=DESCRIPTION, epilog=EPILOG, formatter_class=plain)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    audit_help = "audit PRs merged in [since, until) and print one record each"
-    audit_parser = commands.add_parser(
-        "audit", help=audit_help, description=audit_help + ".", epilog=EPILOG, formatter_class=plain
-    )
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text + ".", epilog=EPILOG, formatter_class=plain)
+
+    audit_parser = command("audit", "audit PRs merged in [since, until) and print one record each")
     audit_parser.set_defaults(run=audit)
     audit_parser.add_argument(
         "--org",
@@ -108,9 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
         "backdated push escapes it); the deployed stack walks each branch from its last audited head instead",
     )
     audit_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    backfill_help = "audit a historical period in chunks, each change printed once (with --state-table, skipping what the deployed stack already recorded)"
-    backfill_parser = commands.add_parser(
-        "backfill", help=backfill_help, description=backfill_help + ".", epilog=EPILOG, formatter_class=plain
+    backfill_parser = command(
+        "backfill",
+        "audit a historical period in chunks, each change printed once (with --state-table, skipping what "
+        "the deployed stack already recorded)",
     )
     backfill_parser.set_defaults(run=backfill)
     for flag, text in (
@@ -129,10 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with a backfill event)",
     )
     backfill_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    verify_help = "check the evidence archive: hash chain, windows, counts"
-    verify_parser = commands.add_parser(
-        "verify", help=verify_help, description=verify_help + ".", epilog=EPILOG, formatter_class=plain
-    )
+    verify_parser = command("verify", "check the evidence archive: hash chain, windows, counts")
     verify_parser.set_defaults(run=check_archive)
     verify.add_arguments(verify_parser)
     report_help = "the auditor's evidence pack for a period: population, exceptions, sample, summary, HTML"
