@@ -75,11 +75,11 @@ def serve(n_prs: int, latency_ms: float, pipe: Connection) -> None:
 
 # --------------------------------------------------------------------------- contenders (each in a fresh process)
 def run_auditor(base_url: str) -> dict[str, Any]:
-    from pr_auditor.audit import AuditRequest, run_audit
+    from pr_auditor.audit.runs import AuditRequest, run_audit
+    from pr_auditor.core.model import Window
+    from pr_auditor.core.policy import policy_from_mapping
     from pr_auditor.github import Connection as GitHubConnection
     from pr_auditor.github import open_source
-    from pr_auditor.model import Window
-    from pr_auditor.policy import policy_from_mapping
 
     audited = 0
 
@@ -105,11 +105,11 @@ def run_auditor(base_url: str) -> dict[str, Any]:
 
 def run_throttled(base_url: str) -> dict[str, Any]:
     """The auditor at the shipped throttle (settings' default), for the throttle's wall-time cost."""
-    from pr_auditor.audit import AuditRequest, run_audit
+    from pr_auditor.audit.runs import AuditRequest, run_audit
+    from pr_auditor.core.model import Window
+    from pr_auditor.core.policy import policy_from_mapping
     from pr_auditor.github import Connection as GitHubConnection
     from pr_auditor.github import open_source
-    from pr_auditor.model import Window
-    from pr_auditor.policy import policy_from_mapping
 
     source = open_source(TOKEN, GitHubConnection(api_url=base_url))  # throttle_seconds: the shipped default
     policy = policy_from_mapping({"branches": ["*"]})
@@ -211,9 +211,9 @@ YEAR_CHUNKS = 8760
 
 def write_year(root: Path) -> dict[str, Any]:
     """A year of hourly scheduled chunks (17 records each, 120-minute re-scans) through the real writer."""
-    from pr_auditor.archive import EvidenceArchive
-    from pr_auditor.archive_store import DirStore
-    from pr_auditor.ports import MemoryState
+    from pr_auditor.audit.ports import MemoryState
+    from pr_auditor.evidence.archive import EvidenceArchive
+    from pr_auditor.evidence.dir_store import DirStore
 
     from evidence import hourly_chunks
 
@@ -227,8 +227,8 @@ def write_year(root: Path) -> dict[str, Any]:
 
 def run_verify(root: str) -> dict[str, Any]:
     """``pr-auditor verify --dir`` in a fresh process (so peak RSS is verify's own)."""
-    from pr_auditor.archive_store import DirStore
-    from pr_auditor.verify import verify_archive
+    from pr_auditor.evidence.dir_store import DirStore
+    from pr_auditor.evidence.verify import verify_archive
 
     started = time.perf_counter()
     result = verify_archive(DirStore(Path(root)))
@@ -292,10 +292,10 @@ def import_seconds(statement: str, repeat: int = 7) -> float:
 def hostile_input() -> list[tuple[str, float, str]]:
     """Seconds each hostile input takes to reject or judge (best of 3), with what it ended in."""
     sys.path.insert(0, str(TESTS))
-    from pr_auditor.errors import ConfigError
-    from pr_auditor.evaluate import evaluate
-    from pr_auditor.invocation import parse_event
-    from pr_auditor.policy import parse_policy
+    from pr_auditor.audit.invocation import parse_event
+    from pr_auditor.core.errors import ConfigError
+    from pr_auditor.core.evaluate import evaluate
+    from pr_auditor.core.policy import parse_policy
 
     from builders import pull_request, review
     from policy_cases import ALIAS_BOMB as bomb
@@ -508,8 +508,8 @@ class SearchIndexOnly:
 
 
 def search_requests(n_prs: int) -> dict[str, int]:
+    from pr_auditor.core.model import Window
     from pr_auditor.github.search import GitHubSource
-    from pr_auditor.model import Window
 
     from standin.generate import generate_org
 
@@ -524,11 +524,11 @@ def search_requests(n_prs: int) -> dict[str, int]:
 def branch_cost(*, repos: int, active: int) -> dict[str, int]:
     """Two scheduled branch audits over ``repos`` repositories; between them ``active`` get a push (every
     tenth a merged PR instead). Counts the second run's requests at the stand-in."""
-    from pr_auditor.branch_audit import audit_branches
+    from pr_auditor.audit.branch_audit import audit_branches
+    from pr_auditor.audit.ports import MemoryState
+    from pr_auditor.core.policy import policy_from_mapping
     from pr_auditor.github import Connection as GitHubConnection
     from pr_auditor.github import open_branch_reader
-    from pr_auditor.policy import policy_from_mapping
-    from pr_auditor.ports import MemoryState
 
     from standin.generate import make_state
     from standin.git import init_branch, merge_pr, push

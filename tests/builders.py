@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pr_auditor.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
+from pr_auditor.core.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
 
 MERGED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 HEAD = "5d6e7f8a9b0c1d2e3f405162738495a6b7c8d9e0"

@@ -38,8 +38,8 @@ def main() -> int:
     started = time.monotonic()
     from moto import mock_aws
 
-    from pr_auditor.invocation import parse_time
-    from pr_auditor.model import Window
+    from pr_auditor.core.model import Window
+    from pr_auditor.core.parse import parse_time
 
     from harness import (
         LambdaContext,
@@ -155,8 +155,8 @@ def evidence_step(route: Any, now: Any) -> str:
     import contextlib
     import shutil
 
-    from pr_auditor.archive import decode_records, encode_records
     from pr_auditor.cli import main as cli
+    from pr_auditor.evidence.archive import decode_records, encode_records
 
     from evidence import download
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from pr_auditor.archive import canonical_json, decode_records, encode_records, manifest_key, sha256_hex
-from pr_auditor.model import iso
-from pr_auditor.ports import ArchiveChunk, Record
-from pr_auditor.records import pull_request_record_id
+from pr_auditor.audit.ports import ArchiveChunk, Record
+from pr_auditor.core.model import iso
+from pr_auditor.core.records import pull_request_record_id
+from pr_auditor.evidence.archive import canonical_json, decode_records, encode_records, manifest_key, sha256_hex
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 VERDICTS = ("compliant", "compliant", "non_compliant", "exempt")

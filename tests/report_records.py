@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pr_auditor.evaluate import evaluate
-from pr_auditor.model import Window, iso
-from pr_auditor.policy import policy_from_mapping
-from pr_auditor.records import RunStats, pull_request_record, pull_request_record_id, run_summary_record
+from pr_auditor.core.evaluate import evaluate
+from pr_auditor.core.model import Window, iso
+from pr_auditor.core.policy import policy_from_mapping
+from pr_auditor.core.records import RunStats, pull_request_record, pull_request_record_id, run_summary_record
 
 from builders import MERGED_AT, OLD, bot, label_event, pull_request, review
 

@@ -21,19 +21,19 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TextIO
 
-from pr_auditor import verify
-from pr_auditor.audit import AuditPorts, AuditRequest, ReadOnlyLedger, run_audit, run_backfill
-from pr_auditor.branch_audit import commits_in_window
-from pr_auditor.checkpoint import StateTable
-from pr_auditor.errors import AuditError, ConfigError, PolicyError
+from pr_auditor.audit.branch_audit import commits_in_window
+from pr_auditor.audit.ports import Ledger, MemoryLedger, Record
+from pr_auditor.audit.runs import AuditPorts, AuditRequest, ReadOnlyLedger, run_audit, run_backfill
+from pr_auditor.aws.state_table import StateTable
+from pr_auditor.core.errors import AuditError, ConfigError, PolicyError
+from pr_auditor.core.model import Window, iso
+from pr_auditor.core.parse import make_window
+from pr_auditor.core.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.evidence import verify
+from pr_auditor.evidence.report import command as report_command
 from pr_auditor.github import GitHubSource, branch_readers
 from pr_auditor.github.auth import open_github
 from pr_auditor.github.per_org import PerOrgSource
-from pr_auditor.invocation import make_window
-from pr_auditor.model import Window, iso
-from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
-from pr_auditor.ports import Ledger, MemoryLedger, Record
-from pr_auditor.report import command as report_command
 from pr_auditor.settings import connection_from_env, credentials_from_env, parse_orgs, require_orgs
 
 EXIT_OK, EXIT_SOURCE, EXIT_USAGE = 0, 1, 2

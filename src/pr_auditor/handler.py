@@ -14,8 +14,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from pr_auditor.archive import S3Archive
-from pr_auditor.audit import (
+from pr_auditor.audit.invocation import BackfillRun, ScheduledRun, parse_event
+from pr_auditor.audit.ports import NoArchive, NoNotifier, Record
+from pr_auditor.audit.runs import (
     AuditFailedError,
     AuditPorts,
     AuditRejectedError,
@@ -24,16 +25,16 @@ from pr_auditor.audit import (
     run_backfill,
     run_scheduled,
 )
-from pr_auditor.checkpoint import StateDocuments, StateTable
-from pr_auditor.errors import ConfigError, PolicyError
+from pr_auditor.aws.metrics import SECONDS, record_metrics
+from pr_auditor.aws.sns import SnsNotifier
+from pr_auditor.aws.state_table import StateDocuments, StateTable
+from pr_auditor.core.errors import ConfigError, PolicyError
+from pr_auditor.core.messages import Console
+from pr_auditor.core.model import Window, iso
+from pr_auditor.core.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.evidence.archive import S3Archive
 from pr_auditor.github import branch_readers
 from pr_auditor.github.auth import open_github
-from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event
-from pr_auditor.metrics import SECONDS, record_metrics
-from pr_auditor.model import Window, iso
-from pr_auditor.notify import Console, SnsNotifier
-from pr_auditor.policy import DEFAULT_POLICY, Policy, parse_policy
-from pr_auditor.ports import NoArchive, NoNotifier, Record
 from pr_auditor.settings import Settings, credentials_from_secret, require_orgs, settings_from_env
 
 

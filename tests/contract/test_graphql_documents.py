@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from graphql import GraphQLSchema, build_schema, parse, validate
 
-from pr_auditor import queries
+from pr_auditor.github import queries
 
 SCHEMA = Path(__file__).resolve().parents[2] / "node_modules" / "@octokit" / "graphql-schema" / "schema.graphql"
 

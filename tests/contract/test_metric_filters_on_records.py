@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from pr_auditor import handler
-from pr_auditor.evaluate import evaluate
-from pr_auditor.model import Window
-from pr_auditor.policy import policy_from_mapping
-from pr_auditor.records import RunStats, pull_request_record, record_id, run_summary_record
+from pr_auditor.core.evaluate import evaluate
+from pr_auditor.core.model import Window
+from pr_auditor.core.policy import policy_from_mapping
+from pr_auditor.core.records import RunStats, pull_request_record, record_id, run_summary_record
 
 from builders import bot, label_event, pull_request, review
 from cwfilter import matches

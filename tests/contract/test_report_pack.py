@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 
 from pr_auditor.cli import main
-from pr_auditor.errors import UnavailableError
-from pr_auditor.model import Window, iso
-from pr_auditor.policy import canonical_policy, policy_changes, policy_from_mapping
-from pr_auditor.records import direct_push_record, history_rewrite_record, policy_change_record
-from pr_auditor.report.core import EXCEPTION_COLUMNS, POPULATION_COLUMNS, SAMPLE_COLUMNS
+from pr_auditor.core.errors import UnavailableError
+from pr_auditor.core.model import Window, iso
+from pr_auditor.core.policy import canonical_policy, policy_changes, policy_from_mapping
+from pr_auditor.core.records import direct_push_record, history_rewrite_record, policy_change_record
+from pr_auditor.evidence.report.core import EXCEPTION_COLUMNS, POPULATION_COLUMNS, SAMPLE_COLUMNS
 
 from report_records import PERIOD, archetypes, change, period_records, run_summary, write_jsonl
 

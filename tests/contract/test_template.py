@@ -264,7 +264,7 @@ def test_given_the_policy_parameter_when_read_then_it_is_a_string_holding_the_po
 def test_given_the_default_policy_document_when_the_function_parses_it_then_it_is_a_valid_policy(
     cfn: dict[str, Any],
 ) -> None:
-    policy_module = pytest.importorskip("pr_auditor.policy")
+    policy_module = pytest.importorskip("pr_auditor.core.policy")
     policy = policy_module.parse_policy(cfn["Parameters"]["PolicyDocument"]["Default"])
     assert policy.default.required_approvals == 1
     assert policy.default.emergency_labels == ("emergency",)
@@ -984,7 +984,7 @@ def test_given_the_sample_events_when_read_then_they_are_a_scheduled_event_and_a
 
 @pytest.mark.parametrize("name", ["scheduled.json", "backfill.json"])
 def test_given_a_sample_event_when_the_handler_parses_it_then_it_is_accepted(name: str) -> None:
-    invocation = pytest.importorskip("pr_auditor.invocation")
+    invocation = pytest.importorskip("pr_auditor.audit.invocation")
     event = json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
     parsed = invocation.parse_event(event, now=datetime(2026, 11, 30, tzinfo=UTC))  # a clock after the samples
     if name == "backfill.json":

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from pr_auditor.cli import main
-from pr_auditor.errors import MalformedAnswerError, RedirectedError
+from pr_auditor.core.errors import MalformedAnswerError, RedirectedError
+from pr_auditor.core.model import Window
 from pr_auditor.github import Connection, open_source
-from pr_auditor.model import Window
 
 from standin.generate import add_pr, make_state, review
 from standin.model import Fault, GitHubState

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from pr_auditor.branch_audit import BranchAudit, audit_branches, commits_in_window
-from pr_auditor.errors import SourceError
+from pr_auditor.audit.branch_audit import BranchAudit, audit_branches, commits_in_window
+from pr_auditor.audit.ports import MemoryState
+from pr_auditor.core.errors import SourceError
+from pr_auditor.core.policy import Policy, policy_from_mapping
 from pr_auditor.github import Connection, open_branch_reader
-from pr_auditor.policy import Policy, policy_from_mapping
-from pr_auditor.ports import MemoryState
 
 from standin.generate import make_state
 from standin.git import activity, force_push, init_branch, merge_pr, open_pr, push

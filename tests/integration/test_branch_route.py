@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from pr_auditor import handler
-from pr_auditor.archive import iter_archived_records
+from pr_auditor.evidence.archive import iter_archived_records
 
 from harness import (
     REGION,

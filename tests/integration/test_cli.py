@@ -15,7 +15,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pr_auditor.checkpoint import StateTable
+from pr_auditor.aws.state_table import StateTable
 from pr_auditor.cli import main
 
 from harness import REGION, aws_environment, create_state_table

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from pr_auditor import handler
-from pr_auditor.errors import ConfigError
+from pr_auditor.core.errors import ConfigError
 
 from harness import REGION, AwsRoute, LambdaContext, captured_function_logs, deployed_function, scheduled_event
 from standin.generate import add_pr, make_state

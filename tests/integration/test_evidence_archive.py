@@ -23,13 +23,14 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from pr_auditor.archive import S3Archive, iter_archived_records, manifest_key, sha256_hex
-from pr_auditor.archive_store import DirStore, ObjectStore, S3Store
-from pr_auditor.checkpoint import StateDocuments, StateTable
+from pr_auditor.audit.ports import Document, MemoryState, ObjectStore
+from pr_auditor.aws.evidence_store import S3Store
+from pr_auditor.aws.state_table import StateDocuments, StateTable
 from pr_auditor.cli import main
-from pr_auditor.errors import ArchiveError
-from pr_auditor.ports import Document, MemoryState
-from pr_auditor.verify import verify_archive
+from pr_auditor.core.errors import ArchiveError
+from pr_auditor.evidence.archive import S3Archive, iter_archived_records, manifest_key, sha256_hex
+from pr_auditor.evidence.dir_store import DirStore
+from pr_auditor.evidence.verify import verify_archive
 
 from evidence import (
     BUCKET,

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from pr_auditor.audit import AuditRequest, run_audit
-from pr_auditor.errors import AuthError, RateLimitError, SourceError, UnavailableError, UnknownOrgError
-from pr_auditor.evaluate import evaluate
+from pr_auditor.audit.runs import AuditRequest, run_audit
+from pr_auditor.core.errors import AuthError, RateLimitError, SourceError, UnavailableError, UnknownOrgError
+from pr_auditor.core.evaluate import evaluate
+from pr_auditor.core.model import PullRequest, Window
+from pr_auditor.core.policy import policy_from_mapping
 from pr_auditor.github import Connection, GitHubSource, open_source
-from pr_auditor.model import PullRequest, Window
-from pr_auditor.policy import policy_from_mapping
 
 from standin.generate import add_pr, generate_org, make_state, review
 from standin.model import Fault, GitHubState, LabelEvent, Repository, User

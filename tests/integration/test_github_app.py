@@ -18,13 +18,13 @@ from github import Auth, GithubIntegration
 from moto import mock_aws
 
 from pr_auditor import handler
-from pr_auditor.audit import AuditFailedError, AuditRequest, run_audit
+from pr_auditor.audit.runs import AuditFailedError, AuditRequest, run_audit
 from pr_auditor.cli import main
-from pr_auditor.errors import AuthError, ConfigError, UnknownOrgError
+from pr_auditor.core.errors import AuthError, ConfigError, UnknownOrgError
+from pr_auditor.core.model import Window
+from pr_auditor.core.policy import DEFAULT_POLICY
 from pr_auditor.github.auth import AppCredentials, open_github
 from pr_auditor.github.transport import Connection
-from pr_auditor.model import Window
-from pr_auditor.policy import DEFAULT_POLICY
 from pr_auditor.settings import credentials_from_secret
 
 from harness import LambdaContext, aws_environment, captured_function_logs, deploy, function_environment

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pr_auditor import handler
-from pr_auditor.metrics import NAMES, record_metrics
+from pr_auditor.aws.metrics import NAMES, record_metrics
 
 from harness import LambdaContext, captured_function_logs, deployed_function, scheduled_event
 from standin.generate import add_pr, make_state, review

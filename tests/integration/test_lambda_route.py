@@ -17,9 +17,9 @@ import pytest
 from aws_lambda_powertools.utilities import parameters
 
 from pr_auditor import handler
-from pr_auditor.audit import AuditFailedError
-from pr_auditor.errors import ConfigError
-from pr_auditor.policy import parse_policy
+from pr_auditor.audit.runs import AuditFailedError
+from pr_auditor.core.errors import ConfigError
+from pr_auditor.core.policy import parse_policy
 
 from harness import (
     REGION,

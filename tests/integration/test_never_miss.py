@@ -28,8 +28,8 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from pr_auditor import handler
-from pr_auditor.audit import scope_of
-from pr_auditor.checkpoint import StateTable
+from pr_auditor.audit.runs import scope_of
+from pr_auditor.aws.state_table import StateTable
 
 from harness import (
     REGION,

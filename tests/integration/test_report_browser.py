@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pr_auditor.cli import main
-from pr_auditor.model import Window, iso
+from pr_auditor.core.model import Window, iso
 
 from report_records import PERIOD, period_records, write_jsonl
 
@@ -38,7 +38,7 @@ def test_the_page_renders_offline_in_a_browser_with_both_series_of_the_chart_vis
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     image_module = pytest.importorskip("PIL.Image", reason="Pillow reads the screenshot (dev extra)")
-    from pr_auditor.report.html import CHART_STYLE
+    from pr_auditor.evidence.report.html import CHART_STYLE
 
     period = Window(PERIOD.since, PERIOD.since + timedelta(days=28))
     write_jsonl(tmp_path / "in.jsonl", period_records(600, period=period))

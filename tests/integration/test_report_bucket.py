@@ -16,10 +16,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pr_auditor.archive import S3Archive, manifest_key
+from pr_auditor.audit.ports import MemoryState
 from pr_auditor.cli import main
-from pr_auditor.model import iso
-from pr_auditor.ports import MemoryState
+from pr_auditor.core.model import iso
+from pr_auditor.evidence.archive import S3Archive, manifest_key
 
 from evidence import BUCKET, START, BucketCopy, create_evidence_bucket, hourly_chunks, rewrite_records
 from harness import REGION, aws_environment

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pr_auditor.checkpoint import StateDocuments, StateTable
-from pr_auditor.errors import StateError
-from pr_auditor.ports import ConflictError, LedgerEntry
-from pr_auditor.records import pull_request_record_id
+from pr_auditor.audit.ports import ConflictError, LedgerEntry
+from pr_auditor.aws.state_table import StateDocuments, StateTable
+from pr_auditor.core.errors import StateError
+from pr_auditor.core.records import pull_request_record_id
 
 from harness import REGION, aws_environment, create_state_table
 from template_model import load_template

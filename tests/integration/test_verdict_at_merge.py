@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from pr_auditor.audit import AuditRequest, run_audit
-from pr_auditor.evaluate import evaluate
+from pr_auditor.audit.ports import Record
+from pr_auditor.audit.runs import AuditRequest, run_audit
+from pr_auditor.core.evaluate import evaluate
+from pr_auditor.core.model import PullRequest, Window
+from pr_auditor.core.policy import policy_from_mapping
 from pr_auditor.github import Connection, open_source
-from pr_auditor.model import PullRequest, Window
-from pr_auditor.policy import policy_from_mapping
-from pr_auditor.ports import Record
 
 from standin.generate import add_pr, make_state, review
 from standin.model import GitHubState

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from pr_auditor.audit import (
+from pr_auditor.audit.ports import MemoryLedger
+from pr_auditor.audit.runs import (
     AuditFailedError,
     AuditPorts,
     AuditRequest,
@@ -18,11 +19,10 @@ from pr_auditor.audit import (
     run_backfill,
     run_scheduled,
 )
-from pr_auditor.errors import UnavailableError
-from pr_auditor.model import PullRequest, Window
-from pr_auditor.policy import policy_from_mapping
-from pr_auditor.ports import MemoryLedger
-from pr_auditor.records import pull_request_record_id
+from pr_auditor.core.errors import UnavailableError
+from pr_auditor.core.model import PullRequest, Window
+from pr_auditor.core.policy import policy_from_mapping
+from pr_auditor.core.records import pull_request_record_id
 
 from builders import pull_request, review
 

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pr_auditor.branch_audit import BranchSource, audit_branches
-from pr_auditor.branch_model import (
+from pr_auditor.audit.branch_audit import audit_branches
+from pr_auditor.audit.ports import BranchSource, MemoryState
+from pr_auditor.core.branch_model import (
     BranchKey,
     Commit,
     Comparison,
@@ -20,9 +21,8 @@ from pr_auditor.branch_model import (
     Walk,
     Walked,
 )
-from pr_auditor.branch_rules import is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
-from pr_auditor.policy import policy_from_mapping
-from pr_auditor.ports import MemoryState
+from pr_auditor.core.branch_rules import is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
+from pr_auditor.core.policy import policy_from_mapping
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

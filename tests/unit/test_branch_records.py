@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pr_auditor.records import (
+from pr_auditor.core.records import (
     NULLABLE_KEYS,
     direct_push_record,
     history_rewrite_record,

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from pr_auditor.audit import AuditFailedError, AuditPorts, Schedule, run_scheduled
-from pr_auditor.errors import ArchiveError, NotifyError
-from pr_auditor.model import PullRequest, Window
-from pr_auditor.policy import policy_from_mapping
-from pr_auditor.ports import Archive, ArchiveChunk, MemoryLedger, MemoryState, Notifier, Record
+from pr_auditor.audit.ports import Archive, ArchiveChunk, MemoryLedger, MemoryState, Notifier, Record
+from pr_auditor.audit.runs import AuditFailedError, AuditPorts, Schedule, run_scheduled
+from pr_auditor.core.errors import ArchiveError, NotifyError
+from pr_auditor.core.model import PullRequest, Window
+from pr_auditor.core.policy import policy_from_mapping
 
 from builders import pull_request, review
 

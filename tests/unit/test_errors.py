@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pr_auditor.errors import MAX_DESCRIPTION, AuditError, ConfigError, SourceError, UnavailableError, describe
+from pr_auditor.core.errors import MAX_DESCRIPTION, AuditError, ConfigError, SourceError, UnavailableError, describe
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pr_auditor.evaluate import (
+from pr_auditor.core.evaluate import (
     body_at_merge,
     emergency_evidence,
     evaluate,
@@ -16,8 +16,8 @@ from pr_auditor.evaluate import (
     latest_opinions,
     title_at_merge,
 )
-from pr_auditor.model import Review, Verdict
-from pr_auditor.policy import policy_from_mapping
+from pr_auditor.core.model import Review, Verdict
+from pr_auditor.core.policy import policy_from_mapping
 
 from builders import HEAD, OLD, after_merge, body_edit, bot, label_event, pull_request, rename, review, user
 

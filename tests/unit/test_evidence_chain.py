@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pr_auditor.archive import (
+from pr_auditor.evidence.archive import (
     chain_name,
     count_records,
     decode_records,
@@ -18,7 +18,7 @@ from pr_auditor.archive import (
     seq_of,
     span_of,
 )
-from pr_auditor.verify import (
+from pr_auditor.evidence.verify import (
     COUNTS,
     COVERAGE,
     LINK,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pr_auditor.archive import EvidenceArchive, iter_records, manifest_key, sha256_hex
-from pr_auditor.archive_store import DirStore, ObjectStore
-from pr_auditor.errors import ArchiveError, StateError
-from pr_auditor.ports import ArchiveChunk, ConflictError, Document, MemoryState, StateStore
-from pr_auditor.verify import verify_archive
+from pr_auditor.audit.ports import ArchiveChunk, ConflictError, Document, MemoryState, ObjectStore, StateStore
+from pr_auditor.core.errors import ArchiveError, StateError
+from pr_auditor.evidence.archive import EvidenceArchive, iter_records, manifest_key, sha256_hex
+from pr_auditor.evidence.dir_store import DirStore
+from pr_auditor.evidence.verify import verify_archive
 
 from evidence import START, hourly_chunks
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from pr_auditor.errors import ConfigError
-from pr_auditor.invocation import BackfillRun, ScheduledRun, parse_event, parse_orgs
-from pr_auditor.model import Window
+from pr_auditor.audit.invocation import BackfillRun, ScheduledRun, parse_event
+from pr_auditor.core.errors import ConfigError
+from pr_auditor.core.model import Window
+from pr_auditor.core.parse import parse_orgs
 
 NOW = datetime(2026, 11, 21, 10, 0, 30, tzinfo=UTC)
 T0 = datetime(2026, 11, 1, tzinfo=UTC)

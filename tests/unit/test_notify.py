@@ -9,7 +9,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from pr_auditor.notify import Console, finding_message, is_finding, logs_insights_url, subject
+from pr_auditor.core.messages import Console, finding_message, is_finding, logs_insights_url, subject
 
 CONSOLE = Console(region="eu-west-1", log_group="/aws/lambda/pr-auditor-auditor")
 FINDING: dict[str, Any] = {

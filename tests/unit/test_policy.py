@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pr_auditor.errors import PolicyError
-from pr_auditor.policy import DEFAULT_POLICY, parse_policy
+from pr_auditor.core.errors import PolicyError
+from pr_auditor.core.policy import DEFAULT_POLICY, parse_policy
 
 from policy_cases import ALIAS_BOMB, MALFORMED
 

@@ -6,10 +6,10 @@ import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
-from pr_auditor.evaluate import evaluate
-from pr_auditor.model import Window
-from pr_auditor.policy import policy_from_mapping
-from pr_auditor.records import RunStats, pull_request_record, run_summary_record
+from pr_auditor.core.evaluate import evaluate
+from pr_auditor.core.model import Window
+from pr_auditor.core.policy import policy_from_mapping
+from pr_auditor.core.records import RunStats, pull_request_record, run_summary_record
 
 from builders import after_merge, body_edit, label_event, pull_request, review
 

@@ -11,10 +11,10 @@ from urllib.parse import unquote
 
 import pytest
 
-from pr_auditor.console import logs_insights_url
-from pr_auditor.errors import UnavailableError
-from pr_auditor.model import Window
-from pr_auditor.report.core import (
+from pr_auditor.core.console import logs_insights_url
+from pr_auditor.core.errors import UnavailableError
+from pr_auditor.core.model import Window
+from pr_auditor.evidence.report.core import (
     EXCEPTION_COLUMNS,
     POPULATION_COLUMNS,
     SAMPLE_COLUMNS,
@@ -31,7 +31,7 @@ from pr_auditor.report.core import (
     sample_key,
     weeks_between,
 )
-from pr_auditor.report.tally import Tally, gaps
+from pr_auditor.evidence.report.tally import Tally, gaps
 
 from report_records import archetypes, run_summary
 

@@ -8,10 +8,10 @@ from itertools import pairwise
 
 import pytest
 
-from pr_auditor.errors import ConfigError
-from pr_auditor.invocation import make_window, parse_time
-from pr_auditor.model import Window
-from pr_auditor.windows import chunked, plan_chunks, search_range, split_window
+from pr_auditor.core.errors import ConfigError
+from pr_auditor.core.model import Window
+from pr_auditor.core.parse import make_window, parse_time
+from pr_auditor.core.windows import chunked, plan_chunks, search_range, split_window
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from github import GithubException
 
-from pr_auditor import queries
-from pr_auditor.errors import NotFoundError, UnknownOrgError
+from pr_auditor.core.errors import NotFoundError, UnknownOrgError
+from pr_auditor.github import queries
 from pr_auditor.github.transport import Transport
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from github import Auth, GithubException, GithubIntegration
 from github.Installation import Installation
 
-from pr_auditor.errors import AuthError, ConfigError, UnavailableError, UnknownOrgError
+from pr_auditor.core.errors import AuthError, ConfigError, UnavailableError, UnknownOrgError
 from pr_auditor.github.per_org import PerOrgSource
 from pr_auditor.github.search import GitHubSource
 from pr_auditor.github.transport import Connection, Transport, client_options

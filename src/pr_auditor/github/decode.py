@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from pr_auditor.errors import MalformedAnswerError
-from pr_auditor.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
+from pr_auditor.core.errors import MalformedAnswerError
+from pr_auditor.core.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
 
 
 def snapshot(node: Mapping[str, Any]) -> PullRequest:

@@ -17,8 +17,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from pr_auditor import queries
-from pr_auditor.branch_model import (
+from pr_auditor.core.branch_model import (
     BranchKey,
     Commit,
     Comparison,
@@ -29,10 +28,11 @@ from pr_auditor.branch_model import (
     Walk,
     Walked,
 )
+from pr_auditor.core.model import iso
+from pr_auditor.github import queries
 from pr_auditor.github.decode import nodes, required, timestamp
 from pr_auditor.github.protection import read_protection
 from pr_auditor.github.transport import PAGE_SIZE, Transport
-from pr_auditor.model import iso
 
 BATCH = 20  # repositories or branches per request (see queries.history_pages for the node budget)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 
+from pr_auditor.core.model import PullRequest, Window
 from pr_auditor.github.search import GitHubSource
-from pr_auditor.model import PullRequest, Window
 
 
 class PerOrgSource:

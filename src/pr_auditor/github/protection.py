@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pr_auditor import queries
-from pr_auditor.branch_model import BranchKey, Protection, Unreadable
+from pr_auditor.core.branch_model import BranchKey, Protection, Unreadable
+from pr_auditor.github import queries
 from pr_auditor.github.decode import required
 
 BATCH = 50  # branches per request: protection answers are small

@@ -13,13 +13,13 @@ from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pr_auditor import queries
-from pr_auditor.errors import IncompleteSearchError, SourceError
+from pr_auditor.core.errors import IncompleteSearchError, SourceError
+from pr_auditor.core.model import PullRequest, Window, iso
+from pr_auditor.core.windows import search_range, split_window
+from pr_auditor.github import queries
 from pr_auditor.github.access import verify_access
 from pr_auditor.github.decode import edited_after_merge, required, snapshot, whole_number
 from pr_auditor.github.transport import PAGE_SIZE, Transport
-from pr_auditor.model import PullRequest, Window, iso
-from pr_auditor.windows import search_range, split_window
 
 log = logging.getLogger(__name__)
 

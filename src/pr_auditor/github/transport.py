@@ -19,7 +19,7 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.GithubException import BadCredentialsException, RateLimitExceededException
 
-from pr_auditor.errors import (
+from pr_auditor.core.errors import (
     AuthError,
     ConfigError,
     IncompleteSearchError,

@@ -19,7 +19,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from pr_auditor.archive import (
+from pr_auditor.audit.ports import ObjectStore
+from pr_auditor.aws.evidence_store import S3Store
+from pr_auditor.core.errors import ArchiveError, ConfigError, MissingBucketError
+from pr_auditor.core.model import iso
+from pr_auditor.core.parse import parse_time
+from pr_auditor.evidence.archive import (
     MANIFESTS,
     RECORDS,
     STREAMS,
@@ -33,10 +38,7 @@ from pr_auditor.archive import (
     seq_of,
     sha256_hex,
 )
-from pr_auditor.archive_store import DirStore, MissingBucketError, ObjectStore, S3Store
-from pr_auditor.errors import ArchiveError, ConfigError
-from pr_auditor.invocation import parse_time
-from pr_auditor.model import iso
+from pr_auditor.evidence.dir_store import DirStore
 
 DEFAULT_OVERLAP = timedelta(minutes=120)
 EXIT_INTACT, EXIT_BROKEN = 0, 1

@@ -18,9 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pr_auditor.console import logs_insights_url
-from pr_auditor.model import iso
-from pr_auditor.report.core import (
+from pr_auditor.core.console import logs_insights_url
+from pr_auditor.core.model import iso
+from pr_auditor.evidence.report.core import (
     EXCEPTION_COLUMNS,
     POPULATION_COLUMNS,
     SAMPLE_COLUMNS,
@@ -36,8 +36,8 @@ from pr_auditor.report.core import (
     population_row,
     sample_row,
 )
-from pr_auditor.report.html import render_report
-from pr_auditor.report.tally import Tally
+from pr_auditor.evidence.report.html import render_report
+from pr_auditor.evidence.report.tally import Tally
 
 FILES = ("population.csv", "exceptions.csv", "sample.csv", "summary.json", "report.html")
 SUMMARY_SCHEMA_VERSION = 1

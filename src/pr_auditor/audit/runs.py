@@ -11,17 +11,25 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
-from pr_auditor.branch_audit import audit_branches
-from pr_auditor.delivery import AuditPorts, Delivery, ReadOnlyLedger, Sink, scope_of
-from pr_auditor.errors import AuditError, ConfigError, SourceError, describe
-from pr_auditor.evaluate import evaluate, is_in_scope
-from pr_auditor.model import Window, iso
-from pr_auditor.policy import Policy, canonical_policy, policy_changes
-from pr_auditor.ports import ConflictError, Ledger, MemoryLedger, PullRequestSource, Record, StateStore
-from pr_auditor.records import RunStats, policy_change_record, pull_request_record, run_summary_record
-from pr_auditor.windows import chunked, plan_chunks
+from pr_auditor.audit.branch_audit import audit_branches
+from pr_auditor.audit.delivery import AuditPorts, Delivery, ReadOnlyLedger, Sink, scope_of
+from pr_auditor.audit.ports import (
+    Checkpoint,
+    ConflictError,
+    Ledger,
+    MemoryLedger,
+    PullRequestSource,
+    Record,
+    StateStore,
+)
+from pr_auditor.core.errors import AuditError, ConfigError, SourceError, describe
+from pr_auditor.core.evaluate import evaluate, is_in_scope
+from pr_auditor.core.model import Window, iso
+from pr_auditor.core.policy import Policy, canonical_policy, policy_changes
+from pr_auditor.core.records import RunStats, policy_change_record, pull_request_record, run_summary_record
+from pr_auditor.core.windows import chunked, plan_chunks
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +50,6 @@ __all__ = [
     "run_scheduled",
     "scope_of",
 ]
-
-
-class Checkpoint(Protocol):
-    """The watermark: the end of the last window audited completely, per set of organisations."""
-
-    def watermark(self, scope: str) -> datetime | None: ...
-
-    def advance(self, scope: str, until: datetime, *, run_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

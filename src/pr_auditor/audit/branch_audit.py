@@ -16,44 +16,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from pr_auditor.branch_model import (
+from pr_auditor.audit.ports import BranchSource, Document, Record, StateStore
+from pr_auditor.core.branch_model import (
     BranchKey,
     Commit,
-    Comparison,
-    Protection,
     RepoHeads,
     Unreadable,
     Walk,
-    Walked,
 )
-from pr_auditor.branch_rules import digest, is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
-from pr_auditor.model import iso
-from pr_auditor.policy import Policy, RepoPolicy
-from pr_auditor.ports import Document, Record, StateStore
-from pr_auditor.records import direct_push_record, history_rewrite_record, protection_record
+from pr_auditor.core.branch_rules import digest, is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
+from pr_auditor.core.model import iso
+from pr_auditor.core.policy import Policy, RepoPolicy
+from pr_auditor.core.records import direct_push_record, history_rewrite_record, protection_record
 
 PAGE = 100  # commits per history page (GitHub's maximum for a connection)
 PROTECTION_EVERY = timedelta(days=1)
-
-
-class BranchSource(Protocol):
-    """What the branch audit needs from GitHub; ``pr_auditor.github.BranchReader`` is the real one."""
-
-    requests: int
-
-    def repositories(
-        self, orgs: tuple[str, ...], *, pushed_since: datetime | None, all_branches: Callable[[str], bool]
-    ) -> list[RepoHeads]:
-        """Repositories pushed at or after ``pushed_since`` (all when None), with their branch heads."""
-        ...
-
-    def walk(self, walks: Sequence[Walk]) -> dict[BranchKey, Walked]: ...
-
-    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
-        """None when ``base`` is unknown to GitHub (a rewritten head that was garbage-collected)."""
-        ...
-
-    def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]: ...
 
 
 # --- the run ----------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import re2
 import yaml
 
-from pr_auditor.errors import PolicyError
+from pr_auditor.core.errors import PolicyError
 
 MAX_POLICY_BYTES = 64 * 1024
 MAX_DEPTH = 10  # the deepest valid policy is 4 levels: document → repositories → repository → list

@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timedelta
 from itertools import pairwise
 
-from pr_auditor.model import Window
+from pr_auditor.core.model import Window
 
 SECOND = timedelta(seconds=1)
 

@@ -1,7 +1,7 @@
 """Where the report's records come from: JSON-lines files (plain or gzip) or the evidence archive in S3.
 
-Records are streamed, never loaded whole. The archive is read through ``pr_auditor.archive`` (its
-``iter_archived_records``) and its hash chains checked through ``pr_auditor.verify``, imported only when
+Records are streamed, never loaded whole. The archive is read through ``pr_auditor.evidence.archive`` (its
+``iter_archived_records``) and its hash chains checked through ``pr_auditor.evidence.verify``, imported only when
 ``--bucket`` is used.
 """
 
@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pr_auditor.errors import ConfigError
-from pr_auditor.report.core import Record
+from pr_auditor.core.errors import ConfigError
+from pr_auditor.evidence.report.core import Record
 
 Progress = Callable[[int], object]  # bytes read since the last call
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -94,7 +94,7 @@ def s3_client(region: str | None) -> Any:
 def read_archive(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> Iterator[Record]:
     """The archived records (and run summaries) of the chunks that meet [since, until), each once. A records
     object whose bytes differ from its manifest's hash raises ArchiveError (exit 1): no pack is written."""
-    from pr_auditor.archive import iter_archived_records
+    from pr_auditor.evidence.archive import iter_archived_records
 
     return iter_archived_records(client, bucket, scope=scope, since=since, until=until)
 
@@ -102,8 +102,8 @@ def read_archive(client: Any, bucket: str, *, scope: str | None, since: datetime
 def chain_status(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> dict[str, Any]:
     """Whether the archive's hash chains are intact and cover the period (``pr-auditor verify``), as
     ``{"verified": bool, "detail": "<verify's verdict line>; <its first problem>"}``."""
-    from pr_auditor.archive_store import S3Store
-    from pr_auditor.verify import verify_archive
+    from pr_auditor.aws.evidence_store import S3Store
+    from pr_auditor.evidence.verify import verify_archive
 
     result = verify_archive(S3Store(bucket, client=client), scope=scope, since=since, until=until)
     lines = [line for line in result.lines() if not line.startswith(("head ", "warning: "))]

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pr_auditor.archive_store import DirStore, ObjectExistsError, ObjectStore, S3Store
-from pr_auditor.errors import ArchiveError, StateError
-from pr_auditor.model import iso
-from pr_auditor.ports import Archive, ArchiveChunk, ConflictError, Document, Record, StateStore
+from pr_auditor.audit.ports import Archive, ArchiveChunk, ConflictError, Document, ObjectStore, Record, StateStore
+from pr_auditor.aws.evidence_store import S3Store
+from pr_auditor.core.errors import ArchiveError, ObjectExistsError, StateError
+from pr_auditor.core.model import iso
+from pr_auditor.evidence.dir_store import DirStore
 
 SCHEMA_VERSION = 1
 STREAMS = ("scheduled", "backfill", "sweep")

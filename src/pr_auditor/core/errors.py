@@ -85,3 +85,11 @@ def describe(exc: BaseException) -> str:
     if len(text) > MAX_DESCRIPTION:
         text = text[: MAX_DESCRIPTION - 3] + "..."
     return text or type(exc).__name__
+
+
+class ObjectExistsError(ArchiveError):
+    """``put_new`` found an object under that key already (S3: 412 Precondition Failed)."""
+
+
+class MissingBucketError(ArchiveError):
+    """The bucket (or folder) itself does not exist: bad input rather than a damaged archive."""

@@ -15,10 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from pr_auditor.errors import ConfigError
-from pr_auditor.invocation import make_window
-from pr_auditor.model import Window
-from pr_auditor.report.core import Record, RecordError
+from pr_auditor.core.errors import ConfigError
+from pr_auditor.core.model import Window
+from pr_auditor.core.parse import make_window
+from pr_auditor.evidence.report.core import Record, RecordError
 
 log = logging.getLogger("pr_auditor")
 EXTRA_HINT = "pip install 'pr-auditor[report]'"
@@ -79,7 +79,7 @@ class _Source:
 
 
 def _open_source(args: argparse.Namespace, window: Window, show_progress: bool) -> _Source:
-    from pr_auditor.report import sources
+    from pr_auditor.evidence.report import sources
 
     if args.input:
         sources.check_inputs(args.input)
@@ -107,8 +107,8 @@ def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
     window = make_window(args.since, args.until)
     _validated(args)
     _require_extra()
-    from pr_auditor.archive_store import MissingBucketError
-    from pr_auditor.report.build import ReportRequest, build_report
+    from pr_auditor.core.errors import MissingBucketError
+    from pr_auditor.evidence.report.build import ReportRequest, build_report
 
     try:
         source = _open_source(args, window, show_progress=sys.stderr.isatty() and not args.quiet)
@@ -136,7 +136,7 @@ def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
 
 
 def _files_with_progress(paths: list[Path], show: bool) -> Iterator[Record]:
-    from pr_auditor.report import sources
+    from pr_auditor.evidence.report import sources
 
     if not show:
         yield from sources.read_files(paths)

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
+
+#: One JSON record as written to the log, the ledger and the archive (see docs for the schema).
+Record = dict[str, Any]
 
 
 class ReviewState(StrEnum):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from pr_auditor.model import iso
+from pr_auditor.core.model import iso
 
 Record = Mapping[str, Any]
 Row = dict[str, str]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pr_auditor.notify import is_finding
+from pr_auditor.core.messages import is_finding
 
 FINDINGS = {
     "pull_request": "FindingsPullRequest",

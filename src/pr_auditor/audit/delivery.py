@@ -10,14 +10,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from pr_auditor.branch_audit import BranchSource
-from pr_auditor.errors import NotifyError
-from pr_auditor.model import Window
-from pr_auditor.notify import is_finding
-from pr_auditor.policy import Policy
-from pr_auditor.ports import (
+from pr_auditor.audit.ports import (
     Archive,
     ArchiveChunk,
+    BranchSource,
     Ledger,
     LedgerEntry,
     LedgerReader,
@@ -28,6 +24,10 @@ from pr_auditor.ports import (
     PullRequestSource,
     Record,
 )
+from pr_auditor.core.errors import NotifyError
+from pr_auditor.core.messages import is_finding
+from pr_auditor.core.model import Window
+from pr_auditor.core.policy import Policy
 
 Sink = Callable[[Record], None]
 log = logging.getLogger(__name__)

@@ -1,50 +1,18 @@
-"""Where the evidence archive's objects live: an S3 bucket, or a local folder with the same layout.
+"""The evidence archive's deployed backend: an S3 bucket (Object Lock, versioned) behind the ``ObjectStore`` port.
 
-The archive writer and ``pr-auditor verify`` talk to an ``ObjectStore``: create an object only if its key is
-new, read one, list keys under a prefix. ``S3Store`` is the deployed backend; ``DirStore`` serves an
-auditor's downloaded copy (``aws s3 sync s3://BUCKET DIR`` keeps the keys as paths) and the demo.
+The archive writer and ``pr-auditor verify`` talk to an ``ObjectStore`` (``pr_auditor.audit.ports``): create
+an object only if its key is new, read one, list keys under a prefix. ``pr_auditor.evidence.dir_store`` serves
+an auditor's downloaded copy with the same layout.
 """
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
-from pr_auditor.errors import ArchiveError, ConfigError
-
-
-class ObjectExistsError(ArchiveError):
-    """``put_new`` found an object under that key already (S3: 412 Precondition Failed)."""
-
-
-class MissingBucketError(ArchiveError):
-    """The bucket (or folder) itself does not exist: bad input rather than a damaged archive."""
-
-
-class ObjectStore(Protocol):
-    def put_new(self, key: str, body: bytes, *, content_type: str) -> None:
-        """Create ``key`` with ``body``; ObjectExistsError if the key exists, ArchiveError on any failure."""
-        ...
-
-    def read(self, key: str) -> bytes | None:
-        """The object's bytes, or None if there is no (current) object under ``key``."""
-        ...
-
-    def list_keys(self, prefix: str) -> Iterator[str]:
-        """Every key under ``prefix``, in ascending key order."""
-        ...
-
-    def list_children(self, prefix: str) -> list[str]:
-        """The names one level below ``prefix`` ("folders"), sorted."""
-        ...
-
-    def rewritten_keys(self, prefix: str) -> list[str]:
-        """Keys under ``prefix`` changed after their first write (more than one version, or a delete marker).
-        The writer writes every key once, so any such key was tampered with. [] where there is no history."""
-        ...
+from pr_auditor.audit.ports import ObjectStore
+from pr_auditor.core.errors import ArchiveError, ConfigError, MissingBucketError, ObjectExistsError
 
 
 class S3Store:
@@ -160,64 +128,4 @@ def _default_client() -> Any:
     return boto3.client("s3")
 
 
-class DirStore:
-    """A local folder holding the archive's keys as relative paths (an auditor's downloaded copy)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def put_new(self, key: str, body: bytes, *, content_type: str) -> None:
-        del content_type
-        path = self._path(key)
-        partial = path.with_name(f".{path.name}.partial")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_bytes(body)
-            os.link(partial, path)  # atomic, and fails if the key exists: written once, never half-written
-        except FileExistsError:
-            raise ObjectExistsError(f"{path}: exists already") from None
-        except OSError as exc:
-            raise ArchiveError(f"{path}: cannot write ({exc.strerror})") from None
-        finally:
-            partial.unlink(missing_ok=True)
-
-    def read(self, key: str) -> bytes | None:
-        path = self._path(key)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise ArchiveError(f"{path}: cannot read ({exc.strerror})") from None
-
-    def list_keys(self, prefix: str) -> Iterator[str]:
-        self._require_root()
-        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
-        found: list[str] = []
-        for folder, _, files in os.walk(base):
-            relative = Path(folder).relative_to(self.root).as_posix()
-            names = (name for name in files if not name.startswith("."))  # skips a write in progress
-            found.extend(f"{relative}/{name}" if relative != "." else name for name in names)
-        yield from sorted(key for key in found if key.startswith(prefix))
-
-    def list_children(self, prefix: str) -> list[str]:
-        self._require_root()
-        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
-        return sorted(entry.name for entry in base.iterdir() if entry.is_dir()) if base.is_dir() else []
-
-    def rewritten_keys(self, prefix: str) -> list[str]:
-        del prefix
-        return []  # a folder keeps no versions: the hashes and links are all there is to check
-
-    def _require_root(self) -> None:
-        if not self.root.is_dir():
-            raise MissingBucketError(f"--dir {self.root}: no such folder")
-
-    def _path(self, key: str) -> Path:
-        parts = PurePosixPath(key).parts
-        if not parts or any(part in ("..", "") for part in parts) or PurePosixPath(key).is_absolute():
-            raise ArchiveError(f"not an archive key: {key!r}")
-        return self.root.joinpath(*parts)
-
-
-_stores: tuple[type[ObjectStore], ...] = (S3Store, DirStore)
+_: ObjectStore = S3Store("bucket", client=object())

@@ -20,17 +20,17 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pr_auditor.errors import ConfigError, StateError
-from pr_auditor.model import iso
-from pr_auditor.ports import ConflictError, Document, LedgerEntry, Record
+from pr_auditor.audit.ports import ConflictError, Document, LedgerEntry, Record
+from pr_auditor.core.errors import ConfigError, StateError
+from pr_auditor.core.model import iso
 
 OPEN_INDEX = "open-index"
 _BATCH = 25  # BatchWriteItem's limit
 
 
 class StateTable:
-    """Implements the ``Checkpoint`` protocol of audit.py and ``Ledger``, ``LedgerReader`` and
-    ``StateStore`` of ports.py on one DynamoDB table."""
+    """Implements ``Checkpoint``, ``Ledger``, ``LedgerReader`` and ``StateStore`` of ``audit.ports`` on one
+    DynamoDB table."""
 
     def __init__(
         self,

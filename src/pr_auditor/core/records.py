@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pr_auditor.errors import describe
-from pr_auditor.model import Evaluation, Review, Verdict, ViolationCode, Window, iso
+from pr_auditor.core.errors import describe
+from pr_auditor.core.model import Evaluation, Review, Verdict, ViolationCode, Window, iso
 
 SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),

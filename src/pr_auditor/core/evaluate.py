@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pr_auditor.model import (
+from pr_auditor.core.model import (
     OPINIONATED_STATES,
     Discounted,
     EmergencyEvidence,
@@ -29,7 +29,7 @@ from pr_auditor.model import (
     ViolationCode,
     iso,
 )
-from pr_auditor.policy import RepoPolicy
+from pr_auditor.core.policy import RepoPolicy
 
 # --- reviews -------------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""Pure parsing of what asks for an audit: Lambda events and CLI timestamps → a validated window.
+"""Pure parsing of what asks for an audit: Lambda events → a validated run (timestamps: ``core.parse``).
 
 Anyone who may invoke the function or put events on its bus can hand it an event, so every event is checked
 before any work: a scheduled ``time`` past the function's own clock (plus a little skew) is rejected, since
@@ -9,79 +9,21 @@ Powertools' EventBridge model, so an event replayed from an EventBridge archive 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pr_auditor.errors import ConfigError
-from pr_auditor.model import Window, iso
+from pr_auditor.core.errors import ConfigError
+from pr_auditor.core.model import Window, iso
+from pr_auditor.core.parse import make_window, parse_orgs, short, utc
 
 #: How far an event's time may be ahead of the function's clock (EventBridge delivers scheduled events at,
 #: or a little after, their ``time``; clocks differ by far less than this).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 DEFAULT_BACKFILL_MAX_DAYS = 400
-_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 
 _BACKFILL_KEYS = {"action", "since", "until", "orgs"}
-
-
-def parse_time(value: Any, *, name: str) -> datetime:
-    """ISO-8601 → aware UTC datetime. A date alone means its midnight UTC; no offset means UTC."""
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{name}: expected an ISO-8601 timestamp such as 2026-11-01T00:00:00Z, got {_short(value)}")
-    text = value.strip()
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        try:
-            day = date.fromisoformat(text)
-        except ValueError:
-            raise ConfigError(f"{name}: not an ISO-8601 timestamp: {_short(value)}") from None
-        moment = datetime(day.year, day.month, day.day)
-    return _utc(moment, name=name)
-
-
-def _utc(moment: datetime, *, name: str) -> datetime:
-    """Aware UTC; no offset means UTC. A moment at the very edge of the calendar cannot be shifted to UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ConfigError(f"{name}: {moment.isoformat()} is out of range") from None
-
-
-ALL_ORGS = "*"
-
-
-def parse_orgs(values: list[str] | str, *, name: str, allow_all: bool = False) -> tuple[str, ...]:
-    """Organisation logins from repeated flags or a comma-separated list; duplicates dropped, order kept.
-    With ``allow_all``, ``*`` (or nothing) is the empty tuple: every organisation a GitHub App is installed
-    on, resolved when the credentials are known (see ``settings.require_orgs``)."""
-    items = values.split(",") if isinstance(values, str) else [p for v in values for p in v.split(",")]
-    orgs = tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
-    if allow_all and orgs in ((), (ALL_ORGS,)):
-        return ()
-    if not orgs:
-        raise ConfigError(f"{name}: at least one organisation is required")
-    for org in orgs:
-        if not _LOGIN.match(org):
-            raise ConfigError(f"{name}: {_short(org)} is not a valid GitHub organisation login")
-    return orgs
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 42 else f"{text[:40]}…"
-
-
-def make_window(since: Any, until: Any) -> Window:
-    start, end = parse_time(since, name="since"), parse_time(until, name="until")
-    if start >= end:
-        raise ConfigError(f"since ({since}) must be before until ({until})")
-    return Window(start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +71,7 @@ def _scheduled(event: Mapping[str, Any], *, now: datetime) -> ScheduledRun:
         # Name the fields only: pydantic's own text quotes the (untrusted) input.
         fields = sorted({".".join(str(part) for part in error["loc"]) or "event" for error in exc.errors()})
         raise ConfigError(f"scheduled event: missing or invalid {', '.join(fields)}") from None
-    moment = _utc(parsed.time, name="scheduled event: time")
+    moment = utc(parsed.time, name="scheduled event: time")
     if is_in_the_future(moment, now):
         raise ConfigError(
             f"scheduled event: time {iso(moment)} is more than {_minutes(MAX_CLOCK_SKEW)} minutes past the "
@@ -141,7 +83,7 @@ def _scheduled(event: Mapping[str, Any], *, now: datetime) -> ScheduledRun:
 def _backfill(event: Mapping[str, Any], *, now: datetime, max_days: int) -> BackfillRun:
     unknown = sorted(str(key) for key in set(event) - _BACKFILL_KEYS)
     if unknown:
-        raise ConfigError(f"backfill event: unknown keys {_short(unknown)} (allowed: {sorted(_BACKFILL_KEYS)})")
+        raise ConfigError(f"backfill event: unknown keys {short(unknown)} (allowed: {sorted(_BACKFILL_KEYS)})")
     window = make_window(event.get("since"), event.get("until"))
     if is_in_the_future(window.until, now):
         raise ConfigError(f"backfill event: until {iso(window.until)} is in the future (now {iso(now)})")

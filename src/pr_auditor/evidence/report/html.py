@@ -55,7 +55,7 @@ def weekly_chart(weeks: Sequence[Mapping[str, Any]]) -> Markup:
 
 def _environment() -> Environment:
     return Environment(
-        loader=PackageLoader("pr_auditor.report", "templates"),
+        loader=PackageLoader("pr_auditor.evidence.report", "templates"),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -1,6 +1,6 @@
 """The ports the audit core talks through (typed protocols), with in-memory implementations for the CLI and
-for tests. The DynamoDB state table (``checkpoint.py``), SNS (``notify.py``) and S3 (``archive.py``) are the
-deployed adapters. No I/O here.
+for tests. Adapters implement them: GitHub (``pr_auditor.github``), the DynamoDB state table, SNS and S3
+(``pr_auditor.aws``), a local evidence folder (``pr_auditor.evidence.dir_store``). No I/O here.
 
 The ledger is the heart of "never lose a finding, never report one twice". An entry goes through:
 
@@ -16,14 +16,15 @@ writes the ledger; every other reader (the CLI) only asks ``is_recorded``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from pr_auditor.model import PullRequest, Window
+from pr_auditor.core.branch_model import BranchKey, Comparison, Protection, RepoHeads, Unreadable, Walk, Walked
+from pr_auditor.core.model import PullRequest, Window
+from pr_auditor.core.model import Record as Record  # re-exported: adapters name records through the ports
 
-Record = dict[str, Any]
 Document = dict[str, Any]
 
 
@@ -116,6 +117,59 @@ class Archive(Protocol):
 
     def write_chunk(self, chunk: ArchiveChunk) -> str:
         """Store the chunk; returns the manifest's key. Raises ArchiveError if either object failed."""
+        ...
+
+
+class Checkpoint(Protocol):
+    """The watermark: the end of the last window audited completely, per set of organisations."""
+
+    def watermark(self, scope: str) -> datetime | None: ...
+
+    def advance(self, scope: str, until: datetime, *, run_id: str) -> None: ...
+
+
+class BranchSource(Protocol):
+    """What the branch audit needs from GitHub; ``pr_auditor.github.BranchReader`` is the real one."""
+
+    requests: int
+
+    def repositories(
+        self, orgs: tuple[str, ...], *, pushed_since: datetime | None, all_branches: Callable[[str], bool]
+    ) -> list[RepoHeads]:
+        """Repositories pushed at or after ``pushed_since`` (all when None), with their branch heads."""
+        ...
+
+    def walk(self, walks: Sequence[Walk]) -> dict[BranchKey, Walked]: ...
+
+    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
+        """None when ``base`` is unknown to GitHub (a rewritten head that was garbage-collected)."""
+        ...
+
+    def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]: ...
+
+
+class ObjectStore(Protocol):
+    """Where the evidence archive's objects live: an S3 bucket, or a folder with the same layout."""
+
+    def put_new(self, key: str, body: bytes, *, content_type: str) -> None:
+        """Create ``key`` with ``body``; ObjectExistsError if the key exists, ArchiveError on any failure."""
+        ...
+
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None if there is no (current) object under ``key``."""
+        ...
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every key under ``prefix``, in ascending key order."""
+        ...
+
+    def list_children(self, prefix: str) -> list[str]:
+        """The names one level below ``prefix`` ("folders"), sorted."""
+        ...
+
+    def rewritten_keys(self, prefix: str) -> list[str]:
+        """Keys under ``prefix`` changed after their first write (more than one version, or a delete marker).
+        The writer writes every key once, so any such key was tampered with. [] where there is no history."""
         ...
 
 

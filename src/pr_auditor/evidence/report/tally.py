@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pr_auditor.model import iso
-from pr_auditor.report.core import Record, is_exception, iso_week, parse_moment, weeks_between
+from pr_auditor.core.model import iso
+from pr_auditor.evidence.report.core import Record, is_exception, iso_week, parse_moment, weeks_between
 
 Span = tuple[datetime, datetime]
 

@@ -9,8 +9,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pr_auditor.branch_model import Commit, Comparison, Protection, PullRef
-from pr_auditor.policy import RepoPolicy
+from pr_auditor.core.branch_model import Commit, Comparison, Protection, PullRef
+from pr_auditor.core.policy import RepoPolicy
 
 
 def is_merged_into(pull: PullRef, branch: str) -> bool:

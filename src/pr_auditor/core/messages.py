@@ -5,7 +5,7 @@ opens Logs Insights on the record; SNS message attributes carry ``kind``, ``verd
 violation ``codes`` (String.Array) and ``emergency``, so a subscription can filter ("e-mail me emergencies
 only"). ``record_id`` is the dedupe key (attribute and body): the ledger publishes each finding once, and
 only a process that dies between SNS accepting a publish and the ledger update can cause a second message.
-The pure part (``is_finding``, ``finding_message``) has no I/O; ``SnsNotifier`` is the adapter.
+This module is the pure part (no I/O); ``pr_auditor.aws.sns.SnsNotifier`` publishes what it builds.
 """
 
 from __future__ import annotations
@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pr_auditor.console import logs_insights_url as console_link
-from pr_auditor.errors import NotifyError
-from pr_auditor.ports import Record
+from pr_auditor.core.console import logs_insights_url as console_link
+from pr_auditor.core.model import Record
 
 MESSAGE_SCHEMA_VERSION = 1
 _CHANGE_KEYS = (
@@ -113,40 +112,6 @@ def logs_insights_url(console: Console, record: Record) -> str:
         start=moment - timedelta(days=1),
         end=moment + timedelta(days=1),
     )
-
-
-class SnsNotifier:
-    """Publishes findings to the alarm topic. Raises NotifyError (type and code only, never the body)."""
-
-    def __init__(self, topic_arn: str, *, console: Console | None = None, client: Any = None) -> None:
-        if client is None:
-            import boto3  # the Lambda runtime has it
-
-            client = boto3.client("sns")
-        self._client = client
-        self._topic = topic_arn
-        self._console = console
-        self.published = 0
-
-    def publish(self, record: Record) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        body, attributes = finding_message(record, console=self._console)
-        try:
-            self._client.publish(
-                TopicArn=self._topic,
-                Subject=subject(record),
-                Message=json.dumps(body, ensure_ascii=True, separators=(",", ":")),
-                MessageAttributes=attributes,
-            )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "error")
-            raise NotifyError(f"publishing {record.get('record_id')} to the alarm topic failed ({code})") from exc
-        except BotoCoreError as exc:
-            raise NotifyError(
-                f"publishing {record.get('record_id')} to the alarm topic failed ({type(exc).__name__})"
-            ) from exc
-        self.published += 1
 
 
 def _string(value: str) -> dict[str, str]:
