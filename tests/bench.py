@@ -509,7 +509,7 @@ class SearchIndexOnly:
 
 def search_requests(n_prs: int) -> dict[str, int]:
     from pr_auditor.core.model import Window
-    from pr_auditor.github.search import GitHubSource
+    from pr_auditor.github.source import GitHubSource
 
     from standin.generate import generate_org
 

@@ -1,12 +1,14 @@
 """The only package that talks to GitHub, one module per job: ``transport`` (requests, retries, errors),
-``access`` (the access check), ``search`` (merged-PR search), ``decode`` (nodes → snapshots, pure),
-``history`` (branch heads and histories, compare) and ``protection`` (effective branch protection)."""
+``access`` (the access check), ``source`` (the PR source port), ``search`` (merged-PR search),
+``search_page`` (a search answer → snapshots), ``follow_ups`` (connections past their page), ``decode``
+(nodes → snapshots, pure), ``history`` (branch heads and histories, compare) and ``protection`` (effective
+branch protection)."""
 
 from __future__ import annotations
 
 from pr_auditor.github.history import BranchReader
 from pr_auditor.github.per_org import PerOrgSource
-from pr_auditor.github.search import GitHubSource
+from pr_auditor.github.source import GitHubSource
 from pr_auditor.github.transport import Connection, Transport
 
 

@@ -19,7 +19,7 @@ from github.Installation import Installation
 
 from pr_auditor.core.errors import AuthError, ConfigError, UnavailableError, UnknownOrgError
 from pr_auditor.github.per_org import PerOrgSource
-from pr_auditor.github.search import GitHubSource
+from pr_auditor.github.source import GitHubSource
 from pr_auditor.github.transport import Connection, Transport, client_options
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 
 from pr_auditor.core.model import PullRequest, Window
-from pr_auditor.github.search import GitHubSource
+from pr_auditor.github.source import GitHubSource
 
 
 class PerOrgSource:

@@ -1,24 +1,23 @@
-"""PR search: every PR merged in a window, as complete snapshots.
+"""PR search: every PR merged in a window, split past GitHub's cap, as complete snapshots.
 
 Facts relied on (docs/github-facts.md): GraphQL ``search`` returns the true total in ``issueCount`` but
 stops paging at 1,000 results; ``merged:A..B`` is inclusive to the second; a query may be at most 256
-characters; a connection holds at most 100 nodes a page, so PRs with longer review or label histories need
-follow-up requests.
+characters. Decoding a page is ``search_page``'s job; PRs whose connections did not fit in their page are
+completed by ``follow_ups``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Generator, Iterator
 
 from pr_auditor.core.errors import IncompleteSearchError, SourceError
 from pr_auditor.core.model import PullRequest, Window, iso
 from pr_auditor.core.windows import search_range, split_window
 from pr_auditor.github import queries
-from pr_auditor.github.access import verify_access
-from pr_auditor.github.decode import edited_after_merge, required, snapshot, whole_number
+from pr_auditor.github.decode import required
+from pr_auditor.github.follow_ups import FOLLOW_UP_BATCH, FollowUps, Parked
+from pr_auditor.github.search_page import Page, decode_page, in_window
 from pr_auditor.github.transport import PAGE_SIZE, Transport
 
 log = logging.getLogger(__name__)
@@ -26,53 +25,25 @@ log = logging.getLogger(__name__)
 SEARCH_CAP = 1000  # GitHub search returns at most 1,000 results per query
 SPLIT_TARGET = 900  # aim sub-windows below the cap with room for PRs merged while we page
 MAX_QUERY_LENGTH = 256  # GitHub rejects longer search queries
-FOLLOW_UP_BATCH = 25  # connections continued per follow-up request (25 x 100 nodes, far below 500,000)
-
-Parked = list[tuple[dict[str, Any], Window]]  # PRs with >100 reviews, labels or label events, and their window
 
 
-@dataclass(frozen=True, slots=True)
-class Page:
-    """One search page, already turned into snapshots (so a malformed answer is retried as a whole)."""
+class MergedSearch:
+    """Pages through the search for a window; splits windows past the search cap or answered incomplete.
 
-    total: int
-    complete: list[PullRequest]
-    unfinished: list[dict[str, Any]]
-    has_next: bool
-    cursor: str | None
-    last_created: str | None = None  # createdAt of the page's last PR: where a capped search continues
-
-
-class GitHubSource:
-    """Finds every PR merged in a window for a set of organisations, as complete snapshots.
-
-    Retries and error translation are the transport's; this class splits windows past the search cap and
-    completes PRs whose connections did not fit in their page.
+    Retries and error translation are the transport's; ``sub_windows`` counts the extra windows searched.
     """
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(self, transport: Transport, follow_ups: FollowUps) -> None:
         self.transport = transport
+        self.follow_ups = follow_ups
         self.sub_windows = 0
 
-    @property
-    def requests(self) -> int:
-        """Requests sent through the transport (shared with other readers on the same transport)."""
-        return self.transport.requests
-
-    @requests.setter
-    def requests(self, value: int) -> None:  # the audit's source protocol declares a plain attribute
-        self.transport.requests = value
-
-    def verify_access(self, orgs: tuple[str, ...]) -> str:
-        """Fail fast on a bad token or an unknown organisation, before any search. Returns the viewer."""
-        return verify_access(self.transport, orgs)
-
-    def merged_pull_requests(self, orgs: tuple[str, ...], window: Window) -> Iterator[PullRequest]:
-        """Every PR merged in [since, until) in the organisations. Windows past the cap are split."""
+    def merged(self, orgs: tuple[str, ...], window: Window) -> Iterator[PullRequest]:
+        """Every PR merged in [since, until) in the organisations."""
         unfinished: Parked = []
         for group in qualifier_groups(tuple(f"org:{org}" for org in orgs), window):
             yield from self._search_window(group, window, unfinished)
-        yield from self._finish(unfinished)
+        yield from self.follow_ups.finish(unfinished)
 
     def _search_window(self, scope: tuple[str, ...], window: Window, unfinished: Parked) -> Iterator[PullRequest]:
         """Every PR of one window. Past the cap, the search continues from the creation time of the last PR
@@ -103,7 +74,7 @@ class GitHubSource:
         last_created: str | None = None
         while True:
             try:
-                page = self.transport.attempt(self._search_page, query, after)
+                page = self.transport.attempt(self._page, query, after)
             except IncompleteSearchError:
                 # GitHub timed out and returned part of the page: ask for less at a time.
                 halves = split_window(window, 2, target=1)
@@ -116,73 +87,21 @@ class GitHubSource:
                 return None
             capped = capped or page.total > SEARCH_CAP
             for pr in page.complete:
-                yield from _in_window(pr, window)
+                if in_window(pr, window):
+                    yield pr
             unfinished.extend((node, window) for node in page.unfinished)
             if len(unfinished) >= FOLLOW_UP_BATCH:
-                yield from self._finish(unfinished)
+                yield from self.follow_ups.finish(unfinished)
                 unfinished.clear()
             last_created = page.last_created or last_created
             if not page.has_next:
                 return last_created if capped else None
             after = page.cursor
 
-    def _search_page(self, query: str, after: str | None) -> Page:
-        data = self.transport.query(queries.SEARCH_MERGED, {"query": query, "first": PAGE_SIZE, "after": after})
-        search = required(data, "search")
-        complete: list[PullRequest] = []
-        unfinished: list[dict[str, Any]] = []
-        for node in required(search, "nodes"):
-            if node is None or node.get("__typename") != "PullRequest":
-                continue
-            node = _with_edit_history(node)
-            if _has_more(node):
-                unfinished.append(node)
-            else:
-                complete.append(snapshot(node))
-        page = required(search, "pageInfo")
-        prs = [node for node in required(search, "nodes") if node and node.get("__typename") == "PullRequest"]
-        return Page(
-            last_created=str(required(prs[-1], "createdAt")) if prs else None,
-            total=whole_number(search, "issueCount"),
-            complete=complete,
-            unfinished=unfinished,
-            has_next=bool(page.get("hasNextPage")),
-            cursor=page.get("endCursor"),
+    def _page(self, query: str, after: str | None) -> Page:
+        return decode_page(
+            self.transport.query(queries.SEARCH_MERGED, {"query": query, "first": PAGE_SIZE, "after": after})
         )
-
-    def _finish(self, parked: Parked) -> Iterator[PullRequest]:
-        """Fetch the rest of every connection that did not fit in its page, batched by alias, then snapshot."""
-        nodes = [_copy_connections(node) for node, _ in parked]
-        while True:
-            wanted = [
-                (node, connection)
-                for node in nodes
-                for connection in queries.FOLLOW_UP_CONNECTIONS
-                if required(required(node, connection), "pageInfo").get("hasNextPage")
-            ][:FOLLOW_UP_BATCH]
-            if not wanted:
-                break
-            pages = []
-            for node, connection in wanted:
-                owner, name = str(required(required(node, "repository"), "nameWithOwner")).split("/", 1)
-                cursor = required(required(node, connection), "pageInfo").get("endCursor")
-                pages.append((owner, name, whole_number(node, "number"), connection, cursor))
-            document, variables = queries.follow_up(pages)
-            answers = self.transport.attempt(self._follow_up_answers, document, variables, wanted)
-            for (node, connection), more in zip(wanted, answers, strict=True):
-                node[connection]["nodes"].extend(required(more, "nodes"))
-                node[connection]["pageInfo"] = required(more, "pageInfo")
-        for node, (_, window) in zip(nodes, parked, strict=True):
-            yield from _in_window(snapshot(node), window)
-
-    def _follow_up_answers(
-        self, document: str, variables: Mapping[str, Any], wanted: list[tuple[dict[str, Any], str]]
-    ) -> list[dict[str, Any]]:
-        data = self.transport.query(document, variables)
-        return [
-            required(required(required(data, f"c{i}"), "pullRequest"), connection)
-            for i, (_, connection) in enumerate(wanted)
-        ]
 
     def _split(self, scope: tuple[str, ...], window: Window, total: int, unfinished: Parked) -> Iterator[PullRequest]:
         parts = split_window(window, total, target=SPLIT_TARGET)
@@ -194,7 +113,9 @@ class GitHubSource:
             return
         # One second still holds more than the cap: partition by repository instead of by time.
         if all(term.startswith("org:") for term in scope):
-            repos = tuple(f"repo:{name}" for term in scope for name in self._repositories(term.removeprefix("org:")))
+            repos = tuple(
+                f"repo:{name}" for term in scope for name in org_repositories(self.transport, term.removeprefix("org:"))
+            )
             groups = qualifier_groups(repos, window)
         elif len(scope) > 1:
             groups = [scope[: len(scope) // 2], scope[len(scope) // 2 :]]
@@ -207,53 +128,19 @@ class GitHubSource:
         for group in groups:
             yield from self._search_window(group, window, unfinished)
 
-    def _repositories(self, org: str) -> list[str]:
-        names: list[str] = []
-        after: str | None = None
-        while True:
-            data = self.transport.attempt(
-                self.transport.query, queries.ORG_REPOSITORIES, {"login": org, "after": after}
-            )
-            connection = required(required(data, "organization"), "repositories")
-            names.extend(str(required(node, "nameWithOwner")) for node in required(connection, "nodes") if node)
-            page = required(connection, "pageInfo")
-            if not page.get("hasNextPage"):
-                return names
-            after = page.get("endCursor")
 
-
-def _with_edit_history(node: Mapping[str, Any]) -> dict[str, Any]:
-    """The node with its ``userContentEdits`` connection: still to be read from its first page (by the
-    follow-ups) when the description was edited after the merge, else empty and complete (never edited
-    after the merge: the current body is the body at merge)."""
-    pending = edited_after_merge(node)
-    history = {"nodes": [], "pageInfo": {"hasNextPage": pending, "endCursor": None}}
-    return {**node, "userContentEdits": history}
-
-
-def _has_more(node: Mapping[str, Any]) -> bool:
-    return any(
-        required(required(node, connection), "pageInfo").get("hasNextPage")
-        for connection in queries.FOLLOW_UP_CONNECTIONS
-    )
-
-
-def _copy_connections(node: Mapping[str, Any]) -> dict[str, Any]:
-    copied = dict(node)
-    for connection in queries.FOLLOW_UP_CONNECTIONS:
-        page = required(node, connection)
-        copied[connection] = {
-            **page,
-            "nodes": list(required(page, "nodes")),
-            "pageInfo": dict(required(page, "pageInfo")),
-        }
-    return copied
-
-
-def _in_window(pr: PullRequest, window: Window) -> Iterator[PullRequest]:
-    """GitHub's range is widened to whole seconds; keep exactly [since, until)."""
-    if window.contains(pr.merged_at):
-        yield pr
+def org_repositories(transport: Transport, org: str) -> list[str]:
+    """Every repository of the organisation (``owner/name``): the partition of a second too crowded to search."""
+    names: list[str] = []
+    after: str | None = None
+    while True:
+        data = transport.attempt(transport.query, queries.ORG_REPOSITORIES, {"login": org, "after": after})
+        connection = required(required(data, "organization"), "repositories")
+        names.extend(str(required(node, "nameWithOwner")) for node in required(connection, "nodes") if node)
+        page = required(connection, "pageInfo")
+        if not page.get("hasNextPage"):
+            return names
+        after = page.get("endCursor")
 
 
 def search_query(scope: tuple[str, ...], window: Window, created_from: str | None = None) -> str:
