@@ -43,6 +43,10 @@ DOCUMENTS = {
     "follow-up-edit-history-and-renames": queries.follow_up(
         [("acme", "api", 1, "userContentEdits", "Y3Vyc29y"), ("acme", "api", 2, "timelineItems", "Y3Vyc29y")]
     )[0],
+    "follow-up-commits-past-the-search-page": queries.follow_up([("acme", "api", 1, "commits", "Y3Vyc29y")])[0],
+    "follow-up-commits-and-dismissals": queries.follow_up(
+        [("acme", "api", 1, "commits", "Y3Vyc29y"), ("acme", "api", 1, "timelineItems", "Y3Vyc29y")]
+    )[0],
 }
 
 

@@ -15,10 +15,21 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from .model import GitHubState, LabelEvent, PullRequest, Repository, Review, ReviewDecision, User, stable_id
+from .model import (
+    CoAuthor,
+    GitCommit,
+    GitHubState,
+    LabelEvent,
+    PullRequest,
+    Repository,
+    Review,
+    ReviewDecision,
+    User,
+    stable_id,
+)
 
 HEAD = "HEAD"
 """``review(commit_oid=HEAD)`` (the default) means "the PR's final head commit"."""
@@ -116,6 +127,7 @@ class ReviewSpec:
     commit_oid: str = HEAD
     can_push: bool | None = None
     body: str = ""
+    dismissed: tuple[datetime, str, str | User | None] | None = None  # (when, previous state, by whom)
 
 
 def review(
@@ -129,6 +141,35 @@ def review(
 ) -> ReviewSpec:
     """A review for :func:`add_pr`. ``at`` defaults to shortly before the merge, in list order."""
     return ReviewSpec(author, state, at, commit_oid, can_push, body)
+
+
+def dismissed(spec: ReviewSpec, at: datetime, by: str | User | None = ADMIN) -> ReviewSpec:
+    """The review ``spec``, dismissed at ``at`` by ``by``: it reads DISMISSED from then on, and the timeline
+    holds a ``ReviewDismissedEvent`` with its previous state (as GitHub does)."""
+    return replace(spec, state="DISMISSED", dismissed=(_as_utc(at), spec.state, by))
+
+
+def pr_commit(
+    state: GitHubState,
+    author: str | User | None,
+    *,
+    committer: str | User | None = None,
+    co_authors: Sequence[str | User] = (),
+    at: datetime = datetime(2024, 6, 3, 9, 0, tzinfo=UTC),
+) -> GitCommit:
+    """A commit for :func:`add_pr` (``commits=``): git author and committer (the author unless given), and
+    ``Co-authored-by`` trailers. A trailer naming a known login is linked to that account (GitHub links by
+    e-mail); any other string stays plain text (``name <email>``, no account)."""
+    who = user(state, author)
+    trailers = []
+    for co in co_authors:
+        linked = state.users.get(co) if isinstance(co, str) else co
+        name = linked.login if linked is not None else str(co)
+        trailers.append(CoAuthor(name, f"{name}@example.com", linked))
+    message = "Change\n\n" + "".join(f"Co-authored-by: {t.name} <{t.email}>\n" for t in trailers)
+    oid = f"{stable_id('commit', who.login if who else None, str(co_authors), at.isoformat(), len(state.prs)):040x}"
+    by = user(state, committer) if committer is not None else who
+    return GitCommit(oid, [], message, who, by, _as_utc(at), _as_utc(at), co_authors=trailers)
 
 
 def make_state(
@@ -182,6 +223,7 @@ def add_pr(
     closed_at: datetime | None = None,
     indexed_at: datetime | None = None,
     scenario: str = "",
+    commits: Sequence[GitCommit] = (),
 ) -> PullRequest:
     """Add one pull request to ``state`` (first repository of the first org by default).
 
@@ -205,7 +247,7 @@ def add_pr(
     merged_at = _as_utc(merged_at) if merged_at is not None else None
     anchor = merged_at or _as_utc(created_at or datetime(2024, 6, 3, 12, 0, tzinfo=UTC))
     created = _as_utc(created_at) if created_at is not None else anchor - timedelta(days=1)
-    head = head_oid or _oid(rng)
+    head = head_oid or (commits[-1].oid if commits else _oid(rng))  # the head is the PR's last commit
     n = len(reviews)
     built: list[Review] = []
     for i, spec in enumerate(reviews):
@@ -223,6 +265,9 @@ def add_pr(
                 body=spec.body,
             )
         )
+        if spec.dismissed is not None:
+            built[-1].dismissed_at, built[-1].previous_state, by = spec.dismissed  # type: ignore[assignment]
+            built[-1].dismissed_by = user(state, by)
     author_u = user(state, author)
     events = list(label_events)
     for lbl in labels:
@@ -251,6 +296,7 @@ def add_pr(
         indexed_at=indexed_at,
         closed_at=_as_utc(closed_at) if closed_at else None,
         scenario=scenario,
+        commits=list(commits),
     )
     return state.add_pr(pr)
 

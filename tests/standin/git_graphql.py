@@ -116,6 +116,21 @@ def git_commit_fields(commit: GitCommit, repo: Repository, ctx: Ctx) -> dict[str
             "user": gq.actor(who, ctx) if who is not None and who.type == "User" else None,
         }
 
+    def authors(_info: Info, **_: Any) -> Any:
+        """``Commit.authors``: the git author first, then each ``Co-authored-by`` trailer, linked to an account
+        only where GitHub knows the e-mail (``user`` null otherwise)."""
+        trailers = [
+            {
+                "__typename": "GitActor",
+                "name": co.name,
+                "email": co.email,
+                "date": gq.iso(commit.authored_at),
+                "user": gq.actor(co.user, ctx) if co.user is not None and co.user.type == "User" else None,
+            }
+            for co in commit.co_authors
+        ]
+        return gq.ConnectionSource([git_actor(commit.author, commit.authored_at), *trailers])
+
     headline = commit.message.splitlines()[0] if commit.message else ""
     return {
         "committedDate": gq.iso(commit.committed_at),
@@ -124,6 +139,7 @@ def git_commit_fields(commit: GitCommit, repo: Repository, ctx: Ctx) -> dict[str
         "messageHeadline": headline,
         "author": git_actor(commit.author, commit.authored_at),
         "committer": git_actor(commit.committer, commit.committed_at),
+        "authors": authors,
         "history": history,
         "parents": parents,
         "associatedPullRequests": associated,

@@ -77,6 +77,7 @@ from .git_graphql import branch_ref_node, git_commit_fields, git_fields
 from .model import (
     BodyRevision,
     Fault,
+    GitCommit,
     GitHubState,
     LabelEvent,
     PullRequest,
@@ -770,6 +771,9 @@ def pr_node(pr: PullRequest, ctx: Ctx) -> dict[str, Any]:
     def labels(_info: Info, **_: Any) -> ConnectionSource:
         return ConnectionSource(pr.labels, convert=lambda name: label_node(name, repo, ctx))
 
+    def commits(_info: Info, **_: Any) -> ConnectionSource:
+        return ConnectionSource(list(enumerate(pr.pr_commits())), convert=lambda t: _pr_commit_node(pr, *t, ctx))
+
     def content_edits(_info: Info, **_: Any) -> ConnectionSource:
         # GitHub lists the newest edit first.
         history = list(enumerate(pr.body_history))[::-1]
@@ -813,10 +817,24 @@ def pr_node(pr: PullRequest, ctx: Ctx) -> dict[str, Any]:
         "repository": lambda _info, **_: repo_node(repo, ctx),
         "baseRepository": lambda _info, **_: repo_node(repo, ctx),
         "labels": labels,
+        "commits": commits,
         "reviews": reviews,
         "latestReviews": latest_reviews,
         "latestOpinionatedReviews": latest_opinionated,
         "timelineItems": timeline,
+    }
+
+
+def _pr_commit_node(pr: PullRequest, idx: int, commit: GitCommit, ctx: Ctx) -> dict[str, Any]:
+    """A ``PullRequestCommit``: the commit as the repository's history has it (or the PR's own commit)."""
+    url = f"{ctx.origin}/{pr.repo.owner}/{pr.repo.name}/pull/{pr.number}/commits/{commit.oid}"
+    return {
+        "__typename": "PullRequestCommit",
+        "id": node_id("PURC", pr.id * 1000 + idx),
+        "commit": {**commit_node(commit.oid, pr.repo, ctx), **git_commit_fields(commit, pr.repo, ctx)},
+        "pullRequest": lambda _info, **_: pr_node(pr, ctx),
+        "url": url,
+        "resourcePath": url.removeprefix(ctx.origin),
     }
 
 
@@ -842,7 +860,7 @@ def _dismissed(pr: PullRequest, r: Review, i: int, at: datetime, ctx: Ctx, url: 
         "createdAt": iso(at),
         "actor": actor(r.dismissed_by, ctx),
         "dismissalMessage": "",
-        "previousReviewState": "APPROVED",
+        "previousReviewState": r.previous_state,
         "review": review_node(pr, r, i, ctx, url),
         "pullRequest": lambda _info, **_: pr_node(pr, ctx),
     }

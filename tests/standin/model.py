@@ -115,6 +115,17 @@ class GitCommit:
     committed_at: datetime
     introduced_by: int | None = None
     open_prs: list[int] = field(default_factory=list)
+    #: ``Co-authored-by`` trailers of the message, in order (``Commit.authors`` lists them after the author)
+    co_authors: list[CoAuthor] = field(default_factory=list)
+
+
+@dataclass
+class CoAuthor:
+    """A ``Co-authored-by: name <email>`` trailer: plain text, linked to ``user`` when GitHub knows the e-mail."""
+
+    name: str
+    email: str
+    user: User | None = None
 
 
 @dataclass
@@ -156,6 +167,8 @@ class Review:
     #: for DISMISSED reviews: who dismissed it and when (drives ``ReviewDismissedEvent``)
     dismissed_by: User | None = None
     dismissed_at: datetime | None = None
+    #: ``ReviewDismissedEvent.previousReviewState``: the state the review had before its dismissal
+    previous_state: ReviewState = "APPROVED"
 
 
 @dataclass
@@ -216,6 +229,19 @@ class PullRequest:
     closed_at: datetime | None = None
     #: human-readable tag for demo output (not a GitHub field)
     scenario: str = ""
+    #: the PR's commits, oldest first (``GitCommit``s; none given → one commit at the head by the author)
+    commits: list[GitCommit] = field(default_factory=list)
+
+    def pr_commits(self) -> list[GitCommit]:
+        """What ``PullRequest.commits`` lists: the given commits, else the head commit (from the repository's
+        history when it is there, else one the PR author wrote and committed): a PR has at least one."""
+        if self.commits:
+            return self.commits
+        known = self.repo.commits.get(self.head_oid)
+        if known is not None:
+            return [known]
+        at = self.created_at
+        return [GitCommit(self.head_oid, [], self.title, self.author, self.author, at, at)]
 
     @property
     def id(self) -> int:

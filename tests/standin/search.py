@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from .model import GitHubState, PullRequest
 
 SEARCH_CAP = 1000
+#: GitHub rejects a search query longer than this, whole query counted (REST 422 "The search is longer than
+#: 256 characters.", resource Search, field q, code invalid; seen in release-it/release-it#1147 and
+#: Songmu/tagpr#177), and the GraphQL ``search`` field answers with the same message.
+MAX_QUERY_LENGTH = 256
 
 NOT_SEARCHABLE = (
     "The listed users and repositories cannot be searched either because the resources do not "
@@ -141,6 +145,8 @@ def parse_range(value: str) -> Range:
 def parse_query(q: str) -> SearchQuery:
     if not q.strip():
         raise SearchError("The search query is empty", code="missing")
+    if len(q) > MAX_QUERY_LENGTH:
+        raise SearchError(f"The search is longer than {MAX_QUERY_LENGTH} characters.")
     sq = SearchQuery()
     for token in _TOKEN.findall(q):
         if ":" not in token or token.startswith('"'):

@@ -2,17 +2,18 @@
 
 The approval semantics are the README's ("Policy", approval semantics): per reviewer only the latest
 opinionated review counts, and an approval counts only if it is not the author's, not a bot's (unless
-allowed), from someone who can push, and given on the head that was merged (unless stale ones are allowed).
+allowed), not by someone who wrote a commit of the PR (unless allowed), from someone who can push, and given
+on the head that was merged (unless stale ones are allowed).
 
 The verdict is what was true when the change went in: reviews submitted after the merge neither approve nor
-block (GitHub accepts reviews on merged PRs), and the ticket reference is read from the title and body as they
+block (GitHub accepts reviews on merged PRs), reviews dismissed after it keep their state, and the ticket reference is read from the title and body as they
 were at the merge (later renames and edits undone). See docs/verdict-at-merge.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pr_auditor.core.model import (
     OPINIONATED_STATES,
@@ -22,6 +23,7 @@ from pr_auditor.core.model import (
     LabelEvent,
     PullRequest,
     Review,
+    ReviewDismissal,
     ReviewState,
     TitleRename,
     Verdict,
@@ -42,9 +44,35 @@ def is_submitted_after_merge(review: Review, pr: PullRequest) -> bool:
     return review.submitted_at is not None and review.submitted_at > pr.merged_at
 
 
+def is_dismissed_after_merge(dismissal: ReviewDismissal, pr: PullRequest) -> bool:
+    """Was the review dismissed after the PR was merged? GitHub lets a maintainer dismiss a review on a merged
+    PR, and the review then reads ``DISMISSED`` for good: a change request dismissed an hour after the merge
+    would otherwise clear a merge over an objection. For the verdict such a review keeps the state it had
+    (``previousReviewState``); the record lists the dismissal. The merge's own second counts as before it.
+    Fix: none; dismiss before merging (with a reason)."""
+    return dismissal.at > pr.merged_at
+
+
+def state_at_merge(review: Review, pr: PullRequest) -> Review:
+    """The review as it stood at the merge: a review dismissed only after the merge gets its previous state
+    back. A ``DISMISSED`` review with no dismissal event read stays dismissed."""
+    if review.state is not ReviewState.DISMISSED or review.id is None:
+        return review
+    dismissals = [d for d in pr.dismissals if d.review_id == review.id]
+    if not dismissals:
+        return review
+    first = min(dismissals, key=lambda d: d.at)
+    return replace(review, state=first.previous_state) if is_dismissed_after_merge(first, pr) else review
+
+
 def reviews_at_merge(pr: PullRequest) -> tuple[Review, ...]:
-    """The reviews that existed when the PR was merged: the ones the verdict is made of."""
-    return tuple(r for r in pr.reviews if not is_submitted_after_merge(r, pr))
+    """The reviews that existed when the PR was merged, in the state they had then: the verdict's material."""
+    return tuple(state_at_merge(r, pr) for r in pr.reviews if not is_submitted_after_merge(r, pr))
+
+
+def post_merge_dismissals(pr: PullRequest) -> tuple[ReviewDismissal, ...]:
+    """Dismissals after the merge, oldest first: evidence for auditors, not part of the verdict."""
+    return tuple(sorted((d for d in pr.dismissals if is_dismissed_after_merge(d, pr)), key=lambda d: d.at))
 
 
 def post_merge_reviews(pr: PullRequest) -> tuple[Review, ...]:
@@ -88,6 +116,17 @@ def is_bot_approval(review: Review) -> bool:
     return review.author is not None and review.author.is_bot
 
 
+def is_contributor_approval(review: Review, pr: PullRequest) -> bool:
+    """Did the approver author, commit or co-author (``Co-authored-by``) a commit of the PR? Then the approval
+    is not independent: segregation of duties wants someone who wrote none of the change to authorise it.
+    These identities are client-set text, so this can only withdraw an approval, never grant anything.
+    Fix: another maintainer reviews, or the policy sets ``allow_contributor_approvals: true``."""
+    if review.author is None:
+        return False
+    login = review.author.login.casefold()
+    return any(contributor.login.casefold() == login for contributor in pr.contributors)
+
+
 def can_reviewer_push(review: Review) -> bool:
     """Could the reviewer push to the repository (``authorCanPushToRepository``)? Only people who could
     have merged the change themselves can authorise it. Fix: a maintainer with write access reviews."""
@@ -107,6 +146,8 @@ def discount_reason(review: Review, pr: PullRequest, policy: RepoPolicy) -> str 
         return "author"
     if is_bot_approval(review) and not policy.bot_approvals_count:
         return "bot"
+    if not policy.allow_contributor_approvals and is_contributor_approval(review, pr):
+        return "contributor"
     if not can_reviewer_push(review):
         return "cannot push"
     if not policy.count_stale_approvals and not is_approval_on_merged_head(review, pr):
@@ -290,6 +331,7 @@ def evaluate(pr: PullRequest, policy: RepoPolicy, *, policy_version: str) -> Eva
         emergency=emergency,
         exempt_reason=exempt_reason,
         post_merge_reviews=post_merge_reviews(pr),
+        post_merge_dismissals=post_merge_dismissals(pr),
     )
 
 

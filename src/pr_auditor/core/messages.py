@@ -44,6 +44,7 @@ _JUDGEMENT_KEYS = (
     "emergency",
     "emergency_label",
     "post_merge_reviews",
+    "post_merge_dismissals",
     "weaker_than_policy",
     "changes",
     "previous_policy_version",

@@ -50,6 +50,31 @@ class Review:
     submitted_at: datetime | None
     commit_oid: str | None
     author_can_push: bool
+    id: str | None = None  # GitHub's node id: links a ``ReviewDismissedEvent`` to its review
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDismissal:
+    """A review dismissed (``ReviewDismissedEvent``): its state before the dismissal, and when and by whom.
+
+    A dismissed review reads ``DISMISSED`` whenever it is read; only this event says when that happened."""
+
+    review_id: str | None
+    reviewer: Actor | None
+    previous_state: ReviewState
+    at: datetime
+    actor: Actor | None
+
+
+@dataclass(frozen=True, slots=True)
+class Contributor:
+    """Someone who wrote part of a PR: a commit's git author or committer, or a ``Co-authored-by`` trailer
+    GitHub linked to an account. All three are client-set text: enough to doubt an approver's independence,
+    never evidence of who did anything."""
+
+    login: str
+    role: str  # "author", "committer" or "co-author"
+    oid: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +132,8 @@ class PullRequest:
     body_edited_at: datetime | None = None  # ``lastEditedAt``: when the description was last edited
     review_decision: str | None = None
     archived: bool = False
+    dismissals: tuple[ReviewDismissal, ...] = ()  # ``ReviewDismissedEvent``s from the timeline
+    contributors: tuple[Contributor, ...] = ()  # from the PR's commits (``Commit.authors``, ``committer``)
 
     @property
     def key(self) -> tuple[str, int, str]:
@@ -183,6 +210,8 @@ class Evaluation:
     exempt_reason: str | None = None
     #: Reviews submitted after the merge: evidence (a retroactive approval), never part of the verdict.
     post_merge_reviews: tuple[Review, ...] = ()
+    #: Reviews dismissed after the merge: they kept their state for the verdict; listed as evidence.
+    post_merge_dismissals: tuple[ReviewDismissal, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

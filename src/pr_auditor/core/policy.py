@@ -69,6 +69,7 @@ class RepoPolicy:
     ticket_pattern: TicketPattern | None = None
     branches: tuple[str, ...] | None = None  # None: the repository's default branch only
     exempt_pushers: tuple[str, ...] = ()  # committers whose direct pushes are exempt (a release bot)
+    allow_contributor_approvals: bool = False  # count approvals by people who wrote commits of the PR
 
     def branch_in_scope(self, base: str, default_branch: str) -> bool:
         if self.branches is None:
@@ -169,6 +170,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "ticket_pattern": _pattern,
     "branches": _branches,
     "exempt_pushers": _names,
+    "allow_contributor_approvals": _bool,
 }
 assert set(_CHECKS) == {f.name for f in fields(RepoPolicy)}
 
@@ -269,6 +271,7 @@ def _canonical(policy: RepoPolicy) -> dict[str, Any]:
         "branches": list(policy.branches) if policy.branches is not None else None,
         # only when set, so that adding the key did not change the version of existing policies
         **({"exempt_pushers": sorted(p.casefold() for p in policy.exempt_pushers)} if policy.exempt_pushers else {}),
+        **({"allow_contributor_approvals": True} if policy.allow_contributor_approvals else {}),
     }
 
 
@@ -322,7 +325,7 @@ def relaxes(key: str, old: Any, new: Any) -> bool:
         return False
     if key == "required_approvals" and isinstance(old, int) and isinstance(new, int):
         return new < old
-    if key in {"count_stale_approvals", "bot_approvals_count"}:
+    if key in {"count_stale_approvals", "bot_approvals_count", "allow_contributor_approvals"}:
         return bool(new) and not old
     if key in {"exempt_authors", "exempt_pushers"}:
         return bool(set(new or ()) - set(old or ()))

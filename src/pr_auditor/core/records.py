@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from pr_auditor.core.errors import describe
-from pr_auditor.core.model import Evaluation, Review, Verdict, ViolationCode, Window, iso
+from pr_auditor.core.model import Evaluation, Review, ReviewDismissal, Verdict, ViolationCode, Window, iso
 
 SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
@@ -81,6 +81,7 @@ def pull_request_record(evaluation: Evaluation, *, window: Window, run_id: str) 
         "window": window.as_dict(),
         "run_id": run_id,
         "post_merge_reviews": [post_merge_review(r) for r in evaluation.post_merge_reviews],
+        "post_merge_dismissals": [post_merge_dismissal(d) for d in evaluation.post_merge_dismissals],
         "message": message(evaluation),
     }
     if evaluation.emergency is not None:
@@ -102,6 +103,17 @@ def post_merge_review(review: Review) -> dict[str, Any]:
         "login": review.author.login if review.author else None,
         "state": review.state.value,
         "submitted_at": iso(review.submitted_at) if review.submitted_at else None,
+    }
+
+
+def post_merge_dismissal(dismissal: ReviewDismissal) -> dict[str, Any]:
+    """A review dismissed after the merge, as evidence: whose review, its state at merge (which the verdict
+    kept), when it was dismissed and by whom (``null``: a deleted account)."""
+    return {
+        "login": dismissal.reviewer.login if dismissal.reviewer else None,
+        "previous_state": dismissal.previous_state.value,
+        "dismissed_at": iso(dismissal.at),
+        "dismissed_by": dismissal.actor.login if dismissal.actor else None,
     }
 
 

@@ -11,7 +11,17 @@ from datetime import datetime
 from typing import Any
 
 from pr_auditor.core.errors import MalformedAnswerError
-from pr_auditor.core.model import Actor, BodyEdit, LabelEvent, PullRequest, Review, ReviewState, TitleRename
+from pr_auditor.core.model import (
+    Actor,
+    BodyEdit,
+    Contributor,
+    LabelEvent,
+    PullRequest,
+    Review,
+    ReviewDismissal,
+    ReviewState,
+    TitleRename,
+)
 
 
 def snapshot(node: Mapping[str, Any]) -> PullRequest:
@@ -43,6 +53,10 @@ def snapshot(node: Mapping[str, Any]) -> PullRequest:
         body_edited_at=timestamp(node["lastEditedAt"]) if node.get("lastEditedAt") else None,
         review_decision=node.get("reviewDecision"),
         archived=bool(repo.get("isArchived")),
+        dismissals=tuple(
+            dismissal(e) for e in nodes(node, "timelineItems") if e.get("__typename") == "ReviewDismissedEvent"
+        ),
+        contributors=contributors(node),
     )
 
 
@@ -56,12 +70,16 @@ def actor(node: Mapping[str, Any] | None) -> Actor | None:
     return Actor.of(str(node["login"]), is_bot=node.get("__typename") == "Bot")
 
 
-def review(node: Mapping[str, Any]) -> Review:
-    state = str(required(node, "state"))
+def review_state(node: Mapping[str, Any], name: str) -> ReviewState:
+    state = str(required(node, name))
     try:
-        parsed = ReviewState(state)
+        return ReviewState(state)
     except ValueError:
-        raise MalformedAnswerError(f"malformed review in GitHub's answer: unknown state {state!r}") from None
+        raise MalformedAnswerError(f"malformed review in GitHub's answer: unknown {name} {state!r}") from None
+
+
+def review(node: Mapping[str, Any]) -> Review:
+    parsed = review_state(node, "state")
     submitted = node.get("submittedAt")
     return Review(
         author=actor(node.get("author")),
@@ -69,7 +87,38 @@ def review(node: Mapping[str, Any]) -> Review:
         submitted_at=timestamp(submitted) if submitted else None,
         commit_oid=(node.get("commit") or {}).get("oid"),
         author_can_push=bool(node.get("authorCanPushToRepository")),
+        id=str(node["id"]) if node.get("id") else None,
     )
+
+
+def dismissal(node: Mapping[str, Any]) -> ReviewDismissal:
+    """A ``ReviewDismissedEvent``; its ``review`` is null when GitHub no longer has the review."""
+    dismissed = node.get("review") or {}
+    return ReviewDismissal(
+        review_id=str(dismissed["id"]) if dismissed.get("id") else None,
+        reviewer=actor(dismissed.get("author")),
+        previous_state=review_state(node, "previousReviewState"),
+        at=timestamp(required(node, "createdAt")),
+        actor=actor(node.get("actor")),
+    )
+
+
+def contributors(node: Mapping[str, Any]) -> tuple[Contributor, ...]:
+    """The accounts GitHub linked to the PR's commits: each ``Commit.authors`` entry (the git author first,
+    then the ``Co-authored-by`` trailers) and the committer. Identities GitHub could not link to an account
+    (``user: null``) cannot be compared with a reviewer's login and are left out."""
+    found: list[Contributor] = []
+    for entry in nodes(node, "commits") if "commits" in node else ():
+        commit = required(entry, "commit")
+        oid = str(required(commit, "oid"))
+        for index, author in enumerate(nodes(commit, "authors")):
+            login = (author.get("user") or {}).get("login")
+            if login:
+                found.append(Contributor(str(login), "author" if index == 0 else "co-author", oid))
+        login = ((commit.get("committer") or {}).get("user") or {}).get("login")
+        if login:
+            found.append(Contributor(str(login), "committer", oid))
+    return tuple(found)
 
 
 def label_event(node: Mapping[str, Any]) -> LabelEvent:

@@ -1,8 +1,9 @@
 """GraphQL documents sent to GitHub. Contract tests validate each against GitHub's published schema.
 
-One search page carries 100 merged PRs with their reviews, labels and label/rename timeline (GitHub allows
-at most 100 per connection and 500,000 nodes per call: 100 x (100 + 100 + 100) is far below). By GitHub's
-published cost formula a page costs about 4 points of the 5,000 an hour a token has.
+One search page carries 100 merged PRs with their reviews, labels, timeline (labels, renames, dismissals) and
+first commits with their authors (GitHub allows at most 100 per connection and 500,000 nodes per call:
+100 x (100 + 100 + 100 + 20 + 20 x 100) = 232,000 is below). By GitHub's published cost formula a page costs
+about 24 points of the 5,000 an hour a token has, 20 of them for the commits' authors (see ``_PR_COMMIT``).
 
 The description's edit history (``userContentEdits``; each entry holds the whole text of a revision, up to
 64 KB) is not selected in the search: the page selects ``lastEditedAt``, and only PRs whose description was
@@ -16,6 +17,7 @@ _ACTOR = "__typename login"
 
 _REVIEW = f"""
 fragment AuditReview on PullRequestReview {{
+  id
   author {{ {_ACTOR} }}
   state
   submittedAt
@@ -30,9 +32,29 @@ fragment AuditTimelineItem on PullRequestTimelineItems {{
   ... on LabeledEvent {{ createdAt actor {{ {_ACTOR} }} label {{ name }} }}
   ... on UnlabeledEvent {{ createdAt actor {{ {_ACTOR} }} label {{ name }} }}
   ... on RenamedTitleEvent {{ createdAt previousTitle currentTitle }}
+  ... on ReviewDismissedEvent {{
+    createdAt previousReviewState actor {{ {_ACTOR} }} review {{ id author {{ {_ACTOR} }} }}
+  }}
 }}
 """
-_TIMELINE_TYPES = "[LABELED_EVENT, UNLABELED_EVENT, RENAMED_TITLE_EVENT]"
+_TIMELINE_TYPES = "[LABELED_EVENT, UNLABELED_EVENT, RENAMED_TITLE_EVENT, REVIEW_DISMISSED_EVENT]"
+
+# A PR's commits, each with ``Commit.authors`` (the git author, then the Co-authored-by trailers) and the
+# committer: who wrote part of the change (segregation of duties). ``authors`` is a connection inside a
+# connection, and GitHub prices a query by the connections it must fill (first x first), so the search page
+# reads the first COMMITS_IN_SEARCH commits of each PR (1 + 100 x 4 + 100 x 20 = 2,401 requests, 24 points a
+# page instead of 4) and longer PRs are completed by the follow-ups, 100 commits a page. At most 100
+# authors a commit are read: trailers beyond that are not looked at.
+COMMITS_IN_SEARCH = 20
+_PR_COMMIT = """
+fragment AuditPullRequestCommit on PullRequestCommit {
+  commit {
+    oid
+    authors(first: 100) { nodes { user { login } } }
+    committer { user { login } }
+  }
+}
+"""
 #: Revisions of a description per follow-up page: each can be 64 KB, so pages stay small.
 EDITS_PAGE = 20
 
@@ -58,6 +80,9 @@ fragment AuditPullRequest on PullRequest {{
   timelineItems(first: 100, itemTypes: {_TIMELINE_TYPES}) {{
     totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...AuditTimelineItem }}
   }}
+  commits(first: {COMMITS_IN_SEARCH}) {{
+    totalCount pageInfo {{ hasNextPage endCursor }} nodes {{ ...AuditPullRequestCommit }}
+  }}
 }}
 """
 
@@ -75,6 +100,7 @@ query AuditSearch($query: String!, $first: Int!, $after: String) {
     + _PULL_REQUEST
     + _REVIEW
     + _TIMELINE_ITEM
+    + _PR_COMMIT
 )
 
 _FOLLOW_UP_SELECTIONS = {
@@ -87,6 +113,7 @@ _FOLLOW_UP_SELECTIONS = {
     ),
     # newest first; the first page too is read as a follow-up (cursor null), for PRs edited after the merge
     "userContentEdits": (f"userContentEdits(first: {EDITS_PAGE}, after: $a{{i}})", "nodes {{ editedAt diff }}", ""),
+    "commits": ("commits(first: 100, after: $a{i})", "nodes {{ ...AuditPullRequestCommit }}", _PR_COMMIT),
 }
 FOLLOW_UP_CONNECTIONS = tuple(_FOLLOW_UP_SELECTIONS)
 
