@@ -13,6 +13,8 @@ Hand-made states::
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -149,6 +151,9 @@ def dismissed(spec: ReviewSpec, at: datetime, by: str | User | None = ADMIN) -> 
     return replace(spec, state="DISMISSED", dismissed=(_as_utc(at), spec.state, by))
 
 
+_COMMITS = itertools.count()  # every commit made by pr_commit gets its own oid
+
+
 def pr_commit(
     state: GitHubState,
     author: str | User | None,
@@ -167,7 +172,8 @@ def pr_commit(
         name = linked.login if linked is not None else str(co)
         trailers.append(CoAuthor(name, f"{name}@example.com", linked))
     message = "Change\n\n" + "".join(f"Co-authored-by: {t.name} <{t.email}>\n" for t in trailers)
-    oid = f"{stable_id('commit', who.login if who else None, str(co_authors), at.isoformat(), len(state.prs)):040x}"
+    seed = f"{who.login if who else None}/{co_authors}/{at.isoformat()}/{next(_COMMITS)}"
+    oid = hashlib.sha1(seed.encode(), usedforsecurity=False).hexdigest()  # an object id, as git makes one
     by = user(state, committer) if committer is not None else who
     return GitCommit(oid, [], message, who, by, _as_utc(at), _as_utc(at), co_authors=trailers)
 

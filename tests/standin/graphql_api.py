@@ -875,7 +875,9 @@ def root_value(ctx: Ctx) -> dict[str, Any]:
     def visible(owner: str) -> bool:
         return ctx.visible_orgs is None or owner.lower() in ctx.visible_orgs
 
-    def organization(_info: Info, login: str, **_: Any) -> dict[str, Any]:
+    def organization(_info: Info, login: str, **_: Any) -> dict[str, Any] | None:
+        if login.lower() in {org.lower() for org in state.null_orgs}:
+            return None
         repos = state.org_repos(login)
         if repos is None or not visible(login):
             raise GitHubError("NOT_FOUND", f"Could not resolve to an Organization with the login of '{login}'.")

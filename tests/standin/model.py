@@ -479,6 +479,9 @@ class GitHubState:
     #: False: the token may not read branch protection or ruleset bypass actors (no admin rights / no
     #: "Administration: read" for an App): ``viewerCanAdminister`` false, ``branchProtectionRule`` null
     protection_readable: bool = True
+    #: organisations GraphQL answers as ``null`` with no error entry (the schema types ``organization`` as
+    #: nullable; GitHub usually adds a NOT_FOUND or FORBIDDEN error, a client must not rely on it)
+    null_orgs: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
