@@ -319,7 +319,7 @@ def policy_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[dict[
 
 def relaxes(key: str, old: Any, new: Any) -> bool:
     """Does changing ``key`` from ``old`` to ``new`` let more changes pass? Fewer required approvals,
-    stale or bot approvals counted, more exempt authors or pushers, fewer emergency labels. A changed
+    stale, bot or contributors' approvals counted, more exempt authors or pushers, fewer emergency labels. A changed
     ticket pattern or branch scope cannot be judged by its text, so it counts as relaxing: ops look."""
     if old == new:
         return False

@@ -43,7 +43,7 @@ _TIMELINE_TYPES = "[LABELED_EVENT, UNLABELED_EVENT, RENAMED_TITLE_EVENT, REVIEW_
 # committer: who wrote part of the change (segregation of duties). ``authors`` is a connection inside a
 # connection, and GitHub prices a query by the connections it must fill (first x first), so the search page
 # reads the first COMMITS_IN_SEARCH commits of each PR (1 + 100 x 4 + 100 x 20 = 2,401 requests, 24 points a
-# page instead of 4) and longer PRs are completed by the follow-ups, 100 commits a page. At most 100
+# page instead of 3) and longer PRs are completed by the follow-ups, 100 commits a page. At most 100
 # authors a commit are read: trailers beyond that are not looked at.
 COMMITS_IN_SEARCH = 20
 _PR_COMMIT = """
