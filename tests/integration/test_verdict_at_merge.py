@@ -1,5 +1,5 @@
 """The verdict as of the merge, through GitHub's GraphQL (the stand-in, real HTTP): reviews given after the
-merge, titles renamed and descriptions edited after the merge do not change the verdict.
+merge, reviews dismissed, titles renamed and descriptions edited after the merge do not change the verdict.
 
 Given a PR merged at MERGED whose history continues afterwards (reviews, renames, edits, as GitHub allows),
 When the adapter reads it and the rules judge it, Then the verdict is what was true at the merge, and the
@@ -22,7 +22,7 @@ from pr_auditor.core.model import PullRequest, Window
 from pr_auditor.core.policy import policy_from_mapping
 from pr_auditor.github import Connection, open_source
 
-from standin.generate import add_pr, make_state, review
+from standin.generate import add_pr, dismissed, make_state, review
 from standin.model import GitHubState
 from standin.model import PullRequest as StandInPR
 from standin.server import StandIn
@@ -94,6 +94,19 @@ CASES = [
     Case(
         "change-request-raised-only-after-the-merge",
         [review("bob"), review("carol", "CHANGES_REQUESTED", at=minutes(30))],
+        "compliant",
+        approvers=["bob"],
+    ),
+    Case(
+        "change-request-dismissed-after-the-merge",
+        [review("bob"), dismissed(review("carol", "CHANGES_REQUESTED"), minutes(5))],
+        "non_compliant",
+        ["changes_requested"],
+        approvers=["bob"],
+    ),
+    Case(
+        "approval-dismissed-after-the-merge",
+        [dismissed(review("bob"), minutes(30))],
         "compliant",
         approvers=["bob"],
     ),
