@@ -22,7 +22,7 @@ from pr_auditor.core.model import Actor, Contributor, ReviewDismissal, ReviewSta
 from pr_auditor.core.policy import canonical_policy, parse_policy, policy_changes, policy_from_mapping, relaxes
 from pr_auditor.core.records import pull_request_record
 
-from builders import MERGED_AT, after_merge, label_event, pull_request, review, user
+from builders import MERGED_AT, after_merge, label_event, pull_request, review
 
 WINDOW = Window(MERGED_AT - timedelta(hours=12), MERGED_AT + timedelta(hours=12))
 
@@ -329,4 +329,3 @@ def test_a_contributor_is_never_evidence_of_anything_but_a_doubt() -> None:
     assert result.verdict is Verdict.COMPLIANT
     assert result.exempt_reason is None
     assert list(result.approvers) == ["bob"]
-    assert user("alice") == pr.author
