@@ -23,6 +23,7 @@ from typing import Any
 
 from pr_auditor.audit.ports import Document, LedgerEntry, Record
 from pr_auditor.aws.ledger_table import OPEN_INDEX, LedgerTable
+from pr_auditor.aws.run_lease import LeaseTable
 from pr_auditor.aws.state_documents import DocumentsTable
 from pr_auditor.aws.table_client import TableClient
 from pr_auditor.aws.watermark import WatermarkTable
@@ -46,6 +47,7 @@ class StateTable:
         self.ledger = LedgerTable(self.table, ttl=ttl)
         self.documents = DocumentsTable(self.table)
         self.checkpoint = WatermarkTable(self.table)
+        self.lease = LeaseTable(self.table)
 
     def watermark(self, scope: str) -> datetime | None:
         return self.checkpoint.watermark(scope)
