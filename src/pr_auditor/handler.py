@@ -33,9 +33,10 @@ from pr_auditor.core.errors import ConfigError, PolicyError
 from pr_auditor.core.messages import Console
 from pr_auditor.core.model import Window, iso
 from pr_auditor.core.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.core.redact import REDACTOR, install_log_guard
 from pr_auditor.evidence.archive import S3Archive
 from pr_auditor.github import branch_readers
-from pr_auditor.github.auth import open_github
+from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials, open_github
 from pr_auditor.settings import (
     Settings,
     credentials_from_secret,
@@ -67,6 +68,8 @@ def json_line(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=True, default=_json_default)
 
 
+# Before any logger writes: no credential reaches a line at any level (botocore's DEBUG bodies included).
+install_log_guard()
 # service name from POWERTOOLS_SERVICE_NAME; json_serializer is Powertools' public hook for the line itself
 logger = Logger(utc=True, json_serializer=json_line)
 # embedded metrics for the dashboard: namespace from POWERTOOLS_METRICS_NAMESPACE, dimension "service"
@@ -143,6 +146,17 @@ def policy_origin(name: str) -> Record:
     }
 
 
+def secret_texts(secret: str | bytes, credentials: Credentials) -> list[str]:
+    """Everything the secret holds that must never be logged: the whole value, the token or the App's key."""
+    raw = secret.decode(errors="replace") if isinstance(secret, bytes) else str(secret)
+    found = [raw]
+    if isinstance(credentials, TokenCredentials):
+        found.append(credentials.token)
+    elif isinstance(credentials, AppCredentials):
+        found.append(credentials.private_key)
+    return found
+
+
 def emit(record: Record) -> None:
     """One log line per record; Powertools writes the keys at the top level of the JSON line."""
     fields = {key: NULL if value is None else value for key, value in record.items() if key != "message"}
@@ -163,7 +177,9 @@ def run_invocation(
     table = state_table(config.state_table, config.dedupe_ttl_days)
     origin = (lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None
     backfill_orgs = (invocation.orgs or ()) if isinstance(invocation, BackfillRun) else ()
-    credentials = credentials_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
+    secret = parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS)
+    credentials = credentials_from_secret(secret)
+    REDACTOR.remember(secret_texts(secret, credentials))
     wanted = require_orgs(backfill_orgs or config.orgs, credentials, name="GITHUB_ORGS")
     source, orgs = open_github(credentials, config.connection, wanted)  # a GitHub App may resolve "*"
     ports = AuditPorts(
