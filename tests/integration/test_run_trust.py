@@ -165,7 +165,10 @@ def test_relax_backfill_restore_records_two_policy_changes_raises_the_alarm_and_
         (parse_policy(POLICY).version, parse_policy(RELAXED).version, True),
         (parse_policy(RELAXED).version, parse_policy(POLICY).version, False),
     ]
-    assert [c["run_id"] for c in changes] == ["attacker-backfill", "scheduled-2"]
+    assert [(c["run_id"], c["in_force_from"]) for c in changes] == [
+        ("attacker-backfill", "2026-11-21T10:20:00Z"),
+        ("scheduled-2", "2026-11-21T11:00:00Z"),
+    ]
     # And the template's metric filter counts both, and the policy-change alarm fires
     values = metric_values(stack.route, ship(stack.route, stack.lines))
     assert values["PolicyChanges"] == 2

@@ -79,6 +79,7 @@ def record_policy_change(
             run_id=run_id,
             revision=revision,
         )
+        record["in_force_from"] = iso(now)  # changes merged from here on are judged under the new version
         if delivery.deliver(record):
             records.append(record)
     history.append({"version": policy.version, "recorded_at": iso(now)})
