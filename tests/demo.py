@@ -47,6 +47,7 @@ def main() -> int:
         aws_environment,
         captured_function_logs,
         deploy,
+        function_clock,
         function_environment,
         metric_values,
         publish_alarm,
@@ -71,7 +72,7 @@ def main() -> int:
         from pr_auditor import handler
 
         emf = io.StringIO()  # the embedded-metric lines Powertools Metrics prints (stdout in Lambda)
-        with captured_function_logs(handler.logger) as lines, redirect_stdout(emf):
+        with captured_function_logs(handler.logger) as lines, redirect_stdout(emf), function_clock(event):
             handler.lambda_handler(event, LambdaContext())
         events = ship(route, lines)
         values = metric_values(route, events)
@@ -95,14 +96,22 @@ def main() -> int:
         [api] = [repo for repo in state.orgs["acme"] if repo.name == "api"]
         [pushed] = push(state, api, author="olivia-admin", at=now - timedelta(days=30))
         later = event | {"time": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        with captured_function_logs(handler.logger) as second_lines, redirect_stdout(io.StringIO()):
+        with (
+            captured_function_logs(handler.logger) as second_lines,
+            redirect_stdout(io.StringIO()),
+            function_clock(later),
+        ):
             handler.lambda_handler(later, LambdaContext(aws_request_id="demo-request-0002"))
         second = [json.loads(line) for line in ship(route, second_lines)]
         second_messages = read_queue(route)
         # A quiet third run closes the hour in which the second one detected the push, so the evidence
         # chain covers the whole period the auditor asks about below.
         third = event | {"time": (now + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")}
-        with captured_function_logs(handler.logger) as third_lines, redirect_stdout(io.StringIO()):
+        with (
+            captured_function_logs(handler.logger) as third_lines,
+            redirect_stdout(io.StringIO()),
+            function_clock(third),
+        ):
             handler.lambda_handler(third, LambdaContext(aws_request_id="demo-request-0003"))
         ship(route, third_lines)
         read_queue(route)

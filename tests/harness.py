@@ -248,6 +248,25 @@ def scheduled_event(at: datetime, *, event_id: str = "scheduled") -> dict[str, A
     return event
 
 
+@contextmanager
+def function_clock(event: dict[str, Any]) -> Iterator[None]:
+    """The function's own clock reads the moment EventBridge fired ``event`` (a scheduled event: its
+    ``time``), as it would in Lambda; the handler takes every time it writes from that clock. A test that set
+    the clock itself (``monkeypatch.setattr(handler, "wall_clock", ...)``) keeps its own."""
+    from pr_auditor import handler
+
+    previous = handler.wall_clock
+    if event.get("detail-type") != "Scheduled Event" or previous.__name__ != "wall_clock":
+        yield
+        return
+    fired = datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+    handler.wall_clock = lambda: fired  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        handler.wall_clock = previous  # type: ignore[assignment]
+
+
 def create_state_table(properties: dict[str, Any], name: str) -> str:
     """The template's state table (key schema, indexes, billing, TTL attribute taken from its properties)."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)

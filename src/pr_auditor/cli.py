@@ -29,6 +29,7 @@ from pr_auditor.core.errors import AuditError, ConfigError, PolicyError
 from pr_auditor.core.model import Window, iso
 from pr_auditor.core.parse import make_window
 from pr_auditor.core.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.core.redact import install_log_guard
 from pr_auditor.evidence import verify
 from pr_auditor.evidence.report import command as report_command
 from pr_auditor.github import GitHubSource, branch_readers
@@ -302,6 +303,7 @@ def _progress_to_stderr(quiet: bool) -> logging.Handler:
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    install_log_guard()  # no credential in any log line, even with botocore or PyGithub at DEBUG
     try:
         args = build_parser().parse_args(argv)
         progress = _progress_to_stderr(args.quiet)

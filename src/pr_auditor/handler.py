@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pr_auditor.audit.invocation import BackfillRun, ScheduledRun, parse_event
+from pr_auditor.audit.one_run import one_run_at_a_time
 from pr_auditor.audit.ports import NoArchive, NoNotifier, Record
 from pr_auditor.audit.runs import (
     AuditFailedError,
@@ -32,10 +33,17 @@ from pr_auditor.core.errors import ConfigError, PolicyError
 from pr_auditor.core.messages import Console
 from pr_auditor.core.model import Window, iso
 from pr_auditor.core.policy import DEFAULT_POLICY, Policy, parse_policy
+from pr_auditor.core.redact import REDACTOR, install_log_guard
 from pr_auditor.evidence.archive import S3Archive
 from pr_auditor.github import branch_readers
-from pr_auditor.github.auth import open_github
-from pr_auditor.settings import Settings, credentials_from_secret, require_orgs, settings_from_env
+from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials, open_github
+from pr_auditor.settings import (
+    Settings,
+    credentials_from_secret,
+    require_orgs,
+    setting_error,
+    settings_from_env,
+)
 
 
 class _Null:
@@ -60,6 +68,8 @@ def json_line(document: dict[str, Any]) -> str:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=True, default=_json_default)
 
 
+# Before any logger writes: no credential reaches a line at any level (botocore's DEBUG bodies included).
+install_log_guard()
 # service name from POWERTOOLS_SERVICE_NAME; json_serializer is Powertools' public hook for the line itself
 logger = Logger(utc=True, json_serializer=json_line)
 # embedded metrics for the dashboard: namespace from POWERTOOLS_METRICS_NAMESPACE, dimension "service"
@@ -75,10 +85,13 @@ def settings() -> Settings:
     config = settings_from_env(os.environ)
     if config.state_table is None:
         raise ConfigError("STATE_TABLE: required (the DynamoDB table holding the watermark and the ledger)")
-    # read with the rest of the environment, not at import (the dashboard expects these two)
+    return config
+
+
+def metric_names() -> None:
+    """Read with the rest of the environment, not at import (the dashboard expects these two)."""
     metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "PrAuditor"
     metrics.service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "pr-auditor"
-    return config
 
 
 @cache
@@ -133,6 +146,17 @@ def policy_origin(name: str) -> Record:
     }
 
 
+def secret_texts(secret: str | bytes, credentials: Credentials) -> list[str]:
+    """Everything the secret holds that must never be logged: the whole value, the token or the App's key."""
+    raw = secret.decode(errors="replace") if isinstance(secret, bytes) else str(secret)
+    found = [raw]
+    if isinstance(credentials, TokenCredentials):
+        found.append(credentials.token)
+    elif isinstance(credentials, AppCredentials):
+        found.append(credentials.private_key)
+    return found
+
+
 def emit(record: Record) -> None:
     """One log line per record; Powertools writes the keys at the top level of the JSON line."""
     fields = {key: NULL if value is None else value for key, value in record.items() if key != "message"}
@@ -144,12 +168,18 @@ def emit(record: Record) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Seconds if name in SECONDS else MetricUnit.Count, value=value)
 
 
-def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, context: LambdaContext) -> ChunkedRun:
-    """Wire the adapters and run the scheduled catch-up or the backfill."""
+def run_invocation(
+    invocation: ScheduledRun | BackfillRun, config: Settings, context: LambdaContext, *, now: datetime
+) -> ChunkedRun:
+    """Wire the adapters and run the scheduled catch-up or the backfill. ``now`` is the function's clock at
+    the start of the invocation: the scheduled window ends there, whatever time the event names."""
     assert config.state_table is not None
     table = state_table(config.state_table, config.dedupe_ttl_days)
+    origin = (lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None
     backfill_orgs = (invocation.orgs or ()) if isinstance(invocation, BackfillRun) else ()
-    credentials = credentials_from_secret(parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS))
+    secret = parameters.get_secret(config.token_secret, max_age=CACHE_SECONDS)
+    credentials = credentials_from_secret(secret)
+    REDACTOR.remember(secret_texts(secret, credentials))
     wanted = require_orgs(backfill_orgs or config.orgs, credentials, name="GITHUB_ORGS")
     source, orgs = open_github(credentials, config.connection, wanted)  # a GitHub App may resolve "*"
     ports = AuditPorts(
@@ -178,18 +208,20 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
             run_id=context.aws_request_id,
             has_time=has_time,
             ports=ports,
+            state=StateDocuments(table),
+            policy_origin=origin,
         )
     else:
         run = run_scheduled(
             orgs,
-            now=invocation.now,
-            schedule=config.schedule(invocation.now),
+            now=now,
+            schedule=config.schedule(now),
             checkpoint=table,
             run_id=context.aws_request_id,
             has_time=has_time,
             ports=ports,
             state=StateDocuments(table),
-            policy_origin=(lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None,
+            policy_origin=origin,
         )
     return run
 
@@ -197,24 +229,43 @@ def run_invocation(invocation: ScheduledRun | BackfillRun, config: Settings, con
 @metrics.log_metrics  # flushed even when the run fails, so RunsFailed is published
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> Record:
-    config = settings()
+    metric_names()
+    now = wall_clock()  # every time the run writes comes from here, never from the event
     try:
-        invocation = parse_event(event, now=wall_clock(), backfill_max_days=config.backfill_max_days)
+        config = settings()
     except ConfigError as exc:
-        # Rejected before any work: nothing is audited, nothing is recorded, the invocation fails.
-        logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
-        raise
+        # A bad setting still leaves a line: the failed summary names the variable, never its value.
+        named = setting_error(exc)
+        emit(failed_run_summary((), Window(now - timedelta(hours=1), now), context.aws_request_id, None, named))
+        raise named from None
+    window = Window(now - timedelta(minutes=config.schedule_minutes), now)
     try:
-        run = run_invocation(invocation, config, context)
+        invocation = parse_event(event, now=now, backfill_max_days=config.backfill_max_days)
+    except ConfigError as exc:
+        # Rejected before any work: nothing is audited, nothing is recorded but the rejection itself.
+        logger.error(f"rejected event: {exc}", extra={"kind": "event_rejected"})
+        emit(failed_run_summary(config.orgs, window, context.aws_request_id, None, exc))
+        raise
+    if isinstance(invocation, BackfillRun):
+        window = invocation.window
+    orgs = (invocation.orgs if isinstance(invocation, BackfillRun) else None) or config.orgs
+    try:
+        with one_run_at_a_time(
+            state_table(str(config.state_table), config.dedupe_ttl_days).lease,
+            run_id=context.aws_request_id,
+            now=wall_clock,
+            until=now + timedelta(milliseconds=context.get_remaining_time_in_millis()),
+            orgs=orgs,
+            window=window,
+            emit=emit,
+        ) as skipped:
+            if skipped is not None:
+                return {"status": "skipped", "held_by": skipped["held_by"]}
+            run = run_invocation(invocation, config, context, now=now)
     except (AuditFailedError, AuditRejectedError):
         raise  # its failed run_summary is written
     except Exception as exc:
-        # Failed before any chunk (the secret, the policy, the state table): still one failed summary.
-        window = (
-            invocation.window
-            if isinstance(invocation, BackfillRun)
-            else Window(invocation.now - timedelta(minutes=config.schedule_minutes), invocation.now)
-        )
+        # Failed before any chunk (the lease, the secret, the policy, the state table): still one failed summary.
         emit(failed_run_summary(config.orgs, window, context.aws_request_id, None, exc))
         raise
     if run.pending:

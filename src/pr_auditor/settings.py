@@ -225,3 +225,15 @@ def credentials_from_env(env: Mapping[str, str]) -> Credentials:
         except OSError as exc:
             raise ConfigError(f"GITHUB_APP_PRIVATE_KEY_FILE: cannot read {path} ({exc.strerror})") from None
     return app_credentials(app_id, key, env.get("GITHUB_APP_INSTALLATION_ID"), source="environment")
+
+
+_VARIABLE = re.compile(r"^([A-Z][A-Z0-9_]*):")
+
+
+def setting_error(exc: ConfigError) -> ConfigError:
+    """The error of a bad setting as a line may carry it: the variable's name, never its value (an
+    environment variable may hold what an operator pasted by mistake). Every settings error starts with
+    the variable's name."""
+    found = _VARIABLE.match(str(exc))
+    name = found.group(1) if found else "the function's environment"
+    return ConfigError(f"{name}: invalid setting (its value is not shown; see the function's configuration)")

@@ -13,7 +13,7 @@ import re
 import shlex
 import tomllib
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -986,7 +986,10 @@ def test_given_the_sample_events_when_read_then_they_are_a_scheduled_event_and_a
 def test_given_a_sample_event_when_the_handler_parses_it_then_it_is_accepted(name: str) -> None:
     invocation = pytest.importorskip("pr_auditor.audit.invocation")
     event = json.loads((ROOT / "events" / name).read_text(encoding="utf-8"))
-    parsed = invocation.parse_event(event, now=datetime(2026, 11, 30, tzinfo=UTC))  # a clock after the samples
+    # a clock after the samples (a scheduled event: a minute after it fired, inside EventBridge's retry window)
+    fired = datetime.fromisoformat(event["time"]) if "time" in event else datetime(2026, 11, 29, 23, 59, tzinfo=UTC)
+    now = fired + timedelta(minutes=1)
+    parsed = invocation.parse_event(event, now=now)
     if name == "backfill.json":
         assert parsed.window.since < parsed.window.until
         assert parsed.orgs == ("acme",)

@@ -19,7 +19,7 @@ import pytest
 from pr_auditor import handler
 from pr_auditor.cli import main
 
-from harness import LambdaContext, captured_function_logs, deployed_function, scheduled_event
+from harness import LambdaContext, captured_function_logs, deployed_function, function_clock, scheduled_event
 from standin.generate import add_pr, make_state, review
 from standin.model import GitHubState
 from standin.server import StandIn
@@ -80,7 +80,7 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_every_lambda_line_is_ascii_and_the_hostile_title_is_one_record(deployed: None) -> None:
-    with captured_function_logs(handler.logger) as lines:
+    with captured_function_logs(handler.logger) as lines, function_clock(SCHEDULED):
         handler.lambda_handler(SCHEDULED, LambdaContext())
     records = assert_clean("\n".join(lines) + "\n")
     prs = {r["number"]: r for r in records if r.get("kind") == "pull_request"}

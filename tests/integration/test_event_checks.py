@@ -1,9 +1,11 @@
 """A hand-made event is checked before any work (the real handler, the GitHub stand-in, moto).
 
 Given a deployed stack, When its function is invoked with a scheduled event dated in the future (or a
-backfill reaching into the future, or one longer than BACKFILL_MAX_DAYS), Then the invocation fails with one
-``event_rejected`` line, and nothing changes: no request to GitHub, no record, no watermark, no ledger entry.
-An event replayed from an EventBridge archive is audited like any scheduled one.
+backfill reaching into the future, or one longer than BACKFILL_MAX_DAYS), or dated more than EventBridge's
+24-hour retry window in the past, Then the invocation fails with one ``event_rejected`` line and a failed
+``run_summary`` (so the failure alarm sees it), and nothing changes: no request to GitHub, no record, no
+watermark, no ledger entry. An event replayed from an EventBridge archive is audited like any scheduled one,
+up to the function's own clock.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ def table_items(route: AwsRoute) -> list[dict[str, Any]]:
             "scheduled event: time 9999-12-31T23:59:59Z is more than 5 minutes",
         ),
         ({**SCHEDULED, "time": "2026-11-21T11:00:00Z"}, "past the function's clock (2026-11-21T10:00:20Z)"),
+        ({**SCHEDULED, "time": "2025-01-01T00:00:00Z"}, "more than 24 hours before the function's clock"),
+        ({**SCHEDULED, "time": "2026-11-20T10:00:19Z"}, "EventBridge retries a scheduled event for 24 hours"),
         ({"action": "backfill", "since": "2026-11-01", "until": "2026-12-01"}, "backfill event: until"),
         ({"action": "backfill", "since": "2020-01-01", "until": "2026-11-01"}, "spans more than 400 days"),
         ({"action": "backfill", "since": "2026-11-01", "until": "2026-11-02", "orgs": ["ev il"]}, "orgs: 'ev il'"),
@@ -68,6 +72,8 @@ def table_items(route: AwsRoute) -> list[dict[str, Any]]:
     ids=[
         "scheduled-year-9999",
         "scheduled-an-hour-ahead",
+        "scheduled-past-dated",
+        "scheduled-a-day-and-a-second-old",
         "backfill-into-the-future",
         "backfill-too-long",
         "backfill-bad-org",
@@ -79,7 +85,10 @@ def test_a_hostile_event_is_rejected_and_changes_nothing(
     state, route = stack
     logged, error = invoke(event)
     assert isinstance(error, ConfigError) and reason in str(error)
-    assert [(r["kind"], r["level"]) for r in logged] == [("event_rejected", "ERROR")]
+    assert [(r["kind"], r["level"]) for r in logged] == [("event_rejected", "ERROR"), ("run_summary", "ERROR")]
+    summary = logged[-1]
+    assert summary["status"] == "failed" and reason in summary["error"]["message"]
+    assert summary["window"]["until"] == "2026-11-21T10:00:20Z"  # the function's clock, not the event's
     assert state.count() == 0
     assert table_items(route) == []
 

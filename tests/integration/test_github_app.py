@@ -27,7 +27,14 @@ from pr_auditor.github.auth import AppCredentials, open_github
 from pr_auditor.github.transport import Connection
 from pr_auditor.settings import credentials_from_secret
 
-from harness import LambdaContext, aws_environment, captured_function_logs, deploy, function_environment
+from harness import (
+    LambdaContext,
+    aws_environment,
+    captured_function_logs,
+    deploy,
+    function_clock,
+    function_environment,
+)
 from standin.apps import App
 from standin.generate import add_pr, make_state, review
 from standin.model import GitHubState, Repository
@@ -213,9 +220,10 @@ def test_the_lambda_reads_an_app_from_its_secret_and_audits_every_installation(
         handler.settings.cache_clear()
         handler.state_table.cache_clear()
         try:
-            with captured_function_logs(handler.logger) as lines:
-                event = json.loads((Path(__file__).parents[2] / "events" / "scheduled.json").read_text())
-                result = handler.lambda_handler(event | {"time": "2026-11-21T00:00:00Z"}, LambdaContext())
+            event = json.loads((Path(__file__).parents[2] / "events" / "scheduled.json").read_text())
+            event |= {"time": "2026-11-21T00:00:00Z"}
+            with captured_function_logs(handler.logger) as lines, function_clock(event):
+                result = handler.lambda_handler(event, LambdaContext())
         finally:
             handler.settings.cache_clear()
             handler.state_table.cache_clear()

@@ -13,7 +13,7 @@ import pytest
 from pr_auditor import handler
 from pr_auditor.aws.metrics import NAMES, record_metrics
 
-from harness import LambdaContext, captured_function_logs, deployed_function, scheduled_event
+from harness import LambdaContext, captured_function_logs, deployed_function, function_clock, scheduled_event
 from standin.generate import add_pr, make_state, review
 from standin.model import Fault, GitHubState
 
@@ -66,7 +66,7 @@ def metric_values(documents: list[dict[str, Any]]) -> dict[str, float]:
 
 def invoke(capsys: pytest.CaptureFixture[str]) -> tuple[list[dict[str, Any]], BaseException | None]:
     capsys.readouterr()
-    with captured_function_logs(handler.logger):
+    with captured_function_logs(handler.logger), function_clock(SCHEDULED):
         try:
             handler.lambda_handler(SCHEDULED, LambdaContext())
             error = None

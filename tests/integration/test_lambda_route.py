@@ -27,6 +27,7 @@ from harness import (
     alarms_in_alarm,
     captured_function_logs,
     deployed_function,
+    function_clock,
     metric_values,
     publish_alarm,
     read_queue,
@@ -57,7 +58,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[GitHubState, Any]]:
 
 
 def invoke(event: dict[str, Any]) -> tuple[Any, list[str], BaseException | None]:
-    with captured_function_logs(handler.logger) as lines:
+    with captured_function_logs(handler.logger) as lines, function_clock(event):
         try:
             result, error = handler.lambda_handler(event, LambdaContext()), None
         except Exception as exc:  # the Lambda runtime would record it as a function error
@@ -197,7 +198,7 @@ def test_a_malformed_event_is_rejected_before_any_github_request(world: tuple[Gi
     _, lines, error = invoke({"action": "backfill", "since": "2026-11-02", "until": "2026-11-01"})
     assert isinstance(error, ConfigError)
     assert state.count() == 0
-    assert [json.loads(line)["kind"] for line in lines] == ["event_rejected"]
+    assert [json.loads(line)["kind"] for line in lines] == ["event_rejected", "run_summary"]
 
 
 def test_a_backfill_event_audits_its_own_window(world: tuple[GitHubState, Any]) -> None:

@@ -123,3 +123,21 @@ def test_an_unreachable_table_is_a_state_error_not_a_crash(table: StateTable) ->
     missing = StateTable("no-such-table", client=boto3.client("dynamodb", region_name=REGION))
     with pytest.raises(StateError, match="no-such-table: put_item failed"):
         missing.claim(record(*KEY), notify=False, now=NOW)
+
+
+def test_the_run_lease_is_one_conditional_item_that_lapses_at_its_expiry(table: StateTable) -> None:
+    from pr_auditor.audit.ports import LeaseHolder
+
+    lease, until = table.lease, NOW + timedelta(minutes=15)
+    # Given a run holding the lease: another is refused and told who holds it until when
+    assert lease.acquire("run-1", now=NOW, until=until) is None
+    assert lease.acquire("run-2", now=NOW + timedelta(minutes=1), until=until) == LeaseHolder("run-1", until)
+    # A retry of the holder (Lambda retries with the same request id) keeps it
+    assert lease.acquire("run-1", now=NOW + timedelta(minutes=2), until=until) is None
+    # Released by another run: nothing happens; released by its holder: free at once
+    lease.release("run-2", now=NOW + timedelta(minutes=3))
+    assert lease.acquire("run-2", now=NOW + timedelta(minutes=3), until=until) == LeaseHolder("run-1", until)
+    lease.release("run-1", now=NOW + timedelta(minutes=4))
+    assert lease.acquire("run-2", now=NOW + timedelta(minutes=4), until=until) is None
+    # Never released (the run crashed): free once its expiry has passed
+    assert lease.acquire("run-3", now=until, until=until + timedelta(minutes=15)) is None

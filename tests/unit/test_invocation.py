@@ -124,3 +124,10 @@ def test_the_backfill_span_is_configurable() -> None:
 def test_event_orgs_and_github_orgs_follow_the_same_rules() -> None:
     assert parse_orgs(["acme,beta", "acme"], name="x") == ("acme", "beta")
     assert parse_orgs("acme, beta", name="x") == ("acme", "beta")
+
+
+def test_a_scheduled_event_a_day_old_is_accepted_and_a_second_more_is_rejected() -> None:
+    day_old = NOW - timedelta(hours=24)
+    assert parse_event(scheduled(time=day_old.strftime("%Y-%m-%dT%H:%M:%SZ")), now=NOW) == ScheduledRun(day_old)
+    with pytest.raises(ConfigError, match=r"more than 24 hours before the function's clock"):
+        parse_event(scheduled(time=(day_old - timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")), now=NOW)

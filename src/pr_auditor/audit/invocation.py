@@ -2,7 +2,10 @@
 
 Anyone who may invoke the function or put events on its bus can hand it an event, so every event is checked
 before any work: a scheduled ``time`` past the function's own clock (plus a little skew) is rejected, since
-the watermark must never pass "now"; a backfill window may not reach into the future nor span more than
+the watermark must never pass "now", and so is one older than EventBridge's retry window (24 hours), which
+no real delivery can be (an event replayed from an EventBridge archive keeps its original ``time``, so a
+replay is exempt: it only starts a run now); the run itself takes every time from the function's clock,
+never from the event; a backfill window may not reach into the future nor span more than
 ``BACKFILL_MAX_DAYS``; event ``orgs`` are checked as ``GITHUB_ORGS`` is. Scheduled events are parsed with
 Powertools' EventBridge model, so an event replayed from an EventBridge archive (``replay-name``) is accepted.
 """
@@ -21,6 +24,10 @@ from pr_auditor.core.parse import make_window, parse_orgs, short, utc
 #: How far an event's time may be ahead of the function's clock (EventBridge delivers scheduled events at,
 #: or a little after, their ``time``; clocks differ by far less than this).
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+#: EventBridge retries a delivery for at most 24 hours (a target's ``MaximumEventAgeInSeconds`` is 86400 at
+#: most: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html), so a scheduled
+#: event older than this was not sent by the schedule.
+MAX_EVENT_AGE = timedelta(hours=24)
 DEFAULT_BACKFILL_MAX_DAYS = 400
 
 _BACKFILL_KEYS = {"action", "since", "until", "orgs"}
@@ -77,6 +84,11 @@ def _scheduled(event: Mapping[str, Any], *, now: datetime) -> ScheduledRun:
             f"scheduled event: time {iso(moment)} is more than {_minutes(MAX_CLOCK_SKEW)} minutes past the "
             f"function's clock ({iso(now)}); the watermark never passes now"
         )
+    if is_stale(moment, now) and not parsed.replay_name:
+        raise ConfigError(
+            f"scheduled event: time {iso(moment)} is more than {_hours(MAX_EVENT_AGE)} hours before the function's "
+            f"clock ({iso(now)}); EventBridge retries a scheduled event for {_hours(MAX_EVENT_AGE)} hours at most"
+        )
     return ScheduledRun(moment)
 
 
@@ -104,6 +116,17 @@ def is_in_the_future(moment: datetime, now: datetime) -> bool:
     event's time and then moves the watermark there; past "now" nothing would be audited until that time.
     Fix: send the event's real time (EventBridge does), or a backfill window that has already ended."""
     return moment - now > MAX_CLOCK_SKEW
+
+
+def is_stale(moment: datetime, now: datetime) -> bool:
+    """Is a scheduled event's ``moment`` older than EventBridge would ever deliver it? Why: a hand-made event
+    dated in the past would otherwise date what the run detects. Fix: let the schedule send its events, and
+    audit a past period with a backfill event (judged under the policy in force back then)."""
+    return now - moment > MAX_EVENT_AGE
+
+
+def _hours(span: timedelta) -> int:
+    return int(span.total_seconds() // 3600)
 
 
 def _minutes(span: timedelta) -> int:

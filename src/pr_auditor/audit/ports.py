@@ -128,6 +128,26 @@ class Checkpoint(Protocol):
     def advance(self, scope: str, until: datetime, *, run_id: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class LeaseHolder:
+    """Who holds the run lease, and until when (it lapses on its own then)."""
+
+    run_id: str
+    until: datetime
+
+
+class RunLease(Protocol):
+    """One run at a time for the whole stack (a conditional write with an expiry in DynamoDB)."""
+
+    def acquire(self, run_id: str, *, now: datetime, until: datetime) -> LeaseHolder | None:
+        """Take the lease for ``run_id`` until ``until``. None when taken; else the live holder, untouched."""
+        ...
+
+    def release(self, run_id: str, *, now: datetime) -> None:
+        """End ``run_id``'s lease now; a lease that another run holds is left alone."""
+        ...
+
+
 class BranchSource(Protocol):
     """What the branch audit needs from GitHub; ``pr_auditor.github.BranchReader`` is the real one."""
 
@@ -216,6 +236,23 @@ class MemoryState:
 
 
 @dataclass
+class MemoryLease:
+    """The run lease in one process (unit tests); ``holder`` is the current one, lapsed or not."""
+
+    holder: LeaseHolder | None = None
+
+    def acquire(self, run_id: str, *, now: datetime, until: datetime) -> LeaseHolder | None:
+        if self.holder is not None and self.holder.until > now and self.holder.run_id != run_id:
+            return self.holder
+        self.holder = LeaseHolder(run_id, until)
+        return None
+
+    def release(self, run_id: str, *, now: datetime) -> None:
+        if self.holder is not None and self.holder.run_id == run_id:
+            self.holder = LeaseHolder(run_id, now)
+
+
+@dataclass
 class NoArchive:
     """No evidence store (the CLI): every chunk is accepted and nothing is kept."""
 
@@ -232,10 +269,11 @@ class NoNotifier:
         del record
 
 
-_: tuple[Ledger, LedgerReader, StateStore, Archive, Notifier] = (
+_: tuple[Ledger, LedgerReader, StateStore, Archive, Notifier, RunLease] = (
     MemoryLedger(),
     MemoryLedger(),
     MemoryState(),
     NoArchive(),
     NoNotifier(),
+    MemoryLease(),
 )

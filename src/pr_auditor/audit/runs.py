@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from pr_auditor.audit.branch_audit import audit_branches
 from pr_auditor.audit.delivery import AuditPorts, Delivery, ReadOnlyLedger, Sink, scope_of
+from pr_auditor.audit.policy_in_force import policy_history, record_policy_change
 from pr_auditor.audit.ports import (
     Checkpoint,
     ConflictError,
@@ -27,8 +27,8 @@ from pr_auditor.audit.ports import (
 from pr_auditor.core.errors import AuditError, ConfigError, SourceError, describe
 from pr_auditor.core.evaluate import evaluate, is_in_scope
 from pr_auditor.core.model import Window, iso
-from pr_auditor.core.policy import Policy, canonical_policy, policy_changes
-from pr_auditor.core.records import RunStats, policy_change_record, pull_request_record, run_summary_record
+from pr_auditor.core.policy import Policy
+from pr_auditor.core.records import RunStats, pull_request_record, run_summary_record
 from pr_auditor.core.windows import chunked, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ __all__ = [
     "ReadOnlyLedger",
     "Schedule",
     "failed_run_summary",
+    "record_policy_change",
     "run_audit",
     "run_backfill",
     "run_scheduled",
@@ -92,6 +93,7 @@ def run_audit(
     clock: Callable[[], float] = time.monotonic,
     delivery: Delivery | None = None,
     extra_records: Callable[[], Iterable[Record]] | None = None,
+    policy_at: Callable[[datetime], Policy] | None = None,
 ) -> Record:
     """Audit every PR merged in the window, deliver one record each and a closing run_summary.
 
@@ -99,7 +101,8 @@ def run_audit(
     recorded once; a PR the ledger says was recorded before (the trailing overlap, a retried window, a
     backfill) is not recorded again, so it raises no second finding. Any failure — GitHub, the state table,
     or a bug — emits a *failed* summary before it is raised: a partial window is never reported as
-    complete, and no run ends without a summary.
+    complete, and no run ends without a summary. ``policy_at`` gives the policy in force at a PR's merge
+    (the recorded history); without it every PR is judged under ``policy``.
     """
     if delivery is None:
         delivery = Delivery(AuditPorts(source, policy, emit, ledger if ledger is not None else MemoryLedger()))
@@ -133,11 +136,12 @@ def run_audit(
                 stats.duplicates += 1
                 continue
             seen.add(pr.key)
-            rules = policy.for_repository(pr.repository)
+            in_force = policy_at(pr.merged_at) if policy_at is not None else policy
+            rules = in_force.for_repository(pr.repository)
             if not is_in_scope(pr, rules):
                 stats.out_of_scope += 1  # counted, not a finding
                 continue
-            evaluation = evaluate(pr, rules, policy_version=policy.version)
+            evaluation = evaluate(pr, rules, policy_version=in_force.version)
             record = pull_request_record(evaluation, window=request.window, run_id=request.run_id)
             if not delivery.deliver(record):
                 stats.already_recorded += 1
@@ -211,6 +215,7 @@ def _audit_chunks(
     has_time: Callable[[], bool],
     late_before: Callable[[Window], datetime | None] = lambda _: None,
     after_chunk: Callable[[Window], None] = lambda _: None,
+    policy_at: Callable[[datetime], Policy] | None = None,
 ) -> Iterator[tuple[int, Record]]:
     """Audit, archive and checkpoint chunk after chunk; yields (index, summary). Stops when out of time."""
     for index, window in enumerate(chunks):
@@ -224,6 +229,7 @@ def _audit_chunks(
             emit=ports.emit,
             clock=ports.clock,
             delivery=delivery,
+            policy_at=policy_at,
         )
         after_chunk(window)
         yield index, summary
@@ -271,7 +277,7 @@ def _run_scheduled(
     branch_failure: AuditFailedError | None = None
     delivery.requests_mark = ports.source.requests
     if state is not None:
-        extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin))
+        extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin, now=ports.now()))
         try:
             extra.extend(audit_branch_heads(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery))
         except Exception as exc:
@@ -284,6 +290,7 @@ def _run_scheduled(
             ports.emit(failed)
             branch_failure = AuditFailedError(exc, failed)
             branch_failure.__cause__ = exc
+    policy_at = judged_by_history(ports.policy, state)
     watermark = checkpoint.watermark(scope)
     chunks = plan_chunks(
         watermark=watermark,
@@ -305,6 +312,7 @@ def _run_scheduled(
         has_time=has_time,
         late_before=lambda window: watermark if watermark is not None and window.since < watermark else None,
         after_chunk=lambda window: checkpoint.advance(scope, window.until, run_id=run_id),
+        policy_at=policy_at,
     ):
         run.summaries.append(summary)
         done = index + 1
@@ -312,7 +320,8 @@ def _run_scheduled(
     if not run.pending and state is not None and has_time():
         floor = chunks[0].since if watermark is None and chunks else now
         run.summaries.extend(_sweep(orgs, now=now, floor=floor, schedule=schedule, state=state, run_id=run_id,
-                                    ports=ports, delivery=delivery, has_time=has_time))  # fmt: skip
+                                    ports=ports, delivery=delivery, has_time=has_time,
+                                    policy_at=policy_at))  # fmt: skip
     delivery.confirm()  # records written outside a chunk (no chunk ran): confirmed, archived by a later run
     if branch_failure is not None:
         raise branch_failure
@@ -351,6 +360,7 @@ def _sweep(
     ports: AuditPorts,
     delivery: Delivery,
     has_time: Callable[[], bool],
+    policy_at: Callable[[datetime], Policy] | None = None,
 ) -> list[Record]:
     """Re-search a longer trailing period for PRs the search index showed later than the overlap; every PR
     it records is ``late_indexed``. Progress is kept in the state table, so a sweep cut short by the time
@@ -389,47 +399,12 @@ def _sweep(
 
     try:
         for _, summary in _audit_chunks(orgs, chunks, stream="sweep", run_id=run_id, ports=ports, delivery=delivery,
-                                        has_time=has_time, late_before=lambda _: now, after_chunk=progress):  # fmt: skip
+                                        has_time=has_time, late_before=lambda _: now, after_chunk=progress,
+                                        policy_at=policy_at):  # fmt: skip
             summaries.append(summary)
     except ConflictError:
         pass
     return summaries
-
-
-def record_policy_change(
-    scope: str,
-    policy: Policy,
-    state: StateStore,
-    delivery: Delivery,
-    run_id: str,
-    origin: Callable[[], Record] | None = None,
-) -> list[Record]:
-    """When the policy in force differs from the last run's, record one ``policy_change`` (previous and new
-    version, each changed key old → new, who changed it when the store can tell) and remember the new one.
-    The first run only remembers it. A crash in between repeats nothing: the record id is the change."""
-    name = f"policy#{scope}"
-    previous, revision = state.load(name)
-    current: dict[str, Any] = {"version": policy.version, "canonical": canonical_policy(policy)}
-    if previous is not None and previous.get("version") == policy.version:
-        return []
-    records: list[Record] = []
-    if previous is not None:
-        record = policy_change_record(
-            scope=scope,
-            previous_version=str(previous.get("version")),
-            policy_version=policy.version,
-            changes=policy_changes(previous.get("canonical") or {}, current["canonical"]),
-            origin=origin() if origin is not None else {},
-            run_id=run_id,
-            revision=revision,
-        )
-        if delivery.deliver(record):
-            records.append(record)
-    try:
-        state.save(name, current, revision=revision)
-    except ConflictError:
-        log.warning("another run recorded the policy change at the same time")
-    return records
 
 
 def run_backfill(
@@ -441,23 +416,40 @@ def run_backfill(
     ports: AuditPorts,
     has_time: Callable[[], bool] = lambda: True,
     progress: Callable[[int, int, Record], None] | None = None,
+    state: StateStore | None = None,
+    policy_origin: Callable[[], Record] | None = None,
 ) -> ChunkedRun:
     """Audit an arbitrary historical window in chunks, independent of the watermark, with the same ledger
-    and its own evidence chain. Returns the chunks it could not start in time (resume from the first one)."""
+    and its own evidence chain. Returns the chunks it could not start in time (resume from the first one).
+    With the stack's ``state``, a policy change is recorded first and each PR is judged under the policy
+    recorded in force at its merge: relaxing the parameter for one backfill launders nothing."""
     chunks = chunked(window, chunk)
     run = ChunkedRun([], [])
     with failures_summarised(orgs, window, run_id, ports):
         delivery = Delivery(ports)
         delivery.recover()
+        if state is not None:
+            run.records.extend(record_policy_change(scope_of(orgs), ports.policy, state, delivery, run_id,
+                                                    policy_origin, now=ports.now()))  # fmt: skip
+            delivery.preamble = list(run.records)
         for index, summary in _audit_chunks(
-            orgs, chunks, stream="backfill", run_id=run_id, ports=ports, delivery=delivery, has_time=has_time
-        ):
+            orgs, chunks, stream="backfill", run_id=run_id, ports=ports, delivery=delivery, has_time=has_time,
+            policy_at=judged_by_history(ports.policy, state),
+        ):  # fmt: skip
             run.summaries.append(summary)
             if progress is not None:
                 progress(index + 1, len(chunks), summary)
         run.pending = chunks[len(run.summaries) :]
         delivery.confirm()
     return run
+
+
+def judged_by_history(policy: Policy, state: StateStore | None) -> Callable[[datetime], Policy] | None:
+    """The policy in force at a moment, from the history the state keeps (``policy`` where none is kept)."""
+    if state is None:
+        return None
+    history = policy_history(state)
+    return lambda moment: history.in_force_at(moment, fallback=policy)
 
 
 @contextmanager

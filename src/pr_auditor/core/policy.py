@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -335,3 +336,29 @@ def relaxes(key: str, old: Any, new: Any) -> bool:
 
 
 DEFAULT_POLICY = policy_from_mapping({})
+
+
+def policy_from_canonical(canonical: Mapping[str, Any]) -> Policy:
+    """The policy a stored canonical form describes (the inverse of ``canonical_policy``: same version)."""
+    document = dict(canonical.get("default") or {})
+    document["repositories"] = dict(canonical.get("repositories") or {})
+    return policy_from_mapping(document)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyHistory:
+    """The policies recorded in force, oldest first, each from the moment a run recorded it. A change is
+    judged under the policy in force when it happened: the parameter's value counts only from the moment a
+    run recorded it, so relaxing it for one backfill cannot launder what was merged before."""
+
+    entries: tuple[tuple[datetime, Policy], ...]
+
+    def in_force_at(self, moment: datetime, *, fallback: Policy) -> Policy:
+        """The policy recorded last at or before ``moment``; before the first record, the first policy
+        (nothing older is known); ``fallback`` when there is no history at all."""
+        chosen = self.entries[0][1] if self.entries else fallback
+        for recorded_at, policy in self.entries:
+            if recorded_at > moment:
+                break
+            chosen = policy
+        return chosen

@@ -369,3 +369,20 @@ def policy_change_record(
         + (f"; relaxed: {', '.join(relaxed)}" if relaxed else ""),
     }
     return record
+
+
+def skipped_run_summary_record(
+    *, run_id: str, orgs: tuple[str, ...], window: Window, held_by: str, held_until: datetime
+) -> dict[str, Any]:
+    """A run that found another run holding the stack's run lease: it audits nothing and says who holds the
+    lease and until when (``status: skipped``). Neither completed nor failed: the holder does the work."""
+    record = run_summary_record(
+        run_id=run_id, orgs=orgs, window=window, stats=RunStats(), github_requests=0, sub_windows=0,
+        duration_seconds=0.0, policy_version=None,
+    )  # fmt: skip
+    record.update(
+        status="skipped",
+        held_by={"run_id": held_by, "until": iso(held_until)},
+        message=f"audit run skipped: run {held_by} holds the run lease until {iso(held_until)}",
+    )
+    return record

@@ -3,13 +3,17 @@
 PyGithub masks the ``Authorization`` header when it logs a request at DEBUG, but it logs response bodies
 as they are, and the answer to ``POST /app/installations/{id}/access_tokens`` is the installation token.
 This filter rewrites any token- or JWT-shaped string in a ``github.*`` log record before a handler sees
-it, whatever level an operator turns on.
+it, whatever level an operator turns on. The entry points also install the process-wide guard of
+``core.redact`` (every logger, every level); this filter keeps PyGithub covered where that guard is not
+installed (a library user of ``pr_auditor.github``), with the same rules.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+
+from pr_auditor.core.redact import REDACTOR
 
 # GitHub's token prefixes (ghp_ personal, gho_ OAuth, ghu_ user-to-server, ghs_ installation, ghr_ refresh,
 # github_pat_ fine-grained) and a JWT (three base64url parts, the first a JSON object: "eyJ").
@@ -23,7 +27,7 @@ class RedactCredentials(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = SECRET.sub(REDACTED, message)
+        cleaned = REDACTOR.redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True

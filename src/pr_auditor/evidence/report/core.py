@@ -22,10 +22,11 @@ Row = dict[str, str]
 T = TypeVar("T")
 
 CHANGE_KINDS = frozenset({"pull_request", "direct_push", "history_rewrite"})
-#: Where a change's moment is found, by kind of record, first present wins: a PR counts when it was merged,
-#: a direct push when it was committed (the only date the commit carries), a rewrite when it was detected.
-# A direct push is placed when the audit detected it: its committed date is set by the client (backdatable).
-TIME_KEYS = ("merged_at", "detected_at", "committed_date", "recorded_at")
+#: Where a change's moment is found, first present wins (docs/state-and-delivery.md, "Which period a change
+#: belongs to"): a PR counts when it was merged; a branch finding when it happened, i.e. when it was pushed
+#: (GitHub's own time), else when the audit detected it (the function's clock); never by its committed date
+#: alone, which the client sets (backdatable). A late detection never moves a push out of its period.
+TIME_KEYS = ("merged_at", "pushed_at", "detected_at", "committed_date", "recorded_at")
 
 POPULATION_COLUMNS = (
     "record_id", "kind", "changed_at", "repository", "number", "branch", "sha", "url", "title",
