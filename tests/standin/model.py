@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .apps import AppRegistry
+from .bypasses import BypassLog
 
 UserType = Literal["User", "Bot"]
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
@@ -453,6 +454,8 @@ class GitHubState:
     #: False: the token may not read branch protection or ruleset bypass actors (no admin rights / no
     #: "Administration: read" for an App): ``viewerCanAdminister`` false, ``branchProtectionRule`` null
     protection_readable: bool = True
+    #: GitHub's own records of bypasses: rule suites and the organisation audit log (``standin.bypasses``)
+    bypasses: BypassLog = field(default_factory=BypassLog)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
