@@ -93,8 +93,10 @@ class BypassRun:
     def finish(self, state: StateStore) -> None:
         """Save what is left of the links (matched protection changes are gone)."""
         for name, document, revision in self._documents:
-            if "pending" in document:
-                document = {**document, "pending": [c for c in self.pending if c["org"] == document["org"]]}
+            pending = [c for c in self.pending if c["org"] == document["org"]]
+            if pending == document["pending"]:
+                continue  # nothing matched this run: the document read stays as it is
+            document = {**document, "pending": pending}
             try:
                 state.save(name, document, revision=revision)
             except ConflictError:
