@@ -11,10 +11,12 @@ import pytest
 from pr_auditor.audit.bypasses import LOOK_BACK, read_bypasses, time_period
 from pr_auditor.audit.delivery import AuditPorts, Delivery
 from pr_auditor.audit.ports import BypassSources, MemoryAuditLog, MemoryLedger, MemoryRuleSuites, MemoryState, Record
+from pr_auditor.core.errors import ConfigError
 from pr_auditor.core.evaluate import evaluate
 from pr_auditor.core.model import AuditEvent, PullRequest, RuleEvaluation, RuleSuite, Window
 from pr_auditor.core.policy import policy_from_mapping
 from pr_auditor.core.records import pull_request_record
+from pr_auditor.settings import settings_from_env
 
 from builders import pull_request, review
 
@@ -168,3 +170,18 @@ def test_a_protection_change_no_protection_record_matched_gets_a_record_of_its_o
     (record,) = after.records
     assert (record["kind"], record["status"], record["changed_by"]) == ("protection", "changed_in_audit_log", "olivia")
     assert record["verdict"] == "compliant"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [pytest.param("", False, id="unset"), pytest.param("TRUE", True, id="on"), pytest.param("false", False, id="off")],
+)
+def test_the_audit_log_is_read_only_when_the_setting_says_so(value: str, expected: bool) -> None:
+    env = {"GITHUB_TOKEN_SECRET": "arn:secret", "GITHUB_ORGS": "acme", "READ_AUDIT_LOG": value}
+    assert settings_from_env(env).read_audit_log is expected
+
+
+def test_a_setting_that_is_neither_true_nor_false_is_rejected_naming_its_key() -> None:
+    env = {"GITHUB_TOKEN_SECRET": "arn:secret", "GITHUB_ORGS": "acme", "READ_AUDIT_LOG": "yes"}
+    with pytest.raises(ConfigError, match=r"^READ_AUDIT_LOG: expected true or false$"):
+        settings_from_env(env)
