@@ -105,6 +105,7 @@ def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> 
         "START_AT": "",
         "SWEEP_DAYS": "7",
         "SWEEP_EVERY_HOURS": "24",
+        "READ_AUDIT_LOG": "false",
         "EVIDENCE_BUCKET": route.evidence_bucket,
         "GITHUB_THROTTLE_SECONDS": "0",
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",

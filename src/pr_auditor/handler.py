@@ -35,7 +35,7 @@ from pr_auditor.core.model import Window, iso
 from pr_auditor.core.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.core.redact import REDACTOR, install_log_guard
 from pr_auditor.evidence.archive import S3Archive
-from pr_auditor.github import branch_readers
+from pr_auditor.github import branch_readers, bypass_readers
 from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials, open_github
 from pr_auditor.settings import (
     Settings,
@@ -195,6 +195,7 @@ def run_invocation(
         notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),
         now=wall_clock,
         branches=lambda groups: branch_readers(source, groups),
+        bypasses=lambda groups: bypass_readers(source, groups, audit_log=config.read_audit_log),
     )
 
     def has_time() -> bool:

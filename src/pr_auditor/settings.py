@@ -48,6 +48,8 @@ class Settings:
     alarm_topic_arn: str | None = None
     sweep_days: int = 7
     sweep_every_hours: int = 24
+    #: Read the organisation audit log (GitHub Enterprise Cloud, an owner's ``read:audit_log``): opt-in.
+    read_audit_log: bool = False
 
     def schedule(self, now: datetime) -> Schedule:
         """Window planning for a run at ``now``: the first run starts one schedule period back unless
@@ -132,7 +134,16 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         # The reconciliation sweep: how far back it re-searches, and how often (0 switches it off).
         sweep_days=_int(env, "SWEEP_DAYS", 7, low=1, high=90),
         sweep_every_hours=_int(env, "SWEEP_EVERY_HOURS", 24, low=0, high=24 * 30),
+        read_audit_log=_switch(env, "READ_AUDIT_LOG"),
     )
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """An on/off setting: ``true`` or ``false`` (any case; empty is false)."""
+    raw = env.get(name, "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise ConfigError(f"{name}: expected true or false")
+    return raw == "true"
 
 
 def require_orgs(orgs: tuple[str, ...], credentials: Credentials, *, name: str) -> tuple[str, ...]:

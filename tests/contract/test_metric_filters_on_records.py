@@ -7,16 +7,27 @@ not know, so a typo in a pattern fails here instead of matching everything (moto
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from pr_auditor import handler
 from pr_auditor.core.evaluate import evaluate
-from pr_auditor.core.model import Window
+from pr_auditor.core.model import AuditEvent, RuleEvaluation, RuleSuite, Window
 from pr_auditor.core.policy import policy_from_mapping
-from pr_auditor.core.records import RunStats, pull_request_record, record_id, run_summary_record
+from pr_auditor.core.records import (
+    RunStats,
+    admin_bypass_record,
+    coverage_gap_record,
+    mark_admin_bypass,
+    protection_change_record,
+    pull_request_record,
+    record_id,
+    repository_removed_record,
+    ruleset_bypass_record,
+    run_summary_record,
+)
 
 from builders import bot, label_event, pull_request, review
 from cwfilter import matches
@@ -138,6 +149,31 @@ def policy_change_line() -> str:
     )
 
 
+AT = datetime(2026, 11, 20, 9, tzinfo=UTC)
+OVERRIDE = AuditEvent(
+    "doc1",
+    "protected_branch.policy_override",
+    "olivia",
+    AT,
+    "acme/api",
+    {"branch": "refs/heads/main", "after": "abc1234", "from": "pull_requests#merge", "org": "acme"},
+)
+
+
+def ruleset_bypass_line() -> str:
+    rule = RuleEvaluation("pull_request", "ruleset", 7, "main is protected", "active", "fail")
+    suite = RuleSuite(21, "acme/api", "olivia", "refs/heads/main", "a" * 40, "b" * 40, AT, "bypass", (rule,))
+    return logged(ruleset_bypass_record(suite, run_id="r", policy_version="v"))
+
+
+def admin_merge_pr_line() -> str:
+    policy = policy_from_mapping({})
+    evaluation = evaluate(pull_request(reviews=(review("bob"),)), policy.default, policy_version=policy.version)
+    record = pull_request_record(evaluation, window=WINDOW, run_id="r")
+    mark_admin_bypass(record, "bypass:x", "olivia")
+    return logged(record)
+
+
 CASES = {
     "non-compliant": (lambda: pr_line(reviews=()), {"NonCompliantChanges"}),
     "compliant": (lambda: pr_line(reviews=(review("bob"),)), set()),
@@ -164,6 +200,35 @@ CASES = {
     "protection-first-seen-strong-enough": (lambda: protection_line("compliant", False), set()),
     "protection-unreadable": (lambda: protection_line("non_compliant", False), {"WeakerProtection"}),
     "policy-change": (policy_change_line, {"PolicyChanges"}),
+    "ruleset-bypass": (ruleset_bypass_line, {"Bypasses"}),
+    "admin-override": (
+        lambda: logged(
+            admin_bypass_record(OVERRIDE, pull_request={"number": 4, "url": "u"}, run_id="r", policy_version="v")
+        ),
+        {"Bypasses"},
+    ),
+    "pr-merged-over-an-admin-override": (admin_merge_pr_line, {"NonCompliantChanges"}),
+    "coverage-gap-past-the-look-back": (
+        lambda: logged(
+            coverage_gap_record(
+                scope="acme",
+                source="rule_suites",
+                lost_since=AT - timedelta(days=40),
+                lost_until=AT - timedelta(days=28),
+                run_id="r",
+                policy_version="v",
+            )
+        ),
+        {"CoverageGaps"},
+    ),
+    "repository-removed-from-the-installation": (
+        lambda: logged(repository_removed_record(OVERRIDE, "acme/web", run_id="r", policy_version="v")),
+        {"CoverageGaps"},
+    ),
+    "protection-change-named-only-by-the-audit-log": (
+        lambda: logged(protection_change_record(OVERRIDE, run_id="r", policy_version="v")),
+        set(),
+    ),
 }
 
 
@@ -183,6 +248,8 @@ def test_the_template_has_the_documented_filters() -> None:
         "HistoryRewrites",
         "WeakerProtection",
         "PolicyChanges",
+        "Bypasses",
+        "CoverageGaps",
     }
 
 

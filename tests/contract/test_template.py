@@ -187,6 +187,7 @@ def test_given_the_function_environment_when_read_then_it_carries_exactly_the_se
         "DEDUPE_TTL_DAYS": {"Ref": "DedupeTtlDays"},
         "SWEEP_DAYS": {"Ref": "SweepDays"},
         "SWEEP_EVERY_HOURS": {"Ref": "SweepEveryHours"},
+        "READ_AUDIT_LOG": {"Ref": "ReadAuditLog"},
         "EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"},
         "ALARM_TOPIC_ARN": {"Ref": "AlarmTopic"},
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",
@@ -532,6 +533,8 @@ EXPECTED_FILTERS = {
         '{ ($.kind = "protection") && (($.weaker_than_policy IS TRUE) || ($.verdict = "non_compliant")) }'
     ),
     "PolicyChanges": '{ $.kind = "policy_change" }',
+    "Bypasses": '{ (($.kind = "ruleset_bypass") || ($.kind = "bypass")) && ($.verdict = "non_compliant") }',
+    "CoverageGaps": '{ ($.kind = "coverage") && ($.verdict = "non_compliant") }',
 }
 
 
@@ -658,6 +661,8 @@ def test_given_every_alarm_when_it_fires_then_its_only_action_is_the_alarm_topic
         "HistoryRewriteAlarm",
         "WeakerProtectionAlarm",
         "PolicyChangeAlarm",
+        "BypassAlarm",
+        "CoverageGapAlarm",
         "AuditorErrorsAlarm",
         "AuditorStalledAlarm",
         "OpsQueueAgeAlarm",
@@ -918,6 +923,10 @@ EXPECTED_QUERIES = {
     "population-by-repository": ['filter kind = "pull_request"', "by repository, verdict", "count(*)"],
     "run-history": ['filter kind = "run_summary"', "status", "window.since", "window.until"],
     "other-findings": ['filter kind in ["direct_push", "history_rewrite", "protection", "policy_change"]', "record_id"],
+    "bypasses": [
+        'filter kind in ["ruleset_bypass", "bypass", "coverage"] or admin_bypass = 1 or admin_bypass = "true"',
+        "record_id",
+    ],
 }
 
 

@@ -81,8 +81,9 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
     assert all(r["policy_version"] == parse_policy(POLICY).version for r in prs.values())
     [summary] = [r for r in records if r.get("kind") == "run_summary"]
     assert summary["status"] == "completed"
-    # what the stand-in served, counted server-side: the chunk's search and the branch audit before it
-    assert summary["github_requests"] == state.count("graphql")
+    # what the stand-in served, counted server-side: the chunk's search, the branch audit before it, and the
+    # organisation's rule-suite listing (REST, one a run; docs/bypasses.md)
+    assert summary["github_requests"] == state.count("graphql") + state.count("rest") == state.count("graphql") + 1
     # the first run (no watermark, no START_AT) audits one schedule period back
     assert summary["window"] == {"since": "2026-11-21T09:00:00Z", "until": "2026-11-21T10:00:00Z"}
     assert result == {
@@ -107,6 +108,8 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "HistoryRewrites": 0,
         "WeakerProtection": 0,
         "PolicyChanges": 0,
+        "Bypasses": 0,
+        "CoverageGaps": 0,
     }
     # And each finding is one message on the ops queue, naming the change (SNS → SQS is moto's, for real)
     findings = read_queue(route)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from .apps import AppRegistry
+from .bypasses import BypassLog
 
 UserType = Literal["User", "Bot"]
 ReviewState = Literal["APPROVED", "CHANGES_REQUESTED", "COMMENTED", "DISMISSED", "PENDING"]
@@ -482,6 +483,8 @@ class GitHubState:
     #: organisations GraphQL answers as ``null`` with no error entry (the schema types ``organization`` as
     #: nullable; GitHub usually adds a NOT_FOUND or FORBIDDEN error, a client must not rely on it)
     null_orgs: set[str] = field(default_factory=set)
+    #: GitHub's own records of bypasses: rule suites and the organisation audit log (``standin.bypasses``)
+    bypasses: BypassLog = field(default_factory=BypassLog)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()

@@ -14,6 +14,7 @@ from pr_auditor.audit.ports import (
     Archive,
     ArchiveChunk,
     BranchSource,
+    BypassSources,
     Ledger,
     LedgerEntry,
     LedgerReader,
@@ -52,6 +53,9 @@ class AuditPorts:
     #: Branch readers for the direct-push, rewrite and protection audit, per group of organisations
     #: (None: PRs only).
     branches: Callable[[tuple[str, ...]], Sequence[tuple[tuple[str, ...], BranchSource]]] | None = None
+    #: Readers of GitHub's own bypass records (rule suites, the audit log), per group of organisations
+    #: (None: not read). See audit/bypasses.py.
+    bypasses: Callable[[tuple[str, ...]], Sequence[tuple[tuple[str, ...], BypassSources]]] | None = None
 
 
 def scope_of(orgs: tuple[str, ...]) -> str:
@@ -79,9 +83,19 @@ class Delivery:
         #: GitHub request count when that work began: the first chunk's summary reports both.
         self.preamble: list[Record] = []
         self.requests_mark: int | None = None
+        #: Hooks that amend a record before it is claimed (a PR merged over an admin override gains
+        #: ``admin_bypass``; see audit/bypasses.py), and notes for the next run_summary (``sources``).
+        self.amenders: list[Callable[[Record], None]] = []
+        self.notes: dict[str, object] = {}
+
+    def now(self) -> datetime:
+        """The run's wall clock (the ports' ``now``)."""
+        return self._ports.now()
 
     def deliver(self, record: Record) -> bool:
         """Claim, write and notify one record. False if an earlier run (or this one) already claimed it."""
+        for amend in self.amenders:
+            amend(record)
         notify = is_finding(record)
         now = self._ports.now()
         if not self._ports.ledger.claim(record, notify=notify, now=now):

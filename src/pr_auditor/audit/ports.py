@@ -17,12 +17,12 @@ writes the ledger; every other reader (the CLI) only asks ``is_recorded``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from pr_auditor.core.branch_model import BranchKey, Comparison, Protection, RepoHeads, Unreadable, Walk, Walked
-from pr_auditor.core.model import PullRequest, Window
+from pr_auditor.core.model import AuditEvent, PullRequest, RuleSuite, Window
 from pr_auditor.core.model import Record as Record  # re-exported: adapters name records through the ports
 
 Document = dict[str, Any]
@@ -193,6 +193,52 @@ class ObjectStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class NotReadable:
+    """A source GitHub does not serve to these credentials (a 403 or 404): reported, never a failure."""
+
+    reason: str
+
+
+class RuleSuiteSource(Protocol):
+    """GitHub's rule suites (``github.rule_suites.RuleSuiteReader``): pushes evaluated against rulesets.
+    GitHub looks back one month at most; ``period`` is one of ``hour``, ``day``, ``week``, ``month``."""
+
+    requests: int
+
+    def bypasses(self, org: str, *, period: str) -> list[RuleSuite] | NotReadable:
+        """Suites with result ``bypass`` pushed within ``period`` (without their rule evaluations)."""
+        ...
+
+    def evaluated(self, org: str, suite: RuleSuite) -> RuleSuite:
+        """The same suite read by id, with its rule evaluations."""
+        ...
+
+
+class AuditLogSource(Protocol):
+    """The organisation audit log (``github.audit_log.AuditLogReader``; GitHub Enterprise Cloud only)."""
+
+    requests: int
+
+    def events(self, org: str, *, since: datetime, category: str) -> list[AuditEvent] | NotReadable:
+        """Events of ``category`` (``protected_branch``, an action name, ...) created at or after ``since``,
+        oldest first."""
+        ...
+
+    def pull_request_for(self, repository: str, sha: str) -> dict[str, Any] | None:
+        """The merged PR whose merge commit is ``sha`` ({"number", "url"}), None if GitHub knows none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class BypassSources:
+    """The readers of GitHub's own bypass records for one group of organisations; ``audit_log`` None: the
+    audit log is not read (it is opt-in)."""
+
+    rule_suites: RuleSuiteSource
+    audit_log: AuditLogSource | None = None
+
+
 # --- in-memory implementations: the CLI without a stack, and the fakes of the unit tests ------------------
 
 
@@ -269,6 +315,54 @@ class NoNotifier:
         del record
 
 
+PERIODS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(days=7), "month": timedelta(days=30)}
+
+
+@dataclass
+class MemoryRuleSuites:
+    """Rule suites as plain data, with GitHub's look-back: a period lists only what ``now()`` minus it reaches."""
+
+    suites: list[RuleSuite] = field(default_factory=list)
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    readable: bool = True
+    requests: int = 0
+
+    def bypasses(self, org: str, *, period: str) -> list[RuleSuite] | NotReadable:
+        self.requests += 1
+        if not self.readable:
+            return NotReadable("403 Forbidden")
+        start = self.now() - PERIODS[period]
+        found = [
+            s for s in self.suites if s.result == "bypass" and s.repository.split("/")[0].casefold() == org.casefold()
+        ]
+        return [replace(s, evaluations=()) for s in found if s.pushed_at >= start]
+
+    def evaluated(self, org: str, suite: RuleSuite) -> RuleSuite:
+        self.requests += 1
+        return next(s for s in self.suites if s.id == suite.id)
+
+
+@dataclass
+class MemoryAuditLog:
+    """Audit-log events as plain data; ``readable`` False answers like an organisation without the API."""
+
+    log: list[AuditEvent] = field(default_factory=list)
+    pulls: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # (repository, merge sha) → PR
+    readable: bool = True
+    requests: int = 0
+
+    def events(self, org: str, *, since: datetime, category: str) -> list[AuditEvent] | NotReadable:
+        self.requests += 1
+        if not self.readable:
+            return NotReadable("404 Not Found")
+        found = [e for e in self.log if e.at >= since and (e.action == category or e.action.startswith(category + "."))]
+        return sorted(found, key=lambda e: e.at)
+
+    def pull_request_for(self, repository: str, sha: str) -> dict[str, Any] | None:
+        self.requests += 1
+        return self.pulls.get((repository, sha))
+
+
 _: tuple[Ledger, LedgerReader, StateStore, Archive, Notifier, RunLease] = (
     MemoryLedger(),
     MemoryLedger(),
@@ -277,3 +371,4 @@ _: tuple[Ledger, LedgerReader, StateStore, Archive, Notifier, RunLease] = (
     NoNotifier(),
     MemoryLease(),
 )
+_sources: tuple[RuleSuiteSource, AuditLogSource] = (MemoryRuleSuites(), MemoryAuditLog())

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from pr_auditor.audit.branch_audit import audit_branches
+from pr_auditor.audit.bypasses import read_bypasses
 from pr_auditor.audit.delivery import AuditPorts, Delivery, ReadOnlyLedger, Sink, scope_of
 from pr_auditor.audit.policy_in_force import policy_history, record_policy_change
 from pr_auditor.audit.ports import (
@@ -117,7 +118,8 @@ def run_audit(
         stats.recovered, stats.notify_failed, preamble = delivery.take_counts()
         for record in preamble:
             stats.count_other(record)
-        return run_summary_record(
+        notes, delivery.notes = delivery.notes, {}
+        record = run_summary_record(
             run_id=request.run_id,
             orgs=request.orgs,
             window=request.window,
@@ -128,6 +130,9 @@ def run_audit(
             policy_version=policy.version,
             error=error,
         )
+        if notes:
+            record["sources"] = notes  # what each of GitHub's bypass sources read, or why it could not
+        return record
 
     try:
         source.verify_access(request.orgs)
@@ -146,7 +151,7 @@ def run_audit(
             if not delivery.deliver(record):
                 stats.already_recorded += 1
                 continue
-            stats.count(evaluation)
+            stats.verdicts[record["verdict"]] += 1  # the record's: an amender may have added a violation
             if request.late_before is not None and pr.merged_at < request.late_before:
                 stats.late_indexed += 1
         for record in extra_records() if extra_records is not None else ():
@@ -278,6 +283,8 @@ def _run_scheduled(
     delivery.requests_mark = ports.source.requests
     if state is not None:
         extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin, now=ports.now()))
+        bypasses = read_bypasses(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery)
+        extra.extend(bypasses.records)
         try:
             extra.extend(audit_branch_heads(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery))
         except Exception as exc:
@@ -323,9 +330,25 @@ def _run_scheduled(
                                     ports=ports, delivery=delivery, has_time=has_time,
                                     policy_at=policy_at))  # fmt: skip
     delivery.confirm()  # records written outside a chunk (no chunk ran): confirmed, archived by a later run
+    if state is not None:
+        bypasses.finish(state)
+        if bypasses.failure is not None and branch_failure is None:
+            branch_failure = _bypass_failure(orgs, Window(now - schedule.chunk, now), run_id, ports, bypasses.failure)
     if branch_failure is not None:
         raise branch_failure
     return run
+
+
+def _bypass_failure(
+    orgs: tuple[str, ...], window: Window, run_id: str, ports: AuditPorts, cause: BaseException
+) -> AuditFailedError:
+    """A bypass source failed (its watermark stayed): the PR audit went on, the invocation fails at its end
+    with a failed summary of its own, like a failed branch audit."""
+    failed = failed_run_summary(orgs, window, f"{run_id}:bypasses", ports.policy.version, cause)
+    ports.emit(failed)
+    error = AuditFailedError(cause, failed)
+    error.__cause__ = cause
+    return error
 
 
 def audit_branch_heads(

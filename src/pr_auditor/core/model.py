@@ -162,6 +162,9 @@ class ViolationCode(StrEnum):
     FORCE_PUSH = "force_push"  # an in-scope branch's history was rewritten
     WEAK_PROTECTION = "weak_protection"  # a branch's protection lets through what the policy would not
     PROTECTION_UNREADABLE = "protection_unreadable"  # the credentials cannot read a branch's protection
+    RULESET_BYPASS = "ruleset_bypass"  # GitHub evaluated a push against rulesets and let it bypass them
+    ADMIN_BYPASS = "admin_bypass"  # an admin overrode branch protection (audit log policy_override)
+    COVERAGE_GAP = "coverage_gap"  # a period or repository the auditor could not see
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,3 +244,49 @@ def iso(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     text = moment.isoformat(timespec="microseconds" if moment.microsecond else "seconds")
     return text.replace("+00:00", "Z")
+
+
+# --- GitHub's own records of bypasses and overrides (rule suites, the organisation audit log) -------------
+
+
+@dataclass(frozen=True, slots=True)
+class RuleEvaluation:
+    """One rule GitHub evaluated in a rule suite: which rule, from which source (a ruleset or classic
+    branch protection), and whether it passed."""
+
+    rule_type: str
+    source_type: str
+    source_id: int | None
+    source_name: str | None
+    enforcement: str
+    result: str
+    details: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSuite:
+    """A push GitHub evaluated against rulesets (``result`` ``bypass``: someone on a bypass list pushed past
+    rules that failed). ``evaluations`` come from the suite read by id."""
+
+    id: int
+    repository: str  # "org/repo"
+    actor: str | None
+    ref: str
+    before_sha: str
+    after_sha: str
+    pushed_at: datetime
+    result: str
+    evaluations: tuple[RuleEvaluation, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One organisation audit-log event, reduced to what the audit uses; ``fields`` keeps the action's own
+    keys (``branch``, ``before``, ``after``, ``from``, ``reasons``, ...) as GitHub wrote them."""
+
+    document_id: str
+    action: str
+    actor: str | None
+    at: datetime
+    repository: str | None  # "org/repo", None for organisation-level events
+    fields: dict[str, Any]

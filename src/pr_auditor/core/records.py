@@ -9,11 +9,21 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pr_auditor.core.errors import describe
-from pr_auditor.core.model import Evaluation, Review, ReviewDismissal, Verdict, ViolationCode, Window, iso
+from pr_auditor.core.model import (
+    AuditEvent,
+    Evaluation,
+    Review,
+    ReviewDismissal,
+    RuleSuite,
+    Verdict,
+    ViolationCode,
+    Window,
+    iso,
+)
 
 SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
@@ -32,6 +42,8 @@ NULLABLE_KEYS = frozenset(
         "new_head",  # a rewritten branch
         "protection",  # unreadable protection
         "previous",  # protection seen for the first time
+        "actor",  # a rule suite or audit-log event whose actor GitHub no longer names (a deleted account)
+        "pull_request",  # an admin override that did not come from a PR merge
     }
 )
 
@@ -41,7 +53,9 @@ def record_id(kind: str, *parts: str) -> str:
     id, whichever run (or re-emission after a crash) wrote it. Parts per kind: ``pull_request``
     (repository, number, merge commit), ``direct_push`` (repository, branch, sha), ``history_rewrite``
     (repository, branch, old head, new head), ``protection`` (repository, branch, protection digest),
-    ``policy_change`` (scope, previous version, new version, state revision). Repository names are case-insensitive."""
+    ``policy_change`` (scope, previous version, new version, state revision), ``ruleset_bypass`` (repository,
+    rule suite id), ``bypass`` (repository, audit-log document id), ``coverage`` (scope or repository, source,
+    and the lost period or the audit-log document id). Repository names are case-insensitive."""
     digest = hashlib.sha256("\x1f".join((kind, *parts)).encode()).hexdigest()
     return f"{kind}:{digest[:32]}"
 
@@ -386,3 +400,195 @@ def skipped_run_summary_record(
         message=f"audit run skipped: run {held_by} holds the run lease until {iso(held_until)}",
     )
     return record
+
+
+# --- GitHub's own records of bypasses and overrides (see docs/bypasses.md) ------------------------------
+
+
+def _branch_of(ref: str) -> str:
+    return ref.removeprefix("refs/heads/")
+
+
+def ruleset_bypass_record(suite: RuleSuite, *, run_id: str, policy_version: str) -> dict[str, Any]:
+    """A push GitHub let past failing ruleset rules because the pusher is on a bypass list (a rule suite
+    with result ``bypass``). Always a finding: the bypass list is allowed to do it, ops must still see it.
+    The rules bypassed are the active rules that failed; the message names only GitHub's own identifiers."""
+    bypassed = [e for e in suite.evaluations if e.result == "fail" and e.enforcement == "active"]
+    rulesets = sorted(
+        {e.source_name or f"{e.source_type}:{e.source_id}" for e in bypassed if e.source_type == "ruleset"}
+    )
+    branch = _branch_of(suite.ref)
+    rules = ", ".join(sorted({e.rule_type for e in bypassed})) or "no failing rule listed"
+    detail = f"{suite.actor or 'a deleted account'} pushed {_short(suite.after_sha)} to {branch} past: {rules}"
+    where = f"{suite.repository}@{branch}"
+    return {
+        "kind": "ruleset_bypass",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("ruleset_bypass", suite.repository.casefold(), str(suite.id)),
+        "repository": suite.repository,
+        "rule_suite_id": suite.id,
+        "actor": suite.actor,
+        "ref": suite.ref,
+        "branch": branch,
+        "before_sha": suite.before_sha,
+        "after_sha": suite.after_sha,
+        "pushed_at": iso(suite.pushed_at),
+        "rules_bypassed": [
+            {
+                "rule_type": e.rule_type,
+                "source_type": e.source_type,
+                "source_id": e.source_id,
+                "source_name": e.source_name,
+                "details": e.details,
+            }
+            for e in bypassed
+        ],
+        "rulesets_bypassed": rulesets,
+        "verdict": Verdict.NON_COMPLIANT.value,
+        "violations": [{"code": ViolationCode.RULESET_BYPASS.value, "detail": detail}],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": f"{where} is non-compliant! {ViolationCode.RULESET_BYPASS.value}: rule suite {suite.id}",
+    }
+
+
+def admin_bypass_record(
+    event: AuditEvent, *, pull_request: dict[str, Any] | None, run_id: str, policy_version: str
+) -> dict[str, Any]:
+    """An administrator overrode branch protection (audit log ``protected_branch.policy_override``). When it
+    came from a PR merge (``from: pull_requests#merge``) ``pull_request`` names the PR (number and url) and
+    ``merge_commit_sha`` is the event's ``after``. Always a finding: see docs/bypasses.md for how the PR's own
+    record is marked too."""
+    fields = event.fields
+    repository = event.repository or str(fields.get("org") or "")
+    branch = _branch_of(str(fields.get("branch") or ""))
+    from_merge = fields.get("from") == "pull_requests#merge"
+    codes = [str(code) for code in fields.get("overridden_codes") or []]
+    what = f"{repository}#{pull_request['number']}" if pull_request else f"{branch or 'a protected branch'}"
+    detail = f"{event.actor or 'a deleted account'} overrode branch protection on {what}" + (
+        f" ({', '.join(codes)})" if codes else ""
+    )
+    return {
+        "kind": "bypass",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("bypass", repository.casefold(), event.document_id),
+        "repository": repository,
+        "branch": branch or None,
+        "actor": event.actor,
+        "at": iso(event.at),
+        "action": event.action,
+        "from": fields.get("from"),
+        "before_sha": fields.get("before"),
+        "after_sha": fields.get("after"),
+        "merge_commit_sha": fields.get("after") if from_merge else None,
+        "pull_request": pull_request,
+        "overridden_codes": codes,
+        "reasons": [
+            {"code": r.get("code"), "message": r.get("message")}
+            for r in fields.get("reasons") or []
+            if isinstance(r, dict)
+        ],
+        "audit_log_document_id": event.document_id,
+        "verdict": Verdict.NON_COMPLIANT.value,
+        "violations": [{"code": ViolationCode.ADMIN_BYPASS.value, "detail": detail}],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": f"{what} is non-compliant! {ViolationCode.ADMIN_BYPASS.value}: branch protection overridden",
+    }
+
+
+def mark_admin_bypass(record: dict[str, Any], bypass_record_id: str, actor: str | None) -> None:
+    """Amend a ``pull_request`` record (before it is claimed) whose merge overrode branch protection: it gains
+    ``admin_bypass: true`` and an ``admin_bypass`` violation, so it is a finding even when its reviews
+    satisfied the policy. The record's verdict was what the reviews said; the override is what happened."""
+    detail = f"merged by {actor or 'a deleted account'} overriding branch protection (audit log)"
+    record["admin_bypass"] = True
+    record["admin_bypass_record_id"] = bypass_record_id
+    record["violations"] = [*record["violations"], {"code": ViolationCode.ADMIN_BYPASS.value, "detail": detail}]
+    record["verdict"] = Verdict.NON_COMPLIANT.value
+    codes = ", ".join(v["code"] for v in record["violations"])
+    record["message"] = f"{record['repository']}#{record['number']} is non-compliant! violations: {codes}"
+
+
+def coverage_gap_record(
+    *, scope: str, source: str, lost_since: datetime, lost_until: datetime, run_id: str, policy_version: str
+) -> dict[str, Any]:
+    """A period a source can no longer be read for: the auditor read it last at ``lost_since`` and GitHub now
+    looks back only to ``lost_until`` (rule suites: one month). What happened in between is lost for good."""
+    days: list[str] = []
+    day = lost_since.date()
+    while day <= (lost_until - timedelta(microseconds=1)).date():
+        days.append(day.isoformat())
+        day += timedelta(days=1)
+    detail = (
+        f"{source} not read from {iso(lost_since)} to {iso(lost_until)}: past GitHub's look-back ({len(days)} day(s))"
+    )
+    return {
+        "kind": "coverage",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("coverage", scope, source, iso(lost_since), iso(lost_until)),
+        "scope": scope,
+        "source": source,
+        "repository": None,
+        "reason": "past_look_back",
+        "lost": {"since": iso(lost_since), "until": iso(lost_until)},
+        "days_lost": days,
+        "verdict": Verdict.NON_COMPLIANT.value,
+        "violations": [{"code": ViolationCode.COVERAGE_GAP.value, "detail": detail}],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": f"{scope} coverage is non-compliant! {ViolationCode.COVERAGE_GAP.value}: {source}, {len(days)} day(s) lost",
+    }
+
+
+def repository_removed_record(
+    event: AuditEvent, repository: str, *, run_id: str, policy_version: str
+) -> dict[str, Any]:
+    """A repository left the GitHub App installation (audit log ``integration_installation.repositories_removed``):
+    from now on the auditor cannot see its changes."""
+    detail = f"{event.actor or 'a deleted account'} removed {repository} from the auditor's installation"
+    return {
+        "kind": "coverage",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("coverage", repository.casefold(), "audit_log", event.document_id),
+        "scope": str(event.fields.get("org") or repository.split("/", 1)[0]),
+        "source": "audit_log",
+        "repository": repository,
+        "reason": "repositories_removed",
+        "actor": event.actor,
+        "at": iso(event.at),
+        "audit_log_document_id": event.document_id,
+        "verdict": Verdict.NON_COMPLIANT.value,
+        "violations": [{"code": ViolationCode.COVERAGE_GAP.value, "detail": detail}],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": f"{repository} coverage is non-compliant! {ViolationCode.COVERAGE_GAP.value}: removed from the installation",
+    }
+
+
+def protection_change_record(event: AuditEvent, *, run_id: str, policy_version: str) -> dict[str, Any]:
+    """A protection or ruleset change the audit log names (``changed_by``) that no ``protection`` record of the
+    branch audit matched in time (an organisation ruleset, say): kept as evidence, judged by the daily
+    protection check, not by this record (verdict compliant)."""
+    repository = event.repository or str(event.fields.get("org") or "")
+    branch = event.fields.get("branch") or event.fields.get("name")
+    return {
+        "kind": "protection",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("protection", repository.casefold(), "audit_log", event.document_id),
+        "repository": repository,
+        "branch": _branch_of(str(branch)) if branch else None,
+        "status": "changed_in_audit_log",
+        "protection": None,
+        "previous": None,
+        "weaker_than_policy": False,
+        "weaknesses": [],
+        "changed_by": event.actor,
+        "changed_at": iso(event.at),
+        "audit_log_changes": [{"action": event.action, "actor": event.actor, "at": iso(event.at)}],
+        "verdict": Verdict.COMPLIANT.value,
+        "violations": [],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": f"{repository} protection changed ({event.action}) by {event.actor or 'a deleted account'}",
+    }

@@ -6,8 +6,11 @@ branch protection)."""
 
 from __future__ import annotations
 
+from pr_auditor.audit.ports import BypassSources
+from pr_auditor.github.audit_log import AuditLogReader
 from pr_auditor.github.history import BranchReader
 from pr_auditor.github.per_org import PerOrgSource
+from pr_auditor.github.rule_suites import RuleSuiteReader
 from pr_auditor.github.source import GitHubSource
 from pr_auditor.github.transport import Connection, Transport
 
@@ -32,12 +35,27 @@ def branch_readers(
     return [(orgs, BranchReader(source.transport))]
 
 
+def bypass_readers(
+    source: GitHubSource | PerOrgSource, orgs: tuple[str, ...], *, audit_log: bool
+) -> list[tuple[tuple[str, ...], BypassSources]]:
+    """Rule-suite readers (and audit-log readers when ``audit_log``) on the PR source's transports, grouped
+    like ``branch_readers``."""
+
+    def sources(transport: Transport) -> BypassSources:
+        return BypassSources(RuleSuiteReader(transport), AuditLogReader(transport) if audit_log else None)
+
+    if isinstance(source, PerOrgSource):
+        return [((org,), sources(source.source_for(org).transport)) for org in orgs]
+    return [(orgs, sources(source.transport))]
+
+
 __all__ = [
     "BranchReader",
     "Connection",
     "GitHubSource",
     "Transport",
     "branch_readers",
+    "bypass_readers",
     "open_branch_reader",
     "open_source",
 ]

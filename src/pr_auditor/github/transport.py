@@ -202,6 +202,26 @@ class Transport:
             raise UnavailableError(f"GitHub answered {path} with something other than an object")
         return body
 
+    def rest_answer(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[int, Any, dict[str, str]]:
+        """One REST GET → (status, JSON body, headers). A 403 or a 404 is an *answer* here (a source the
+        credentials or the plan do not serve: the audit log, rule suites), not an error; a rate limit, a bad
+        token and anything else is raised like ``rest_get`` does."""
+        self._space()
+        self.requests += 1
+        try:
+            headers, body = self._github.requester.requestJsonAndCheck("GET", path, parameters=dict(params or {}))
+        except BadCredentialsException as exc:
+            raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
+        except RateLimitExceededException as exc:
+            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
+        except GithubException as exc:
+            if exc.status in (403, 404):
+                return exc.status, exc.data, dict(exc.headers or {})
+            raise translate(exc, self.now()) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
+        return 200, body, dict(headers or {})
+
     def attempt(self, action: Callable[..., T], *args: Any) -> T:
         """Run ``action(*args)`` (a request and the reading of its answer), retrying what may pass."""
         delay = self._backoff
