@@ -20,7 +20,15 @@ from pr_auditor.core.policy import policy_from_mapping
 from pr_auditor.github import Connection, open_source
 from pr_auditor.github.queries import COMMITS_IN_SEARCH
 
-from harness import LambdaContext, captured_function_logs, deployed_function, read_queue, scheduled_event, ship
+from harness import (
+    LambdaContext,
+    captured_function_logs,
+    deployed_function,
+    function_clock,
+    read_queue,
+    scheduled_event,
+    ship,
+)
 from standin.generate import add_pr, dismissed, make_state, pr_commit, review
 from standin.model import GitHubState
 from standin.server import StandIn
@@ -37,8 +45,9 @@ def run_handler(
 ) -> tuple[list[dict[str, Any]], Any]:
     """One scheduled run of the deployed function: the records it logged, and the ops queue's messages."""
     with deployed_function(monkeypatch, state, token=TOKEN, policy_text=policy_text) as route:
-        with captured_function_logs(handler.logger) as lines:
-            handler.lambda_handler(scheduled_event(EVENT_TIME, event_id="1"), LambdaContext())
+        event = scheduled_event(EVENT_TIME, event_id="1")
+        with captured_function_logs(handler.logger) as lines, function_clock(event):
+            handler.lambda_handler(event, LambdaContext())
         records = [json.loads(event) for event in ship(route, lines)]
         return records, read_queue(route)
 
