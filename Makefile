@@ -36,7 +36,7 @@ ENV ?= default
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install lock demo test test-313 lint check validate build deploy bench clean
+.PHONY: help install lock demo test test-313 lint check validate build deploy deploy-check dist bench clean
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -96,7 +96,7 @@ lint: install  ## ruff, mypy strict on src/ and scripts/, cfn-lint on the templa
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
-	$(BIN)/mypy scripts/deploy.py
+	$(BIN)/mypy scripts/deploy.py scripts/preflight.py scripts/template_yaml.py
 	$(BIN)/cfn-lint template.yaml
 
 bench: install  ## requests, wall time, cold start and memory against a naive REST baseline; the report over 200,000 changes
@@ -138,11 +138,20 @@ build: $(SAM_VENV)/.stamp $(PY313_VENV)/.stamp  ## sam build: the function + its
 	PATH="$(CURDIR)/$(PY313_VENV)/bin:$$PATH" PIP_NO_INDEX=1 PIP_FIND_LINKS="$(CURDIR)/$(WHEELS)" \
 	  $(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel
 
-# The parameters are checked before anything is built; DRY_RUN=1 prints the sam command instead of running it.
-deploy: install  ## sam deploy --config-env ENV (default: default): guided while samconfig.toml lacks a required parameter
-	$(BIN)/python scripts/deploy.py --config-env $(ENV) --check
-	$(MAKE) --no-print-directory build
-	$(BIN)/python scripts/deploy.py --config-env $(ENV) --sam "$(SAM)" $(if $(DRY_RUN),--dry-run)
+# The preflight (standard library only: any python3 3.11+, no venv) checks the parameters, the region, the
+# credentials, Python 3.13 and Node, in that order, before anything is installed or built, and stops at the first
+# failure with what to set. A missing parameter prints the samconfig.toml lines to add; GUIDED=1 (at a terminal)
+# lets sam deploy --guided ask instead. DRY_RUN=1 prints the sam command instead of running it.
+PREFLIGHT = py="$$(scripts/find-python $(PYTHON))" && "$$py" scripts/preflight.py --config-env $(ENV) \
+  $(if $(PY313),--py313 "$(PY313)") $(if $(GUIDED),--guided)
+
+deploy-check:  ## the deploy preflight alone: parameters, region, credentials, Python 3.13, Node (installs nothing)
+	@$(PREFLIGHT)
+
+deploy:  ## preflight, then install, sam build, sam deploy --config-env ENV (default; ENV=dev is the trial)
+	@$(PREFLIGHT)
+	@$(MAKE) --no-print-directory install build
+	$(BIN)/python scripts/deploy.py --config-env $(ENV) --sam "$(SAM)" $(if $(DRY_RUN),--dry-run) $(if $(GUIDED),--guided)
 
 SAM_ENV := AWS_DEFAULT_REGION=eu-west-1
 validate: install build $(CHECKOV_VENV)/.stamp  ## cfn-lint, sam validate --lint, sam build, checkov
