@@ -8,7 +8,8 @@ and stops at the first failure with one line naming what is missing and how to s
 
   1. parameters   samconfig.toml [ENV] against template.yaml: placeholders, missing values, ARN shapes
                   (the exact samconfig.toml lines to add are printed; no guided prompt unless --guided)
-  2. region       samconfig.toml ``region``, AWS_REGION, AWS_DEFAULT_REGION, or the profile's region
+  2. region       samconfig.toml ``region``, AWS_DEFAULT_REGION, or the profile's region (not AWS_REGION:
+                  boto3, which sam runs on, does not read it)
   3. credentials  ``aws sts get-caller-identity`` (or boto3 when it is importable; else the usual sources)
   4. Python 3.13  the function's runtime, for ``sam build`` (scripts/find-python --exact 3.13)
   5. Node/npm     ``make install`` runs ``npm ci``
@@ -98,10 +99,10 @@ def _profile_section(context: Context) -> Mapping[str, str]:
 
 
 def region_of(context: Context) -> str | None:
-    """The region sam deploy will use, resolved in its order, or None."""
+    """The region sam deploy will use, resolved in its order (boto3's: AWS_DEFAULT_REGION, not AWS_REGION), or
+    None."""
     value = (
         context.settings.get("region")
-        or context.env.get("AWS_REGION")
         or context.env.get("AWS_DEFAULT_REGION")
         or _profile_section(context).get("region")
     )
@@ -112,9 +113,15 @@ def region_is_set(context: Context) -> list[str] | None:
     """sam needs a region before it can upload or create anything; without one it fails after the build."""
     if region_of(context):
         return None
+    where = f'or add region = "eu-west-1" under [{context.environment}.deploy.parameters] in samconfig.toml'
+    if context.env.get("AWS_REGION"):
+        # The AWS CLI v2 and the Lambda runtime read AWS_REGION; boto3, which sam runs on, does not.
+        return [
+            f"make deploy: no AWS region for sam: AWS_REGION is set, but sam (boto3) reads AWS_DEFAULT_REGION:"
+            f" export AWS_DEFAULT_REGION={context.env['AWS_REGION']}, {where}"
+        ]
     return [
-        "make deploy: no AWS region: set AWS_REGION (export AWS_REGION=eu-west-1), or add"
-        f' region = "eu-west-1" under [{context.environment}.deploy.parameters] in samconfig.toml,'
+        f"make deploy: no AWS region: set AWS_DEFAULT_REGION (export AWS_DEFAULT_REGION=eu-west-1), {where},"
         " or aws configure set region eu-west-1"
     ]
 

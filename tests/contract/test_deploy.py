@@ -293,10 +293,14 @@ def make(clone: Path, env: dict[str, str], *targets: str) -> tuple[subprocess.Co
         pytest.param((), {}, "parameters", '"GitHubOrgs=<your-org>",', id="as-cloned"),
         pytest.param(
             (f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}"), {}, "region",
-            "no AWS region: set AWS_REGION", id="every-parameter-no-region",
+            "no AWS region: set AWS_DEFAULT_REGION", id="every-parameter-no-region",
         ),
         pytest.param(
-            (f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}"), {"AWS_REGION": "eu-west-1"},
+            (f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}"), {"AWS_REGION": "eu-west-1"}, "region",
+            "AWS_REGION is set, but sam (boto3) reads AWS_DEFAULT_REGION", id="every-parameter-only-aws-region",
+        ),
+        pytest.param(
+            (f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}"), {"AWS_DEFAULT_REGION": "eu-west-1"},
             "credentials", "no AWS credentials: set AWS_PROFILE", id="every-parameter-and-a-region-no-credentials",
         ),
     ],
@@ -321,7 +325,7 @@ def test_given_everything_but_python_313_when_the_check_runs_then_it_names_pytho
 ) -> None:
     # Given real-looking parameters, a region and credentials STS accepts (moto), but no usable python3.13
     clone = fresh_clone(tmp_path, f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}")
-    env = scrubbed_env(tmp_path, AWS_REGION="eu-west-1", AWS_ENDPOINT_URL=sts, **FAKE_KEYS)
+    env = scrubbed_env(tmp_path, AWS_DEFAULT_REGION="eu-west-1", AWS_ENDPOINT_URL=sts, **FAKE_KEYS)
     # When make deploy-check runs with PY313 pointing nowhere
     result, _ = make(clone, env, "deploy-check", "PY313=/nonexistent/python3.13")
     # Then it passed the credentials and stopped at Python 3.13, with the Debian 12 way to install it
@@ -339,7 +343,7 @@ def test_given_everything_a_deploy_needs_when_the_check_runs_then_it_is_ready_an
     if found.returncode != 0 or shutil.which("node") is None:
         pytest.skip("this machine has no python3.13 or node: the ready path cannot be shown here")
     clone = fresh_clone(tmp_path, f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}")
-    env = scrubbed_env(tmp_path, AWS_REGION="eu-west-1", AWS_ENDPOINT_URL=sts, **FAKE_KEYS)
+    env = scrubbed_env(tmp_path, AWS_DEFAULT_REGION="eu-west-1", AWS_ENDPOINT_URL=sts, **FAKE_KEYS)
     result, _ = make(clone, env, "deploy-check")
     assert result.returncode == 0, result.stderr
     assert "ready: samconfig.toml [default], region eu-west-1" in result.stderr
