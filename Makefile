@@ -27,6 +27,11 @@ UV_VENV      := .venv-uv
 SAM_VERSION     ?= 1.170.0
 CHECKOV_VERSION ?= 3.3.30
 UV_VERSION      ?= 0.13.9
+# `make dist`: the build frontend, the build backend (the same setuptools as the development lock) and twine.
+DIST_VENV := .venv-dist
+BUILD_VERSION      ?= 1.6.1
+TWINE_VERSION      ?= 7.0.0
+SETUPTOOLS_VERSION ?= 84.2.1
 SAM := $(CURDIR)/$(SAM_VENV)/bin/sam
 UV  := $(UV_VENV)/bin/uv
 
@@ -113,6 +118,20 @@ $(CHECKOV_VENV)/.stamp:
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
 
+# An sdist and a wheel of the package, in dist/, checked by twine (metadata, and the README as PyPI would render
+# it). Built without isolation by the pinned setuptools, so nothing is resolved at build time. The package is
+# not published: people install it from the clone (README, "Install the CLI").
+$(DIST_VENV)/.stamp:
+	@py="$$(scripts/find-python $(PYTHON))" || exit 1; "$$py" -m venv --clear $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet 'build==$(BUILD_VERSION)' 'twine==$(TWINE_VERSION)' \
+	  'setuptools==$(SETUPTOOLS_VERSION)'
+	touch $@
+
+dist: $(DIST_VENV)/.stamp  ## sdist + wheel in dist/, checked with twine check --strict
+	rm -rf dist build
+	$(DIST_VENV)/bin/python -m build --no-isolation --outdir dist .
+	$(DIST_VENV)/bin/twine check --strict dist/*
+
 # `sam build` (no container) runs pip with the first python3.13 on PATH: a venv of the function's runtime
 # guarantees it has pip. A bare symlink inside another venv would pick up that venv's pyvenv.cfg instead.
 PY313_VENV := .venv-py313
@@ -164,4 +183,4 @@ validate: install build $(CHECKOV_VENV)/.stamp  ## cfn-lint, sam validate --lint
 check: lint test validate  ## the whole gate, as CI runs it (.ci/run also runs test-313 and demo)
 
 clean:
-	rm -rf $(VENV) .venv-3.13 $(SAM_VENV) $(CHECKOV_VENV) $(UV_VENV) $(PY313_VENV) node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-3.13 $(SAM_VENV) $(CHECKOV_VENV) $(UV_VENV) $(PY313_VENV) $(DIST_VENV) dist build node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache
