@@ -333,7 +333,7 @@ def _progress_bar(window: Window, chunk: timedelta, *, show: bool) -> Iterator[P
         from tqdm import tqdm
         from tqdm.contrib.logging import logging_redirect_tqdm
     except ImportError:
-        log.info("no progress bar: install pr-auditor[cli] (tqdm) for one")
+        log.info("no progress bar: pip install '.[cli]' in the pr-auditor clone (tqdm) for one")
         yield None
         return
     total = -(-(window.until - window.since) // chunk)  # chunks, rounded up

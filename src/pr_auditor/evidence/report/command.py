@@ -21,7 +21,7 @@ from pr_auditor.core.parse import make_window
 from pr_auditor.evidence.report.core import Record, RecordError
 
 log = logging.getLogger("pr_auditor")
-EXTRA_HINT = "pip install 'pr-auditor[report]'"
+EXTRA_HINT = "pip install '.[report]' in the pr-auditor clone"
 DEFAULT_SAMPLE = 25
 
 
