@@ -73,6 +73,7 @@ def template_sections(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, 
 def parse_overrides(value: object, where: str) -> dict[str, str]:
     """sam's parameter_overrides: a list of ``Key=Value`` items, or one string of them (as a guided deploy
     writes it, values in double quotes); ``ParameterKey=K,ParameterValue=V`` is accepted too."""
+    listed = isinstance(value, list)
     if isinstance(value, str):
         items = shlex.split(value)
     elif isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -88,8 +89,21 @@ def parse_overrides(value: object, where: str) -> dict[str, str]:
             key, text = item.split("=", 1)
         else:
             raise ValueError(f"{where} parameter_overrides: {item!r} is not Key=Value")
-        overrides[key.strip()] = text
+        overrides[key.strip()] = _list_item_value(key.strip(), text, where) if listed else text
     return overrides
+
+
+def _list_item_value(key: str, text: str, where: str) -> str:
+    """A list item's value as sam reads it: sam splits each item at spaces, so a value with a space must be
+    quoted ('...' or "..."), or sam silently keeps only its first word (samcli CfnParameterOverridesType)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if re.search(r"\s", text):
+        raise ValueError(
+            f"{where} {key}: the value has a space, and sam would keep only {text.split()[0]!r}:"
+            f" quote it, as \"{key}='{text}'\""
+        )
+    return text
 
 
 def environment_settings(samconfig: Mapping[str, Any], environment: str) -> dict[str, Any] | None:

@@ -365,3 +365,41 @@ def sts() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- a value with a space
+def test_given_an_unquoted_policy_with_spaces_in_the_list_when_deployed_then_it_is_refused_before_sam_cuts_it(
+    tmp_path: Path,
+) -> None:
+    # Given a policy written as a list item without quotes (sam would deploy only "{required_approvals:")
+    items = [f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}", "PolicyDocument={required_approvals: 2}"]
+    result = dry_run(samconfig_with(tmp_path, "[" + ", ".join(f'"{i}"' for i in items) + "]"), "prod")
+    # Then the deploy is refused, naming the parameter and the quoting that fixes it
+    assert result.returncode == 2
+    assert "PolicyDocument: the value has a space, and sam would keep only '{required_approvals:'" in result.stderr
+    assert "\"PolicyDocument='{required_approvals: 2}'\"" in result.stderr
+
+
+def test_given_a_quoted_policy_with_spaces_in_the_list_when_deployed_then_sam_deploys_it_unattended(
+    tmp_path: Path,
+) -> None:
+    items = [f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}", "PolicyDocument='{required_approvals: 2}'"]
+    result = dry_run(samconfig_with(tmp_path, "[" + ", ".join(f'"{i}"' for i in items) + "]"), "prod")
+    assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------- sam build is quiet
+def test_given_each_python_function_when_sam_builds_it_then_it_has_a_manifest_that_installs_nothing() -> None:
+    # sam build's Python builder prints "requirements.txt file not found" for a CodeUri without one; the
+    # function's dependencies belong in the layer (layer/requirements.txt), so the function's file lists none.
+    functions = {
+        name: resource["Properties"]
+        for name, resource in load_template()["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::Function" and resource["Properties"]["Runtime"].startswith("python")
+    }
+    assert functions
+    for name, properties in functions.items():
+        manifest = ROOT / properties["CodeUri"] / "requirements.txt"
+        assert manifest.is_file(), f"{name}: sam build would print 'requirements.txt file not found'"
+        lines = [line.strip() for line in manifest.read_text(encoding="utf-8").splitlines()]
+        assert [line for line in lines if line and not line.startswith("#")] == [], f"{name}: use the layer"
