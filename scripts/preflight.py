@@ -51,6 +51,7 @@ class Context:
     guided: bool
     py313: str
     env: Mapping[str, str]
+    interactive: bool = False  # stdin is a terminal: sam deploy --guided can ask
 
     @property
     def settings(self) -> Mapping[str, Any]:
@@ -76,6 +77,11 @@ def parameters_are_set(context: Context) -> list[str] | None:
         return [f"make deploy: {line}" for line in result.errors] + ["make deploy: fix samconfig.toml, then rerun"]
     if result.missing and not context.guided:
         return missing_report(result, context.samconfig)
+    if result.missing and not context.interactive:
+        return [
+            f"make deploy: GUIDED=1 needs a terminal (sam deploy --guided asks for {', '.join(result.missing)}):"
+            " run it at one, or put the values in samconfig.toml (make deploy-check prints the lines)"
+        ]
     return None
 
 
@@ -250,7 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--guided", action="store_true", help="missing parameters are asked by sam deploy --guided")
     args = parser.parse_args(argv)
     samconfig = tomllib.loads(args.samconfig.read_text(encoding="utf-8")) if args.samconfig.exists() else {}
-    context = Context(args.config_env, samconfig, args.template, args.guided, args.py313, dict(os.environ))
+    context = Context(
+        args.config_env, samconfig, args.template, args.guided, args.py313, dict(os.environ), sys.stdin.isatty()
+    )
     failure = first_failure(context)
     if failure is None:
         print(f"make deploy: ready: samconfig.toml [{args.config_env}], region {region_of(context)}", file=sys.stderr)

@@ -290,7 +290,7 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     if args.state_table:
         # Read-only: the stack's ledger is written by its function alone, so that its evidence always
         # reaches its log group and archive. For the stack's own backfill, invoke the function with a
-        # backfill event (README "Backfill").
+        # backfill event (README, "7. First run").
         ledger = stack = ReadOnlyLedger(StateTable(args.state_table))
     else:
         ledger = MemoryLedger()

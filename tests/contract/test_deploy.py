@@ -111,7 +111,8 @@ def test_given_the_placeholders_samconfig_used_to_ship_when_deployed_then_it_is_
         pytest.param("GitHubOrgs=acme-sandbox", "GitHubOrgs=acme-sandbox: a placeholder", id="example-org-variant"),
         pytest.param(f"GitHubOrgs={OWN_ORG},example", "GitHubOrgs=", id="one-example-org-among-real-ones"),
         pytest.param("GitHubOrgs=<your-org>", "fill-in-the-blank", id="angle-bracket-marker"),
-        pytest.param("GitHubOrgs=two words", "GitHubOrgs=two words:", id="org-outside-the-template-pattern"),
+        pytest.param("GitHubOrgs=two/words", "GitHubOrgs=two/words:", id="org-outside-the-template-pattern"),
+        pytest.param("GitHubOrgs=two words", "GitHubOrgs: the value has a space", id="space-sam-would-cut"),
         pytest.param(
             "GitHubTokenSecretArn=arn:aws:secretsmanager:eu-west-1:210987654321:secret:pr-auditor/github-token",
             "6 characters Secrets Manager appends",
@@ -403,3 +404,15 @@ def test_given_each_python_function_when_sam_builds_it_then_it_has_a_manifest_th
         assert manifest.is_file(), f"{name}: sam build would print 'requirements.txt file not found'"
         lines = [line.strip() for line in manifest.read_text(encoding="utf-8").splitlines()]
         assert [line for line in lines if line and not line.startswith("#")] == [], f"{name}: use the layer"
+
+
+def test_given_guided_without_a_terminal_when_the_check_runs_then_it_stops_instead_of_starting_a_prompt(
+    tmp_path: Path,
+) -> None:
+    # Given the repository's samconfig (no organisation, no secret) and GUIDED=1, in CI (no terminal)
+    clone = fresh_clone(tmp_path)
+    result, _ = make(clone, scrubbed_env(tmp_path), "deploy", "GUIDED=1")
+    # Then it stops at the parameters, saying a guided deploy needs a terminal, having built nothing
+    assert result.returncode != 0
+    assert "GUIDED=1 needs a terminal (sam deploy --guided asks for GitHubOrgs, GitHubTokenSecretArn)" in result.stderr
+    assert [name for name in BUILT if (clone / name).exists()] == []
