@@ -416,3 +416,22 @@ def test_given_guided_without_a_terminal_when_the_check_runs_then_it_stops_inste
     assert result.returncode != 0
     assert "GUIDED=1 needs a terminal (sam deploy --guided asks for GitHubOrgs, GitHubTokenSecretArn)" in result.stderr
     assert [name for name in BUILT if (clone / name).exists()] == []
+
+
+def test_given_no_site_packages_when_the_preflight_runs_then_it_still_reads_the_template_and_checks_everything(
+    tmp_path: Path,
+) -> None:
+    # Given python -S (the standard library only: no PyYAML, no boto3) and a complete environment but no region
+    clone = fresh_clone(tmp_path, f"GitHubOrgs={OWN_ORG}", f"GitHubTokenSecretArn={OWN_SECRET}")
+    result = subprocess.run(  # noqa: S603 - our own script
+        [sys.executable, "-S", str(clone / "scripts" / "preflight.py"), "--config-env", "default"],
+        capture_output=True,
+        text=True,
+        env=scrubbed_env(tmp_path),
+        check=False,
+        timeout=60,
+    )
+    # Then it passed the parameter checks (template read without PyYAML) and stopped at the region
+    assert result.returncode == 2, result.stderr
+    assert "ModuleNotFoundError" not in result.stderr
+    assert "stopped at the region check" in result.stderr
