@@ -27,6 +27,11 @@ UV_VENV      := .venv-uv
 SAM_VERSION     ?= 1.170.0
 CHECKOV_VERSION ?= 3.3.30
 UV_VERSION      ?= 0.13.9
+# `make dist`: the build frontend, the build backend (the same setuptools as the development lock) and twine.
+DIST_VENV := .venv-dist
+BUILD_VERSION      ?= 1.6.1
+TWINE_VERSION      ?= 7.0.0
+SETUPTOOLS_VERSION ?= 84.2.1
 SAM := $(CURDIR)/$(SAM_VENV)/bin/sam
 UV  := $(UV_VENV)/bin/uv
 
@@ -36,7 +41,7 @@ ENV ?= default
 export PYTHONDONTWRITEBYTECODE := 1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install lock demo test test-313 lint check validate build deploy bench clean
+.PHONY: help install lock demo test test-313 lint check validate build deploy deploy-check dist bench clean
 help:  ## list targets
 	@grep -E '^[a-z0-9-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
@@ -96,7 +101,7 @@ lint: install  ## ruff, mypy strict on src/ and scripts/, cfn-lint on the templa
 	$(BIN)/ruff check src tests scripts
 	$(BIN)/ruff format --check src tests scripts
 	$(BIN)/mypy
-	$(BIN)/mypy scripts/deploy.py
+	$(BIN)/mypy scripts/deploy.py scripts/preflight.py scripts/template_yaml.py
 	$(BIN)/cfn-lint template.yaml
 
 bench: install  ## requests, wall time, cold start and memory against a naive REST baseline; the report over 200,000 changes
@@ -112,6 +117,20 @@ $(CHECKOV_VENV)/.stamp:
 	@py="$$(scripts/find-python $(PYTHON))" || exit 1; "$$py" -m venv --clear $(CHECKOV_VENV)
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
 	touch $@
+
+# An sdist and a wheel of the package, in dist/, checked by twine (metadata, and the README as PyPI would render
+# it). Built without isolation by the pinned setuptools, so nothing is resolved at build time. The package is
+# not published: people install it from the clone (README, "Install the CLI").
+$(DIST_VENV)/.stamp:
+	@py="$$(scripts/find-python $(PYTHON))" || exit 1; "$$py" -m venv --clear $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet 'build==$(BUILD_VERSION)' 'twine==$(TWINE_VERSION)' \
+	  'setuptools==$(SETUPTOOLS_VERSION)'
+	touch $@
+
+dist: $(DIST_VENV)/.stamp  ## sdist + wheel in dist/, checked with twine check --strict
+	rm -rf dist build
+	$(DIST_VENV)/bin/python -m build --no-isolation --outdir dist .
+	$(DIST_VENV)/bin/twine check --strict dist/*
 
 # `sam build` (no container) runs pip with the first python3.13 on PATH: a venv of the function's runtime
 # guarantees it has pip. A bare symlink inside another venv would pick up that venv's pyvenv.cfg instead.
@@ -138,11 +157,20 @@ build: $(SAM_VENV)/.stamp $(PY313_VENV)/.stamp  ## sam build: the function + its
 	PATH="$(CURDIR)/$(PY313_VENV)/bin:$$PATH" PIP_NO_INDEX=1 PIP_FIND_LINKS="$(CURDIR)/$(WHEELS)" \
 	  $(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel
 
-# The parameters are checked before anything is built; DRY_RUN=1 prints the sam command instead of running it.
-deploy: install  ## sam deploy --config-env ENV (default: default): guided while samconfig.toml lacks a required parameter
-	$(BIN)/python scripts/deploy.py --config-env $(ENV) --check
-	$(MAKE) --no-print-directory build
-	$(BIN)/python scripts/deploy.py --config-env $(ENV) --sam "$(SAM)" $(if $(DRY_RUN),--dry-run)
+# The preflight (standard library only: any python3 3.11+, no venv) checks the parameters, the region, the
+# credentials, Python 3.13 and Node, in that order, before anything is installed or built, and stops at the first
+# failure with what to set. A missing parameter prints the samconfig.toml lines to add; GUIDED=1 (at a terminal)
+# lets sam deploy --guided ask instead. DRY_RUN=1 prints the sam command instead of running it.
+PREFLIGHT = py="$$(scripts/find-python $(PYTHON))" && "$$py" scripts/preflight.py --config-env $(ENV) \
+  $(if $(PY313),--py313 "$(PY313)") $(if $(GUIDED),--guided)
+
+deploy-check:  ## the deploy preflight alone: parameters, region, credentials, Python 3.13, Node (installs nothing)
+	@$(PREFLIGHT)
+
+deploy:  ## preflight, then install, sam build, sam deploy --config-env ENV (default; ENV=dev is the trial)
+	@$(PREFLIGHT)
+	@$(MAKE) --no-print-directory install build
+	$(BIN)/python scripts/deploy.py --config-env $(ENV) --sam "$(SAM)" $(if $(DRY_RUN),--dry-run) $(if $(GUIDED),--guided)
 
 SAM_ENV := AWS_DEFAULT_REGION=eu-west-1
 validate: install build $(CHECKOV_VENV)/.stamp  ## cfn-lint, sam validate --lint, sam build, checkov
@@ -155,4 +183,4 @@ validate: install build $(CHECKOV_VENV)/.stamp  ## cfn-lint, sam validate --lint
 check: lint test validate  ## the whole gate, as CI runs it (.ci/run also runs test-313 and demo)
 
 clean:
-	rm -rf $(VENV) .venv-3.13 $(SAM_VENV) $(CHECKOV_VENV) $(UV_VENV) $(PY313_VENV) node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-3.13 $(SAM_VENV) $(CHECKOV_VENV) $(UV_VENV) $(PY313_VENV) $(DIST_VENV) dist build node_modules .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -7,12 +7,15 @@ lengths, numeric bounds, the template's Rules), and also against placeholders th
 time: the documentation's organisation ``acme``, AWS's example account ``123456789012``, ``example.com``
 addresses. A wrong value stops the deploy before anything is built or uploaded, with one line per parameter.
 
-While the environment lacks a parameter that has no usable default (the organisations, the secret), the
-deploy is guided (``sam deploy --guided``): sam asks for each value and saves the answers into the
-environment, so the next ``make deploy`` runs ``sam deploy --config-env ENV`` unattended.
+While the environment lacks a parameter that has no usable default (the organisations, the secret), nothing
+is deployed: the script prints the exact samconfig.toml lines to add. It never starts a guided prompt on its
+own; ``--guided`` (``make deploy GUIDED=1``, at a terminal) lets ``sam deploy --guided`` ask and save instead.
+
+Standard library only (tomllib, and template_yaml for the template), so scripts/preflight.py can run the same
+checks before any virtual environment exists.
 
 Exit codes: 0 deployed (``--check``: the environment is usable; ``--dry-run``: the sam command is printed);
-2 a value is wrong (nothing was deployed); otherwise sam's own exit code.
+2 a value is wrong or missing (nothing was deployed); otherwise sam's own exit code.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from template_yaml import top_level_sections
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,31 +64,16 @@ class Plan:
 
 
 # --------------------------------------------------------------------------- reading the files
-class _TemplateLoader(yaml.SafeLoader):
-    """SafeLoader that accepts CloudFormation's short tags (``!Ref``…); only Parameters is read."""
-
-
-def _any_tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return loader.construct_scalar(node)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    assert isinstance(node, yaml.MappingNode)
-    return loader.construct_mapping(node, deep=True)
-
-
-_TemplateLoader.add_multi_constructor("!", _any_tag)
-
-
 def template_sections(path: Path) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
-    """The template's Parameters and Rules."""
-    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506 - SafeLoader subclass
-    return document.get("Parameters", {}), document.get("Rules", {})
+    """The template's Parameters and Rules (read with the standard library: see template_yaml)."""
+    sections = top_level_sections(path.read_text(encoding="utf-8"), ("Parameters", "Rules"))
+    return sections.get("Parameters") or {}, sections.get("Rules") or {}
 
 
 def parse_overrides(value: object, where: str) -> dict[str, str]:
     """sam's parameter_overrides: a list of ``Key=Value`` items, or one string of them (as a guided deploy
     writes it, values in double quotes); ``ParameterKey=K,ParameterValue=V`` is accepted too."""
+    listed = isinstance(value, list)
     if isinstance(value, str):
         items = shlex.split(value)
     elif isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -101,8 +89,21 @@ def parse_overrides(value: object, where: str) -> dict[str, str]:
             key, text = item.split("=", 1)
         else:
             raise ValueError(f"{where} parameter_overrides: {item!r} is not Key=Value")
-        overrides[key.strip()] = text
+        overrides[key.strip()] = _list_item_value(key.strip(), text, where) if listed else text
     return overrides
+
+
+def _list_item_value(key: str, text: str, where: str) -> str:
+    """A list item's value as sam reads it: sam splits each item at spaces, so a value with a space must be
+    quoted ('...' or "..."), or sam silently keeps only its first word (samcli CfnParameterOverridesType)."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    if re.search(r"\s", text):
+        raise ValueError(
+            f"{where} {key}: the value has a space, and sam would keep only {text.split()[0]!r}:"
+            f" quote it, as \"{key}='{text}'\""
+        )
+    return text
 
 
 def environment_settings(samconfig: Mapping[str, Any], environment: str) -> dict[str, Any] | None:
@@ -247,9 +248,38 @@ def plan(
         for name in missing:
             values.pop(name, None)
         errors.extend(f"{where} {failure}" for failure in rule_failures(rules or {}, values))
-    if "stack_name" not in settings and not missing:
+    if "stack_name" not in settings:
         missing.append("stack_name")
     return Plan(environment, tuple(errors), tuple(missing))
+
+
+# --------------------------------------------------------------------------- what to add
+# Fill-in markers for the lines a user must add: is_placeholder refuses them, so a copied line cannot deploy.
+FILL_IN = {
+    "GitHubOrgs": "<your-org>",
+    "GitHubTokenSecretArn": "<full ARN of the secret pr-auditor/github>",
+}
+
+
+def samconfig_lines(result: Plan, samconfig: Mapping[str, Any]) -> list[str]:
+    """The exact samconfig.toml lines that give the environment what it lacks: its section header, the stack
+    name if missing, and the whole parameter_overrides list (the items already there, then the missing ones)."""
+    settings = environment_settings(samconfig, result.environment) or {}
+    try:
+        present = parse_overrides(settings.get("parameter_overrides", []), result.environment)
+    except ValueError:
+        present = {}
+    lines = [f"[{result.environment}.deploy.parameters]"]
+    if "stack_name" in result.missing:
+        suffix = "" if result.environment == "default" else f"-{result.environment}"
+        lines.append(f'stack_name = "pr-auditor{suffix}"')
+    added = [name for name in result.missing if name != "stack_name"]
+    if added:
+        lines.append("parameter_overrides = [")
+        lines.extend(f'    "{name}={value}",' for name, value in present.items())
+        lines.extend(f'    "{name}={FILL_IN.get(name, "<value>")}",' for name in added)
+        lines.append("]")
+    return lines
 
 
 # --------------------------------------------------------------------------- command line
@@ -259,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--samconfig", type=Path, default=ROOT / "samconfig.toml")
     parser.add_argument("--template", type=Path, default=ROOT / "template.yaml")
     parser.add_argument("--sam", default="sam", help="the sam executable")
+    parser.add_argument(
+        "--guided", action="store_true", help="let sam deploy --guided ask for missing values (needs a terminal)"
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="check the environment only")
     mode.add_argument("--dry-run", action="store_true", help="check, then print the sam command instead of running it")
@@ -270,15 +303,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result.errors:
         for line in result.errors:
             print(f"make deploy: {line}", file=sys.stderr)
-        print("make deploy: nothing was deployed; fix samconfig.toml (or remove the line: a guided deploy asks)",
-              file=sys.stderr)  # fmt: skip
+        print("make deploy: nothing was deployed; fix samconfig.toml", file=sys.stderr)
         return 2
-    if result.guided and (args.check or args.dry_run):
-        print(
-            f"make deploy: samconfig.toml [{result.environment}] does not set {', '.join(result.missing)}:"
-            f" a guided deploy asks for them and saves the answers there",
-            file=sys.stderr,
-        )
+    if result.missing and not args.guided:
+        for line in missing_report(result, samconfig):
+            print(line, file=sys.stderr)
+        print("make deploy: nothing was deployed", file=sys.stderr)
+        return 2
     command = [args.sam, *result.sam_arguments()]
     if args.check:
         return 0
@@ -287,6 +318,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     print(f"== {shlex.join(['sam', *result.sam_arguments()])}", flush=True)
     os.execvp(command[0], command)  # noqa: S606 - sam replaces this process: its prompts and exit code are the user's
+
+
+def missing_report(result: Plan, samconfig: Mapping[str, Any]) -> list[str]:
+    """What to add, as lines for stderr: never a guided prompt unless asked for (GUIDED=1)."""
+    where = f"samconfig.toml [{result.environment}]"
+    if environment_settings(samconfig, result.environment) is None:
+        head = f"make deploy: {where} does not exist; add these lines to samconfig.toml, with your values:"
+    else:
+        head = (
+            f"make deploy: {where} does not set {', '.join(result.missing)} (no usable default);"
+            " put these lines in samconfig.toml, replacing that section's parameter_overrides, with your values:"
+        )
+    hints = []
+    if "GitHubTokenSecretArn" in result.missing:
+        hints.append(
+            "make deploy: the secret's full ARN (with its 6-character suffix):"
+            " aws secretsmanager describe-secret --secret-id pr-auditor/github --query ARN --output text"
+        )
+    return [
+        head,
+        *(f"    {line}" for line in samconfig_lines(result, samconfig)),
+        *hints,
+        "make deploy: or run make deploy GUIDED=1 at a terminal: sam deploy --guided asks and saves the answers",
+    ]
 
 
 if __name__ == "__main__":

@@ -320,11 +320,14 @@ def create_evidence_bucket(properties: dict[str, Any], name: str) -> str:
     days = retention["Days"]
     if isinstance(days, dict):  # {"Ref": "EvidenceRetentionDays"}: its default
         days = load_template()["Parameters"][days["Ref"]]["Default"]
+    mode = retention["Mode"]
+    if isinstance(mode, dict):  # {"Ref": "EvidenceLockMode"}: its default (COMPLIANCE)
+        mode = load_template()["Parameters"][mode["Ref"]]["Default"]
     s3.put_object_lock_configuration(
         Bucket=name,
         ObjectLockConfiguration={
             "ObjectLockEnabled": "Enabled",
-            "Rule": {"DefaultRetention": {"Mode": retention["Mode"], "Days": int(days)}},
+            "Rule": {"DefaultRetention": {"Mode": mode, "Days": int(days)}},
         },
     )
     return name

@@ -3,7 +3,8 @@
 
 stdout carries the records as JSON lines (the same records the Lambda writes); progress and errors go
 to stderr. Exit 0 when the audit completed (findings are not an error), 1 when GitHub could not be read
-completely, 2 for bad input; always with a one-line reason.
+completely, 2 for bad input (missing AWS credentials or region included, in every command); always with a
+one-line reason. Each command's --help lists the environment variables it reads and its exit codes.
 """
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ DESCRIPTION = """\
 Audit the pull requests merged in GitHub organisations against a change policy, as the
 deployed Lambda does. Records go to stdout as JSON lines; progress and errors go to stderr."""
 
-EPILOG = """\
-environment:
+GITHUB_ENVIRONMENT = """\
   GITHUB_TOKEN                 token with read access to the organisations, or:
   GITHUB_APP_ID                GitHub App ID, with
   GITHUB_APP_PRIVATE_KEY       the App's private key (PEM text), or
@@ -60,13 +60,72 @@ environment:
                                connection, GraphQL errors (default 4; 0..10)
   GITHUB_BACKOFF_SECONDS       first pause before a retry, doubled each time (default 1)
   GITHUB_MAX_WAIT_SECONDS      longest wait for a rate-limit reset (default 900)
-  STATE_TABLE                  backfill: the deployed stack's DynamoDB table (same as --state-table)
+"""
+
+# boto3's own variables (it reads AWS_DEFAULT_REGION, not AWS_REGION).
+AWS_ENVIRONMENT = """\
+  AWS_PROFILE                  a profile from `aws configure` or `aws configure sso`, or:
+  AWS_ACCESS_KEY_ID            an access key, with
+  AWS_SECRET_ACCESS_KEY        its secret (and AWS_SESSION_TOKEN for temporary credentials)
+  AWS_DEFAULT_REGION           the stack's region (or the profile's region)
+"""
+
+NO_AWS_CREDENTIALS = (
+    "no AWS credentials: set AWS_PROFILE (a profile from `aws configure` or `aws configure sso`),"
+    " or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+)
+NO_AWS_REGION = "no AWS region: set AWS_DEFAULT_REGION (or AWS_PROFILE with a region)"
+AWS_SETUP_EXIT = "  2  bad input: arguments, environment, policy file; no AWS credentials or region\n"
+
+EPILOG = f"""\
+environment:
+{GITHUB_ENVIRONMENT}  STATE_TABLE                  backfill: the deployed stack's DynamoDB table (same as --state-table)
+{AWS_ENVIRONMENT}                               (backfill --state-table, verify --bucket, report --bucket)
 
 exit codes:
   0  the audit completed (findings are not an error)
   1  GitHub (or the state table) could not be read completely; nothing was reported as complete
      (verify: the archive is not intact)
+{AWS_SETUP_EXIT}
+each command's --help lists the environment it reads and its exit codes.
+"""
+
+AUDIT_EPILOG = f"""\
+environment:
+{GITHUB_ENVIRONMENT}
+exit codes:
+  0  the audit completed (findings are not an error)
+  1  GitHub could not be read completely; nothing was reported as complete
   2  bad input: arguments, environment, policy file
+"""
+
+BACKFILL_EPILOG = f"""\
+environment:
+{GITHUB_ENVIRONMENT}  STATE_TABLE                  the deployed stack's DynamoDB table (same as --state-table);
+                               with it, AWS credentials:
+{AWS_ENVIRONMENT}
+exit codes:
+  0  the backfill completed (findings are not an error)
+  1  GitHub or the state table could not be read completely; nothing was reported as complete
+{AWS_SETUP_EXIT}"""
+
+VERIFY_EPILOG = f"""\
+environment (--bucket only; --dir reads no variable):
+{AWS_ENVIRONMENT}
+exit codes:
+  0  the archive is intact: chain, windows and counts check out
+  1  the archive is not intact (each finding is printed)
+  2  bad input, or the archive could not be read; no AWS credentials or region
+"""
+
+REPORT_EPILOG = f"""\
+environment (--bucket only; --input reads no variable):
+{AWS_ENVIRONMENT}  AWS_REGION                   also read as --region's default (before AWS_DEFAULT_REGION)
+
+exit codes:
+  0  the evidence pack was written; its HTML's path is printed on stdout
+  1  the archive could not be read completely; no pack was written
+  2  bad input: arguments, records, the --out folder; no AWS credentials or region
 """
 
 
@@ -88,10 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        return commands.add_parser(name, help=text, description=text + ".", epilog=EPILOG, formatter_class=plain)
+    def command(name: str, text: str, epilog: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text + ".", epilog=epilog, formatter_class=plain)
 
-    audit_parser = command("audit", "audit PRs merged in [since, until) and print one record each")
+    audit_parser = command("audit", "audit PRs merged in [since, until) and print one record each", AUDIT_EPILOG)
     audit_parser.set_defaults(run=audit)
     audit_parser.add_argument(
         "--org",
@@ -114,6 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         "backfill",
         "audit a historical period in chunks, each change printed once (with --state-table, skipping what "
         "the deployed stack already recorded)",
+        BACKFILL_EPILOG,
     )
     backfill_parser.set_defaults(run=backfill)
     for flag, text in (
@@ -132,11 +192,11 @@ def build_parser() -> argparse.ArgumentParser:
         "with a backfill event)",
     )
     backfill_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    verify_parser = command("verify", "check the evidence archive: hash chain, windows, counts")
+    verify_parser = command("verify", "check the evidence archive: hash chain, windows, counts", VERIFY_EPILOG)
     verify_parser.set_defaults(run=check_archive)
     verify.add_arguments(verify_parser)
     report_help = "the auditor's evidence pack for a period: population, exceptions, sample, summary, HTML"
-    report_parser = commands.add_parser("report", help=report_help, description=report_help + ".")
+    report_parser = command("report", report_help, REPORT_EPILOG)
     report_parser.set_defaults(run=report_command.report)
     report_command.add_arguments(report_parser)
     return parser  # fmt: skip
@@ -231,7 +291,7 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     if args.state_table:
         # Read-only: the stack's ledger is written by its function alone, so that its evidence always
         # reaches its log group and archive. For the stack's own backfill, invoke the function with a
-        # backfill event (README "Backfill").
+        # backfill event (README, "7. First run").
         ledger = stack = ReadOnlyLedger(StateTable(args.state_table))
     else:
         ledger = MemoryLedger()
@@ -274,7 +334,7 @@ def _progress_bar(window: Window, chunk: timedelta, *, show: bool) -> Iterator[P
         from tqdm import tqdm
         from tqdm.contrib.logging import logging_redirect_tqdm
     except ImportError:
-        log.info("no progress bar: install pr-auditor[cli] (tqdm) for one")
+        log.info("no progress bar: pip install '.[cli]' in the pr-auditor clone (tqdm) for one")
         yield None
         return
     total = -(-(window.until - window.since) // chunk)  # chunks, rounded up
@@ -302,6 +362,23 @@ def _progress_to_stderr(quiet: bool) -> logging.Handler:
     return handler
 
 
+def aws_setup_problem(exc: BaseException) -> str | None:
+    """The plain sentence when an AWS call failed before reaching AWS (no credentials, no region), or None.
+    Adapters translate boto errors into their own (``raise ... from exc``): the cause stays in the chain."""
+    try:
+        from botocore.exceptions import NoCredentialsError, NoRegionError, PartialCredentialsError
+    except ImportError:  # boto3 (the aws extra) is not installed: no AWS call was made
+        return None
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, NoCredentialsError | PartialCredentialsError):
+            return NO_AWS_CREDENTIALS
+        if isinstance(seen, NoRegionError):
+            return NO_AWS_REGION
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
     install_log_guard()  # no credential in any log line, even with botocore or PyGithub at DEBUG
     try:
@@ -313,11 +390,18 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         finally:
             log.removeHandler(progress)
     except ConfigError as exc:
-        print(f"pr-auditor: error: {exc}", file=sys.stderr)
+        print(f"pr-auditor: error: {aws_setup_problem(exc) or exc}", file=sys.stderr)
         return EXIT_USAGE
     except AuditError as exc:
-        print(f"pr-auditor: error: {exc}", file=sys.stderr)
-        return EXIT_SOURCE
+        problem = aws_setup_problem(exc)
+        print(f"pr-auditor: error: {problem or exc}", file=sys.stderr)
+        return EXIT_USAGE if problem else EXIT_SOURCE
+    except Exception as exc:
+        problem = aws_setup_problem(exc)  # boto raises these from the first call, outside any adapter
+        if problem is None:
+            raise
+        print(f"pr-auditor: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -452,7 +452,8 @@ def test_without_the_report_extra_the_error_names_the_pip_command(
     code, _, err = run([*PERIOD_ARGS, "--input", str(tmp_path / "records.jsonl"), "--out", str(tmp_path / "p")], capsys)
     assert code == 2
     assert (
-        err.strip() == "pr-auditor: error: report needs pygal, from the report extra: pip install 'pr-auditor[report]'"
+        err.strip()
+        == "pr-auditor: error: report needs pygal, from the report extra: pip install '.[report]' in the pr-auditor clone"
     )
     assert not (tmp_path / "p").exists()
 

@@ -1079,8 +1079,9 @@ RETENTIONS = [400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653]
 def test_given_each_log_retention_when_the_evidence_retention_varies_then_the_rules_accept_exactly_the_longer_ones(
     sam: dict[str, Any], logs: int
 ) -> None:
-    assert sam["Parameters"]["EvidenceRetentionDays"]["AllowedValues"] == RETENTIONS
+    assert sam["Parameters"]["EvidenceRetentionDays"]["AllowedValues"] == [1, 7, 30, *RETENTIONS]  # 1-30: trials
     assert sam["Parameters"]["EvidenceRetentionDays"]["Default"] == 731
+    assert sam["Parameters"]["EvidenceLockMode"]["Default"] == "COMPLIANCE"
     for evidence in RETENTIONS:
         values = tm.parameter_values(sam, {"LogRetentionDays": str(logs), "EvidenceRetentionDays": str(evidence)})
         failures = tm.rule_failures(sam, values)
@@ -1235,8 +1236,9 @@ def test_given_the_evidence_bucket_when_read_then_object_lock_compliance_holds_e
     assert bucket["ObjectLockEnabled"] is True
     assert bucket["ObjectLockConfiguration"] == {
         "ObjectLockEnabled": "Enabled",
-        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": {"Ref": "EvidenceRetentionDays"}}},
+        "Rule": {"DefaultRetention": {"Mode": {"Ref": "EvidenceLockMode"}, "Days": {"Ref": "EvidenceRetentionDays"}}},
     }
+    assert cfn["Parameters"]["EvidenceLockMode"]["Default"] == "COMPLIANCE", "GOVERNANCE is chosen, never defaulted"
     assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
     assert "BucketName" not in bucket, "a generated name never collides with a bucket an earlier stack retained"
 
@@ -1450,8 +1452,8 @@ def test_given_the_dashboard_when_its_widgets_are_read_then_each_shows_the_docum
     assert namespace == "PrAuditor"
 
 
-def test_given_the_readme_when_read_then_it_names_every_dashboard_metric() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_given_the_stack_reference_when_read_then_it_names_every_dashboard_metric() -> None:
+    readme = (ROOT / "docs" / "stack.md").read_text(encoding="utf-8")  # the README links it ("What the stack creates")
     for metric in {m for metrics in EXPECTED_WIDGETS.values() for ns, m in metrics if ns == "PrAuditor"}:
         assert f"`{metric}`" in readme, metric
 

@@ -3,6 +3,7 @@ progress bar that log lines do not overwrite, and GITHUB_RETRIES counted at the 
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -49,29 +50,58 @@ def test_version_prints_the_installed_distributions_version() -> None:
     assert done.stdout.strip() == f"pr-auditor {version('pr-auditor')}"
 
 
-@pytest.mark.parametrize("command", [[], ["audit"], ["backfill"]], ids=["top", "audit", "backfill"])
-def test_help_is_plain_text_naming_the_environment_and_the_exit_codes(command: list[str]) -> None:
+GITHUB_VARIABLES = (
+    "GITHUB_TOKEN",
+    "GITHUB_APP_ID",
+    "GITHUB_APP_PRIVATE_KEY",
+    "GITHUB_APP_PRIVATE_KEY_FILE",
+    "GITHUB_API_URL",
+    "GITHUB_THROTTLE_SECONDS",
+    "GITHUB_RETRIES",
+    "GITHUB_BACKOFF_SECONDS",
+    "GITHUB_MAX_WAIT_SECONDS",
+)
+AWS_VARIABLES = ("AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+
+
+@pytest.mark.parametrize(
+    ("command", "reads", "ignores", "codes"),
+    [
+        pytest.param([], (*GITHUB_VARIABLES, "STATE_TABLE", *AWS_VARIABLES), (), ("0  the audit completed", "1  GitHub", "2  bad input"), id="top"),
+        pytest.param(["audit"], GITHUB_VARIABLES, ("STATE_TABLE", "AWS_"), ("0  the audit completed", "1  GitHub", "2  bad input"), id="audit"),
+        pytest.param(["backfill"], (*GITHUB_VARIABLES, "STATE_TABLE", *AWS_VARIABLES), (), ("0  the backfill completed", "1  GitHub or the state table", "2  bad input"), id="backfill"),
+        pytest.param(["verify"], AWS_VARIABLES, ("GITHUB_", "STATE_TABLE"), ("0  the archive is intact", "1  the archive is not intact", "2  bad input"), id="verify"),
+        pytest.param(["report"], (*AWS_VARIABLES, "AWS_REGION"), ("GITHUB_", "STATE_TABLE"), ("0  the evidence pack was written", "1  the archive could not be read", "2  bad input"), id="report"),
+    ],
+)  # fmt: skip
+def test_each_commands_help_is_plain_text_naming_its_own_environment_and_exit_codes(
+    command: list[str], reads: tuple[str, ...], ignores: tuple[str, ...], codes: tuple[str, ...]
+) -> None:
     done = pr_auditor(*command, "--help")
     assert done.returncode == 0
     text = done.stdout
-    for name in (
-        "GITHUB_TOKEN",
-        "GITHUB_APP_ID",
-        "GITHUB_APP_PRIVATE_KEY",
-        "GITHUB_APP_PRIVATE_KEY_FILE",
-        "GITHUB_API_URL",
-        "GITHUB_THROTTLE_SECONDS",
-        "GITHUB_RETRIES",
-        "GITHUB_BACKOFF_SECONDS",
-        "GITHUB_MAX_WAIT_SECONDS",
-        "STATE_TABLE",
-    ):
+    for name in reads:
         assert name in text
+    for prefix in ignores:
+        assert prefix not in text, f"{command} --help lists {prefix}, which it never reads"
     assert "exit codes:" in text
-    for code in ("0  the audit completed", "1  GitHub", "2  bad input"):
+    for code in codes:
         assert code in text
     assert "``" not in text  # no reStructuredText markup
     assert ":func:" not in text
+
+
+def test_every_option_of_every_command_has_help_text() -> None:
+    from pr_auditor.cli import build_parser
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    silent = [
+        f"{name} {action.option_strings[0]}"
+        for name, parser in subparsers.choices.items()
+        for action in parser._actions
+        if action.option_strings and not action.help
+    ]
+    assert silent == []
 
 
 def test_progress_lines_are_sentences_not_python_dicts(

@@ -124,7 +124,7 @@ def _default_client() -> Any:
     try:
         import boto3  # in the Lambda runtime; for the CLI an optional extra
     except ImportError:  # pragma: no cover - depends on the installation
-        raise ConfigError("--bucket needs boto3: pip install 'pr-auditor[aws]'") from None
+        raise ConfigError("--bucket needs boto3: pip install '.[aws]' in the pr-auditor clone") from None
     return boto3.client("s3")
 
 

@@ -33,7 +33,7 @@ class TableClient:
             try:
                 import boto3  # in the Lambda runtime; for the CLI an optional extra
             except ImportError:  # pragma: no cover - depends on the installation
-                raise ConfigError("--state-table needs boto3: pip install 'pr-auditor[aws]'") from None
+                raise ConfigError("--state-table needs boto3: pip install '.[aws]' in the pr-auditor clone") from None
             client = boto3.client("dynamodb")
         self.client = client
         self.clock = clock

@@ -1,6 +1,6 @@
 """Pure evaluation: (PullRequest, RepoPolicy) → Evaluation. One small rule per question; no I/O.
 
-The approval semantics are the README's ("Policy", approval semantics): per reviewer only the latest
+The approval semantics are the README's ("How the verdict is reached"): per reviewer only the latest
 opinionated review counts, and an approval counts only if it is not the author's, not a bot's (unless
 allowed), not by someone who wrote a commit of the PR (unless allowed), from someone who can push, and given
 on the head that was merged (unless stale ones are allowed).

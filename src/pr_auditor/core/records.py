@@ -1,4 +1,4 @@
-"""Evaluation → record dict (the schema documented in the README, "Records"), and the run summary. No I/O.
+"""Evaluation → record dict (the schema documented in docs/records.md), and the run summary. No I/O.
 
 Records are data: stable keys, JSON-serialisable values. Alarms filter on ``kind``/``verdict``/
 ``emergency``/``status``, never on ``message`` or ``title`` (PR titles are attacker-controlled).

@@ -21,7 +21,7 @@ from pr_auditor.core.parse import make_window
 from pr_auditor.evidence.report.core import Record, RecordError
 
 log = logging.getLogger("pr_auditor")
-EXTRA_HINT = "pip install 'pr-auditor[report]'"
+EXTRA_HINT = "pip install '.[report]' in the pr-auditor clone"
 DEFAULT_SAMPLE = 25
 
 
@@ -38,7 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, help=f"sample size (default {DEFAULT_SAMPLE})")
     parser.add_argument("--seed", help="sample seed (default: a random one, written to summary.json)")
     parser.add_argument("--log-group", help="the stack's log group: sample rows get a Logs Insights link")
-    parser.add_argument("--region", default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"))
+    parser.add_argument(
+        "--region",
+        default=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
+        help="the bucket's and the log group's region (default: AWS_REGION, else AWS_DEFAULT_REGION)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 

@@ -87,7 +87,7 @@ def s3_client(region: str | None) -> Any:
     try:
         import boto3
     except ImportError:
-        raise ConfigError("--bucket needs boto3: pip install 'pr-auditor[aws]'") from None
+        raise ConfigError("--bucket needs boto3: pip install '.[aws]' in the pr-auditor clone") from None
     return boto3.client("s3", region_name=region) if region else boto3.client("s3")
 
 
