@@ -158,10 +158,10 @@ def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tupl
     seen: set[str] = set()
     undated: list[Record] = []
     for record in records:
-        tally.records_read += 1
+        tally.input.records_read += 1
         key = dedupe_key(record)
         if key in seen:
-            tally.duplicates += 1
+            tally.input.duplicates += 1
             continue
         seen.add(key)
         if record.get("kind") == "run_summary":
@@ -169,21 +169,21 @@ def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tupl
         elif record.get("kind") == "policy_change":
             tally.add_policy_change(record)
         elif not is_change(record):
-            tally.other_kinds[str(record.get("kind"))] += 1
+            tally.input.other_kinds[str(record.get("kind"))] += 1
         elif (when := change_time(record)) is None:
             undated.append(record)
         elif tally.in_period(when):
             yield record, when
         else:
-            tally.outside_period += 1
+            tally.input.outside_period += 1
     for record in undated:
-        window = tally.run_windows.get(str(record.get("run_id")))
+        window = tally.coverage.run_windows.get(str(record.get("run_id")))
         if window is None:
-            tally.undated.append(str(record.get("record_id") or dedupe_key(record)))
+            tally.input.undated.append(str(record.get("record_id") or dedupe_key(record)))
         elif tally.in_period(window[0]):
             yield record, window[0]
         else:
-            tally.outside_period += 1
+            tally.input.outside_period += 1
 
 
 def _write_sample(

@@ -55,11 +55,9 @@ class PolicySeen:
 
 
 @dataclass
-class Tally:
-    """Everything ``summary.json`` counts, fed one record at a time."""
+class ChangeCounts:
+    """The changes of the period counted per verdict, kind, violation code, repository and ISO week."""
 
-    since: datetime
-    until: datetime
     changes: int = 0
     exceptions: int = 0
     by_verdict: Counter[str] = field(default_factory=Counter)
@@ -68,21 +66,8 @@ class Tally:
     by_repository: dict[str, Counter[str]] = field(default_factory=dict)
     changes_per_week: Counter[str] = field(default_factory=Counter)
     exceptions_per_week: Counter[str] = field(default_factory=Counter)
-    policy_versions: dict[str, PolicySeen] = field(default_factory=dict)
-    completed_windows: list[Span] = field(default_factory=list)
-    failed_runs: list[dict[str, Any]] = field(default_factory=list)
-    policy_changes: list[dict[str, Any]] = field(default_factory=list)
-    run_windows: dict[str, Span] = field(default_factory=dict)  # every run's window, to place undated changes
-    undated: list[str] = field(default_factory=list)  # record ids of changes nothing could place in time
-    records_read: int = 0
-    duplicates: int = 0
-    outside_period: int = 0
-    other_kinds: Counter[str] = field(default_factory=Counter)
 
-    def in_period(self, moment: datetime) -> bool:
-        return self.since <= moment < self.until
-
-    def add_change(self, record: Record, when: datetime) -> None:
+    def add(self, record: Record, when: datetime) -> None:
         verdict = str(record.get("verdict"))
         exception = is_exception(record)
         week = iso_week(when)
@@ -99,7 +84,33 @@ class Tally:
             self.exceptions += 1
             repository["exceptions"] += 1
             self.exceptions_per_week[week] += 1
-        self.policy_versions.setdefault(str(record.get("policy_version")), PolicySeen()).add(when)
+
+    def weeks(self, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        """Changes and exceptions per ISO week of the period, quiet weeks included, in order."""
+        return [
+            {"week": week, "changes": self.changes_per_week[week], "exceptions": self.exceptions_per_week[week]}
+            for week in weeks_between(since, until)
+        ]
+
+    def counts(self, since: datetime, until: datetime) -> dict[str, Any]:
+        return {
+            "by_verdict": dict(sorted(self.by_verdict.items())),
+            "by_kind": dict(sorted(self.by_kind.items())),
+            "by_violation_code": dict(sorted(self.by_violation_code.items())),
+            "by_repository": {name: dict(sorted(c.items())) for name, c in sorted(self.by_repository.items())},
+            "by_week": self.weeks(since, until),
+        }
+
+
+@dataclass
+class Coverage:
+    """Which parts of the period completed runs covered, and the runs that failed in it."""
+
+    since: datetime
+    until: datetime
+    completed_windows: list[Span] = field(default_factory=list)
+    failed_runs: list[dict[str, Any]] = field(default_factory=list)
+    run_windows: dict[str, Span] = field(default_factory=dict)  # every run's window, to place undated changes
 
     def add_run_summary(self, record: Record) -> None:
         """A completed run's window counts as covered; a failed run in the period is listed."""
@@ -120,15 +131,37 @@ class Tally:
                 }
             )
 
-    def add_policy_change(self, record: Record) -> None:
+    def completeness(self, chain: Mapping[str, Any]) -> dict[str, Any]:
+        missing = gaps((self.since, self.until), self.completed_windows)
+        return {
+            "chain": dict(chain),
+            "windows_covered": not missing,
+            "completed_runs": len(self.completed_windows),
+            "gaps": [{"since": iso(start), "until": iso(end)} for start, end in missing],
+            "failed_runs": self.failed_runs,
+        }
+
+
+@dataclass
+class PolicyHistory:
+    """The policy versions the period's changes were judged under, and the policy changes in the period."""
+
+    since: datetime
+    until: datetime
+    versions: dict[str, PolicySeen] = field(default_factory=dict)
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_change(self, record: Record, when: datetime) -> None:
+        self.versions.setdefault(str(record.get("policy_version")), PolicySeen()).add(when)
+
+    def add_policy_change(self, record: Record) -> bool:
         """A change of the policy in force during the period (who, when, which keys, whether it relaxed the
-        rules) is listed; one without a time, or outside the period, is only counted."""
+        rules) is listed; one without a time, or outside the period, is not (False: the caller counts it)."""
         changed_at = record.get("changed_at")
         when = parse_moment(changed_at, key="changed_at") if changed_at else None
-        if when is None or not self.in_period(when):
-            self.other_kinds["policy_change"] += 1
-            return
-        self.policy_changes.append(
+        if when is None or not self.since <= when < self.until:
+            return False
+        self.changes.append(
             {
                 "changed_at": iso(when),
                 "changed_by": record.get("changed_by"),
@@ -139,50 +172,81 @@ class Tally:
                 "record_id": record.get("record_id"),
             }
         )
+        return True
 
-    def weeks(self) -> list[dict[str, Any]]:
-        """Changes and exceptions per ISO week of the period, quiet weeks included, in order."""
+    def versions_in_force(self) -> list[dict[str, Any]]:
         return [
-            {"week": week, "changes": self.changes_per_week[week], "exceptions": self.exceptions_per_week[week]}
-            for week in weeks_between(self.since, self.until)
+            {
+                "policy_version": version,
+                "changes": seen.changes,
+                "first_change": iso(seen.first) if seen.first else None,
+                "last_change": iso(seen.last) if seen.last else None,
+            }
+            for version, seen in sorted(self.versions.items(), key=lambda item: item[1].first or self.since)
         ]
 
+    def changes_in_period(self) -> list[dict[str, Any]]:
+        return sorted(self.changes, key=lambda change: str(change["changed_at"]))
+
+
+@dataclass
+class InputCounts:
+    """What was read and not counted as a change of the period: repeats, changes outside it, undated ones."""
+
+    records_read: int = 0
+    duplicates: int = 0
+    outside_period: int = 0
+    undated: list[str] = field(default_factory=list)  # record ids of changes nothing could place in time
+    other_kinds: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "records_read": self.records_read,
+            "duplicates_dropped": self.duplicates,
+            "changes_outside_period": self.outside_period,
+            "undated_changes": self.undated,
+            "other_records": dict(sorted(self.other_kinds.items())),
+        }
+
+
+@dataclass
+class Tally:
+    """Everything ``summary.json`` counts, fed one record at a time; each part keeps one job."""
+
+    since: datetime
+    until: datetime
+    counts: ChangeCounts = field(default_factory=ChangeCounts)
+    input: InputCounts = field(default_factory=InputCounts)
+    coverage: Coverage = field(init=False)
+    policy: PolicyHistory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.coverage = Coverage(self.since, self.until)
+        self.policy = PolicyHistory(self.since, self.until)
+
+    def in_period(self, moment: datetime) -> bool:
+        return self.since <= moment < self.until
+
+    def add_change(self, record: Record, when: datetime) -> None:
+        self.counts.add(record, when)
+        self.policy.add_change(record, when)
+
+    def add_run_summary(self, record: Record) -> None:
+        self.coverage.add_run_summary(record)
+
+    def add_policy_change(self, record: Record) -> None:
+        if not self.policy.add_policy_change(record):
+            self.input.other_kinds["policy_change"] += 1
+
     def summary(self, *, chain: Mapping[str, Any], sample: Mapping[str, Any]) -> dict[str, Any]:
-        missing = gaps((self.since, self.until), self.completed_windows)
         return {
             "period": {"since": iso(self.since), "until": iso(self.until)},
-            "changes": self.changes,
-            "exceptions": self.exceptions,
-            "counts": {
-                "by_verdict": dict(sorted(self.by_verdict.items())),
-                "by_kind": dict(sorted(self.by_kind.items())),
-                "by_violation_code": dict(sorted(self.by_violation_code.items())),
-                "by_repository": {name: dict(sorted(c.items())) for name, c in sorted(self.by_repository.items())},
-                "by_week": self.weeks(),
-            },
-            "completeness": {
-                "chain": dict(chain),
-                "windows_covered": not missing,
-                "completed_runs": len(self.completed_windows),
-                "gaps": [{"since": iso(start), "until": iso(end)} for start, end in missing],
-                "failed_runs": self.failed_runs,
-            },
-            "policy_versions": [
-                {
-                    "policy_version": version,
-                    "changes": seen.changes,
-                    "first_change": iso(seen.first) if seen.first else None,
-                    "last_change": iso(seen.last) if seen.last else None,
-                }
-                for version, seen in sorted(self.policy_versions.items(), key=lambda item: item[1].first or self.since)
-            ],
-            "policy_changes": sorted(self.policy_changes, key=lambda change: str(change["changed_at"])),
+            "changes": self.counts.changes,
+            "exceptions": self.counts.exceptions,
+            "counts": self.counts.counts(self.since, self.until),
+            "completeness": self.coverage.completeness(chain),
+            "policy_versions": self.policy.versions_in_force(),
+            "policy_changes": self.policy.changes_in_period(),
             "sample": dict(sample),
-            "input": {
-                "records_read": self.records_read,
-                "duplicates_dropped": self.duplicates,
-                "changes_outside_period": self.outside_period,
-                "undated_changes": self.undated,
-                "other_records": dict(sorted(self.other_kinds.items())),
-            },
+            "input": self.input.summary(),
         }
