@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from pr_auditor.core.errors import describe
-from pr_auditor.core.model import Evaluation, Review, Verdict, ViolationCode, Window, iso
+from pr_auditor.core.model import Evaluation, Review, Verdict, Violation, ViolationCode, Window, iso
 
 SCHEMA_VERSION = 1
 #: Top-level keys whose ``null`` is information (a deleted author, no merge commit, no review rule),
@@ -106,16 +107,24 @@ def post_merge_review(review: Review) -> dict[str, Any]:
 
 
 def message(evaluation: Evaluation) -> str:
-    """The human line: the PR's reference and the violation codes, nothing else. Non-compliant ones contain
-    ``is non-compliant!`` (the phrase the classic Rewind filter matched). Nothing the PR's author controls
-    (title, body, branch, label names) appears in it, so no one can forge or break the line; the details
-    are in ``violations``."""
+    """The human line: the PR's reference and each violation with its detail (who, how many of how many:
+    ``insufficient_approvals: 1 of 2 required approvals (counted: bob)``). Non-compliant ones contain
+    ``is non-compliant!`` (the phrase the classic Rewind filter matched) and still begin
+    ``<ref> is non-compliant! violations: <first code>``. Nothing the PR's author writes (title, body, branch)
+    appears in it: the details name logins, counts, the policy's own pattern and labels, and the line is
+    ASCII (anything else escaped), so no one can forge or break it."""
     ref = f"{evaluation.pull_request.repository}#{evaluation.pull_request.number}"
     if evaluation.verdict is Verdict.NON_COMPLIANT:
-        return f"{ref} is non-compliant! violations: {', '.join(v.code.value for v in evaluation.violations)}"
+        return f"{ref} is non-compliant! violations: {violations_line(evaluation.violations)}"
     if evaluation.verdict is Verdict.EXEMPT:
         return f"{ref} is exempt (author in exempt_authors)"
     return f"{ref} is compliant"
+
+
+def violations_line(violations: Iterable[Violation]) -> str:
+    """``code: detail; code: detail``, ASCII only (other characters backslash-escaped)."""
+    line = "; ".join(f"{v.code.value}: {v.detail}" for v in violations)
+    return line.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _short(sha: str) -> str:
