@@ -750,3 +750,27 @@ def test_local_files_have_no_chain_head_and_the_page_says_how_to_get_one(pack: P
     assert summary["completeness"]["chain"]["heads"] == []
     text = (pack / "report.html").read_text(encoding="utf-8")
     assert 'id="chain-head"' in text and "pr-auditor verify --bucket" in text
+
+
+def test_a_policy_change_that_carries_both_texts_shows_each_version_in_full(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = policy_from_mapping({"required_approvals": 2, "ticket_pattern": "OPS-[0-9]+"})
+    new = policy_from_mapping({"required_approvals": 1})
+    record = policy_change_record(
+        scope="acme",
+        previous_version=old.version,
+        policy_version=new.version,
+        changes=policy_changes(canonical_policy(old), canonical_policy(new)),
+        origin={"changed_by": "ops", "changed_at": iso(PERIOD.since + timedelta(days=3))},
+        run_id="run-p",
+        policy=canonical_policy(new),
+        previous_policy=canonical_policy(old),
+    )
+    write_jsonl(tmp_path / "in.jsonl", [record])
+    assert run([*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "p")], capsys)[0] == 0
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    texts = {v["policy_version"]: v["text"] for v in summary["policy_versions"]}
+    assert texts == {old.version: canonical_policy(old), new.version: canonical_policy(new)}
+    page = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert "OPS-[0-9]+" in page and page.count('<pre class="policy">') == 2

@@ -167,6 +167,18 @@ def page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, dict
     return tmp_path / "pack" / "report.html", summary
 
 
+def test_the_chain_heads_read_from_the_archive_are_in_the_summary_and_on_the_page(
+    page: tuple[Path, dict[str, Any]],
+) -> None:
+    html, summary = page
+    [head] = summary["completeness"]["chain"]["heads"]
+    assert head["chain"] == "acme/scheduled" and head["seq"] == DAYS
+    assert head["key"].startswith("manifests/acme/scheduled/") and re.fullmatch(r"[0-9a-f]{64}", head["sha256"])
+    text = html.read_text(encoding="utf-8")
+    keep = text[text.index('id="chain-head"') : text.index("<h2>Findings per")]
+    assert head["sha256"] in keep and head["key"] in keep
+
+
 @pytest.mark.skipif(BROWSER is None, reason="no headless browser installed (Debian: apt-get install chromium)")
 def test_at_1280_px_the_page_fits_links_every_change_and_shows_the_policy_and_the_chain_head(
     page: tuple[Path, dict[str, Any]], tmp_path: Path

@@ -341,9 +341,13 @@ def policy_change_record(
     origin: dict[str, Any],
     run_id: str,
     revision: int = 0,
+    policy: dict[str, Any] | None = None,
+    previous_policy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The policy in force changed since the last run: which keys, old → new, and who changed it when the
-    store can tell (``changed_by``/``changed_at``). Relaxing the rules is evidence, never silent."""
+    store can tell (``changed_by``/``changed_at``). Relaxing the rules is evidence, never silent. Given the
+    canonical texts (``policy``, ``previous_policy``), the record carries them, so that the evidence page can
+    show each version's text, not only its hash."""
     relaxed = [change["key"] for change in changes if change.get("relaxes")]
     keys = ", ".join(change["key"] for change in changes) or "formatting only"
     record: dict[str, Any] = {
@@ -365,4 +369,8 @@ def policy_change_record(
         "message": f"audit policy changed ({previous_version} -> {policy_version}): {keys}"
         + (f"; relaxed: {', '.join(relaxed)}" if relaxed else ""),
     }
+    if policy is not None:
+        record["policy"] = policy
+    if previous_policy is not None:
+        record["previous_policy"] = previous_policy
     return record
