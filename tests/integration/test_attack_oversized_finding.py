@@ -139,7 +139,9 @@ def test_a_message_refused_even_minimal_fails_once_with_the_code_only() -> None:
     assert client.refused == 2 and notifier.published == 0
 
 
-def test_the_adapter_delivers_a_300_kb_finding_through_moto_sns_to_sqs(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def topic_to_queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Any, Any, str, str]]:
+    """moto's SNS topic subscribed by an SQS queue whose limit is 256 KiB: (sns, sqs, topic arn, queue url)."""
     from moto import mock_aws
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
@@ -147,20 +149,43 @@ def test_the_adapter_delivers_a_300_kb_finding_through_moto_sns_to_sqs(monkeypat
     with mock_aws():
         sns, sqs = boto3.client("sns", region_name=REGION), boto3.client("sqs", region_name=REGION)
         topic = sns.create_topic(Name="alarms")["TopicArn"]
-        queue = sqs.create_queue(QueueName="ops")["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn)
-        record = FINDING | {"post_merge_reviews": [{"login": OUTSIDER, "state": "COMMENTED"}] * 5_000}
-        assert len(json.dumps(record)) > 300_000
-        # Given moto refuses the whole message, as SNS would
-        with pytest.raises(ClientError, match="too long"):
-            sns.publish(TopicArn=topic, Message=json.dumps(record))
-        # When the adapter publishes it
-        SnsNotifier(topic, console=Console(REGION, "/aws/lambda/x"), client=sns).publish(record)
-        # Then exactly one message arrives, cut
-        got = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-        assert len(got) == 1
-        body = json.loads(json.loads(got[0]["Body"])["Message"])
-        assert body["truncated"] is True
-        assert body["truncated_lists"]["post_merge_reviews"] == {"total": 5_000, "kept": 10}
-        assert body["truncated_lists"]["approvers"] == {"total": 400, "kept": 10}
+        queue = sqs.create_queue(QueueName="ops", Attributes={"MaximumMessageSize": str(SNS_MESSAGE_LIMIT)})
+        arn = sqs.get_queue_attributes(QueueUrl=queue["QueueUrl"], AttributeNames=["QueueArn"])["Attributes"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn["QueueArn"])
+        yield sns, sqs, topic, queue["QueueUrl"]
+
+
+def test_the_adapter_delivers_a_300_kb_finding_through_moto_sns_to_sqs(
+    topic_to_queue: tuple[Any, Any, str, str],
+) -> None:
+    sns, sqs, topic, queue = topic_to_queue
+    record = FINDING | {"post_merge_reviews": [{"login": OUTSIDER, "state": "COMMENTED"}] * 5_000}
+    assert len(json.dumps(record)) > 300_000
+    # Given moto refuses the whole message, as SNS would
+    with pytest.raises(ClientError, match="too long"):
+        sns.publish(TopicArn=topic, Message=json.dumps(record))
+    # When the adapter publishes it
+    SnsNotifier(topic, console=Console(REGION, "/aws/lambda/x"), client=sns).publish(record)
+    # Then exactly one message arrives, cut (the first ten of each long list kept), envelope and all under 256 KiB
+    [got] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert len(got["Body"].encode()) < SNS_MESSAGE_LIMIT
+    body = json.loads(json.loads(got["Body"])["Message"])
+    assert body["truncated"] is True
+    assert body["truncated_lists"]["post_merge_reviews"] == {"total": 5_000, "kept": 10}
+    assert body["truncated_lists"]["approvers"] == {"total": 400, "kept": 10}
+
+
+def test_a_finding_sns_would_take_but_whose_envelope_outgrows_the_queue_is_cut_before_it_is_sent(
+    topic_to_queue: tuple[Any, Any, str, str],
+) -> None:
+    sns, sqs, topic, queue = topic_to_queue
+    # Given a finding of about 246 KB as JSON (SNS takes it), whose quotes escaped in the envelope make 274 KB
+    record = FINDING | {"post_merge_reviews": [{"login": OUTSIDER, "state": "COMMENTED"}] * 3_400}
+    assert len(json.dumps(record, separators=(",", ":"))) < SNS_MESSAGE_LIMIT < len(json.dumps(json.dumps(record)))
+    # When the adapter publishes it
+    SnsNotifier(topic, client=sns).publish(record)
+    # Then the builder cut it (ten reviews kept: not the minimal body of a refused publish), and it arrived
+    [got] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert len(got["Body"].encode()) < SNS_MESSAGE_LIMIT
+    body = json.loads(json.loads(got["Body"])["Message"])
+    assert body["truncated_lists"]["post_merge_reviews"] == {"total": 3_400, "kept": 10}

@@ -200,6 +200,14 @@ def sent_size(record: dict[str, Any]) -> tuple[dict[str, Any], int]:
     return body, message_size(body, attributes, subject(record))
 
 
+def test_size_counts_the_body_as_the_queue_receives_it_with_its_quotes_escaped() -> None:
+    # Given a body of 100,000 quote characters (inside the SNS envelope each becomes two bytes)
+    body = {"title": '"' * 100_000}
+    # Then its size is counted escaped, and the attributes' names, types and values count too
+    assert message_size(body, {}, "") > 200_000
+    assert message_size({}, {"kind": {"DataType": "String", "StringValue": "bypass"}}, "s") == len('"{}"') + 1 + 16
+
+
 def test_a_finding_that_fits_is_sent_whole() -> None:
     record = FINDING | {"post_merge_reviews": outside_reviews(100)}
     body, size = sent_size(record)

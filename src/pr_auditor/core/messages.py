@@ -78,7 +78,8 @@ _IDENTIFIERS = ("policy_version", "record_id", "run_id")
 SNS_SUBJECT_LIMIT = 100
 #: SNS's limit on one publish: the body plus every attribute's name, data type and value, in UTF-8 bytes
 #: (https://docs.aws.amazon.com/sns/latest/api/API_MessageAttributeValue.html). The subject is counted too,
-#: and 4 KiB are kept back for whatever SNS counts that this module does not.
+#: and 4 KiB are kept back for what SNS counts that this module does not, and for the SNS envelope's other
+#: fields (signature, URLs, ids) around the body in the ops queue.
 SNS_MESSAGE_LIMIT = 262_144
 MESSAGE_BUDGET = SNS_MESSAGE_LIMIT - 4_096
 #: Lists a finding can carry in any number (one entry per post-merge review, approver, changed key, rule...):
@@ -267,8 +268,10 @@ def encoded(body: Mapping[str, Any]) -> str:
 
 def message_size(body: Mapping[str, Any], attributes: Mapping[str, Any], subject_line: str) -> int:
     """What one publish counts against SNS's limit, in bytes: body, subject, and each attribute's name,
-    data type and value."""
-    size = len(encoded(body).encode()) + len(subject_line.encode())
+    data type and value. The body is counted as the ops queue receives it: SNS delivers it to SQS inside a
+    JSON envelope, as a JSON string, where every quote and backslash is escaped, so a body SNS accepts
+    whole still fits a queue whose limit is the same 256 KiB."""
+    size = len(json.dumps(encoded(body)).encode()) + len(subject_line.encode())
     for name, value in attributes.items():
         size += len(name.encode()) + len(str(value.get("DataType", "")).encode())
         size += len(str(value.get("StringValue", "")).encode())
