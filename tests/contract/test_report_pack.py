@@ -51,7 +51,8 @@ class Page(HTMLParser):
         super().__init__()
         self.stack: list[tuple[str, dict[str, str | None]]] = []
         self.exception_rows: dict[str, str] = {}  # record id → the row's text
-        self.references: list[str] = []  # every src/href (any namespace)
+        self.references: list[str] = []  # every src/href (any namespace) a browser would fetch
+        self.links: list[tuple[str, str]] = []  # (href, text) of every <a>: navigation only, never fetched
         self.svg_in_chart = 0
         self.scripts: list[str] = []
         self.styles: list[str] = []
@@ -60,7 +61,9 @@ class Page(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         for name, value in attrs:
-            if name in ("src", "href", "xlink:href", "srcset", "action", "data", "poster") and value is not None:
+            if tag == "a" and name == "href" and value is not None:
+                self.links.append((value, ""))
+            elif name in ("src", "href", "xlink:href", "srcset", "action", "data", "poster") and value is not None:
                 self.references.append(value)
         if tag == "svg" and any(a.get("id") == "chart" for _, a in self.stack):
             self.svg_in_chart += 1
@@ -78,6 +81,8 @@ class Page(HTMLParser):
             self._row = None
 
     def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1][0] == "a" and self.links:
+            self.links[-1] = (self.links[-1][0], self.links[-1][1] + data)
         if self._row is not None:
             self.exception_rows[self._row] += data
         if self.stack and self.stack[-1][0] == "script":
@@ -246,10 +251,11 @@ def test_the_html_holds_every_exception_row_and_the_chart(pack: Path, records: l
     assert page.svg_in_chart == 1
 
 
-def test_the_html_references_nothing_over_the_network(pack: Path) -> None:
+def test_the_html_fetches_nothing_over_the_network_and_its_links_only_navigate(pack: Path) -> None:
     page = parse_page(pack / "report.html")
     text = (pack / "report.html").read_text(encoding="utf-8")
     assert all(ref.startswith(("#", "data:")) for ref in page.references), page.references
+    assert page.links and all(href.startswith("https://github.com/") for href, _ in page.links), page.links[:3]
     assert "@import" not in text
     assert "url(http" not in text.replace(" ", "") and "url(//" not in text.replace(" ", "")
     assert all("http" not in style for style in page.styles)
@@ -583,3 +589,189 @@ def test_a_change_no_run_can_place_in_time_is_listed_as_undated_and_warned_about
     assert summary["input"]["undated_changes"] == [orphan["record_id"]]
     assert summary["changes"] == 0
     assert "1 change(s) with no time" in err
+
+
+# --- the page people read: time order, links, words, the chart's bucket, the policy, the chain head ---------
+
+
+class Rows(HTMLParser):
+    """The cells' text of each row of one table (by id), as a browser's parser sees them."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id = table_id
+        self.depth = 0  # 1 inside the table, more inside a table nested in it
+        self.rows: list[list[str]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            if self.depth or dict(attrs).get("id") == self.table_id:
+                self.depth += 1
+        elif self.depth == 1 and tag == "tr":
+            self.rows.append([])
+        elif self.depth == 1 and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "table" and self.depth:
+            self.depth -= 1
+        elif tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table(path: Path, table_id: str) -> list[list[str]]:
+    parser = Rows(table_id)
+    parser.feed(path.read_text(encoding="utf-8"))
+    return parser.rows
+
+
+def test_exceptions_are_in_time_order_on_the_page_and_in_the_csv(pack: Path, records: list[dict[str, Any]]) -> None:
+    # Given records read out of time order (the direct push, the rewrite and the hostile PR were appended last)
+    _, rows = read_csv(pack / "exceptions.csv")
+    times = [row["changed_at"] for row in rows]
+    assert times == sorted(times) and len(set(times)) > 10
+    page_times = [cells[0].replace(" ", "T") for cells in table(pack / "report.html", "exceptions")[1:]]
+    assert page_times == times
+    assert [row["record_id"] for row in rows] == list(parse_page(pack / "report.html").exception_rows)
+
+
+def test_every_change_on_the_page_is_a_link_showing_its_short_name(pack: Path, records: list[dict[str, Any]]) -> None:
+    links = dict(parse_page(pack / "report.html").links)
+    for record in [r for r in changes_of(records) if is_exception(r) and r.get("url")]:
+        expected = f"{record['repository']}#{record['number']}" if record.get("number") else None
+        assert record["url"] in links, record["url"]
+        if expected:
+            assert links[record["url"]] == expected
+    assert links["https://github.com/acme/api/commit/c0ffee"] == "acme/api@c0ffeec"
+
+
+def test_a_forged_url_that_is_not_http_is_shown_as_text_never_linked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = change(archetypes()["unreviewed"], repository="acme/api", number=5, merged_at=PERIOD.since + timedelta(1))
+    write_jsonl(tmp_path / "in.jsonl", [bad | {"url": "javascript:alert(1)"}])
+    assert run([*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "p")], capsys)[0] == 0
+    assert parse_page(tmp_path / "p" / "report.html").links == []
+    assert "acme/api#5" in (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+
+
+def test_the_sample_table_shows_date_and_approvers_earliest_first(pack: Path) -> None:
+    header, *rows = table(pack / "report.html", "sample")
+    assert header == ["#", "merged / changed", "change", "title", "verdict", "approvers", "evidence"]
+    dates = [cells[1] for cells in rows]
+    assert len(rows) == 25 and dates == sorted(dates)
+    assert any(cells[5] == "bob" for cells in rows) and any(cells[5] == "none" for cells in rows)
+
+
+def test_tiles_and_verdicts_are_words_not_enum_names(pack: Path) -> None:
+    text = (pack / "report.html").read_text(encoding="utf-8")
+    tiles = text[text.index('<div class="tiles">') : text.index("<h2>Completeness")]
+    assert "non-compliant" in tiles and "non_compliant" not in tiles
+    assert all(
+        cells[3] in ("non-compliant", "compliant", "exempt") for cells in table(pack / "report.html", "exceptions")[1:]
+    )
+
+
+def test_three_weeks_chart_by_week_with_findings_by_kind_and_code(pack: Path) -> None:
+    summary = json.loads((pack / "summary.json").read_text())
+    by_bucket = summary["counts"]["by_bucket"]
+    assert by_bucket["unit"] == "week"
+    assert sum(b["changes"] for b in by_bucket["buckets"]) == summary["changes"]
+    kinds_and_codes = summary["counts"]["by_kind_and_code"]
+    assert kinds_and_codes["direct_push: no_pull_request"] == 1
+    assert kinds_and_codes["history_rewrite: force_push"] == 1
+    assert kinds_and_codes["pull_request: insufficient_approvals"] > 10
+    svg = (pack / "report.html").read_text(encoding="utf-8")
+    assert "Findings per ISO week, by kind of change and violation" in svg
+    assert "direct_push: no_pull_request" in svg
+
+
+def test_a_one_day_period_is_charted_by_day(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    day = Window(PERIOD.since, PERIOD.since + timedelta(days=1))
+    write_jsonl(tmp_path / "in.jsonl", period_records(40, period=day))
+    args = ["--since", iso(day.since), "--until", iso(day.until), "--input", str(tmp_path / "in.jsonl")]
+    assert run([*args, "--out", str(tmp_path / "p")], capsys)[0] == 0
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["counts"]["by_bucket"]["unit"] == "day"
+    assert [b["bucket"] for b in summary["counts"]["by_bucket"]["buckets"]] == [day.since.strftime("%Y-%m-%d")]
+
+
+def test_the_policy_in_force_is_shown_with_its_text_from_a_policy_file_or_what_its_changes_say(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a period judged under one policy, relaxed half-way, and the later policy's file
+    old = policy_from_mapping({"required_approvals": 2})
+    new = policy_from_mapping({"required_approvals": 1})
+    base = archetypes()["approved"] | {"policy_version": old.version}
+    relaxed = policy_change_record(
+        scope="acme",
+        previous_version=old.version,
+        policy_version=new.version,
+        changes=policy_changes(canonical_policy(old), canonical_policy(new)),
+        origin={"changed_by": "ops", "changed_at": iso(PERIOD.since + timedelta(days=5))},
+        run_id="run-p",
+    )
+    one = change(base, repository="acme/api", number=1, merged_at=PERIOD.since + timedelta(days=1))
+    write_jsonl(tmp_path / "in.jsonl", [one, relaxed])
+    (tmp_path / "policy.yaml").write_text("required_approvals: 1\n", encoding="utf-8")
+    argv = [*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--policy", str(tmp_path / "policy.yaml")]
+    # When the report is built with the policy file
+    assert run([*argv, "--out", str(tmp_path / "p")], capsys)[0] == 0
+    # Then both versions are listed: the new one with the file's text, the old one with what the change says
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    versions = {v["policy_version"]: v for v in summary["policy_versions"]}
+    assert list(versions) == [old.version, new.version]
+    assert versions[new.version]["text"] == canonical_policy(new)
+    assert versions[old.version]["known_settings"] == {"required_approvals": 2}
+    assert summary["policy_files"] == [
+        {"path": str(tmp_path / "policy.yaml"), "policy_version": new.version, "in_force": True}
+    ]
+    rows = table(tmp_path / "p" / "report.html", "policy-versions")[1:]
+    assert rows[0][0] == old.version and "required_approvals = 2" in rows[0][3]
+    assert rows[1][0] == new.version and '"required_approvals": 1' in rows[1][3]
+
+
+def test_a_bad_policy_file_is_one_line_naming_the_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_jsonl(tmp_path / "in.jsonl", [])
+    (tmp_path / "policy.yaml").write_text("required_approvals: -1\n", encoding="utf-8")
+    argv = [*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--policy", str(tmp_path / "policy.yaml")]
+    code, _, err = run([*argv, "--out", str(tmp_path / "p")], capsys)
+    assert code == 2
+    assert err.strip().count("\n") == 0 and f"--policy {tmp_path / 'policy.yaml'}: " in err
+
+
+def test_local_files_have_no_chain_head_and_the_page_says_how_to_get_one(pack: Path) -> None:
+    summary = json.loads((pack / "summary.json").read_text())
+    assert summary["completeness"]["chain"]["heads"] == []
+    text = (pack / "report.html").read_text(encoding="utf-8")
+    assert 'id="chain-head"' in text and "pr-auditor verify --bucket" in text
+
+
+def test_a_policy_change_that_carries_both_texts_shows_each_version_in_full(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = policy_from_mapping({"required_approvals": 2, "ticket_pattern": "OPS-[0-9]+"})
+    new = policy_from_mapping({"required_approvals": 1})
+    record = policy_change_record(
+        scope="acme",
+        previous_version=old.version,
+        policy_version=new.version,
+        changes=policy_changes(canonical_policy(old), canonical_policy(new)),
+        origin={"changed_by": "ops", "changed_at": iso(PERIOD.since + timedelta(days=3))},
+        run_id="run-p",
+        policy=canonical_policy(new),
+        previous_policy=canonical_policy(old),
+    )
+    write_jsonl(tmp_path / "in.jsonl", [record])
+    assert run([*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "p")], capsys)[0] == 0
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    texts = {v["policy_version"]: v["text"] for v in summary["policy_versions"]}
+    assert texts == {old.version: canonical_policy(old), new.version: canonical_policy(new)}
+    page = (tmp_path / "p" / "report.html").read_text(encoding="utf-8")
+    assert "OPS-[0-9]+" in page and page.count('<pre class="policy">') == 2

@@ -86,5 +86,7 @@ def test_every_lambda_line_is_ascii_and_the_hostile_title_is_one_record(deployed
     prs = {r["number"]: r for r in records if r.get("kind") == "pull_request"}
     assert sorted(prs) == [1, 2]
     assert prs[1]["title"] == HOSTILE_TITLE and prs[1]["head_ref"] == HOSTILE_BRANCH
-    assert prs[2]["message"] == "acme/api#2 is non-compliant! violations: insufficient_approvals"
+    assert prs[2]["message"] == (
+        "acme/api#2 is non-compliant! violations: insufficient_approvals: 0 of 1 required approvals (counted: none)"
+    )
     assert [r["status"] for r in records if r.get("kind") == "run_summary"] == ["completed"]

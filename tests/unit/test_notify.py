@@ -1,4 +1,5 @@
-"""Per-finding messages, pure: which records are findings, what a message carries, and the console link."""
+"""Per-finding messages, pure: which records are findings, what a message carries (severity, the line with its
+details, the next step), the console link, and the cut that makes any finding fit SNS's size limit."""
 
 from __future__ import annotations
 
@@ -9,7 +10,20 @@ from urllib.parse import unquote
 
 import pytest
 
-from pr_auditor.core.messages import Console, finding_message, is_finding, logs_insights_url, subject
+from pr_auditor.core.messages import (
+    KEPT_CHARACTERS,
+    MESSAGE_BUDGET,
+    SNS_MESSAGE_LIMIT,
+    Console,
+    finding_message,
+    fitted,
+    is_finding,
+    logs_insights_url,
+    message_size,
+    next_step,
+    severity,
+    subject,
+)
 
 CONSOLE = Console(region="eu-west-1", log_group="/aws/lambda/pr-auditor-auditor")
 FINDING: dict[str, Any] = {
@@ -94,3 +108,142 @@ def test_the_console_link_decodes_to_a_logs_insights_query_on_that_record() -> N
     )
     assert unquote(fields["source"][3:-1].replace("*", "%")) == CONSOLE.log_group
     assert unquote(fields["start"][1:].replace("*", "%")) == "2026-11-19T12:00:00.000Z"
+
+
+# --- what the person on call reads: severity, the line with its details, the next step ----------------------
+
+
+@pytest.mark.parametrize(
+    ("record", "expected"),
+    [
+        pytest.param(
+            {"kind": "direct_push", "violations": [{"code": "no_pull_request"}]}, "critical", id="direct-push"
+        ),
+        pytest.param({"kind": "history_rewrite", "violations": [{"code": "force_push"}]}, "critical", id="rewrite"),
+        pytest.param({"kind": "ruleset_bypass", "violations": [{"code": "ruleset_bypass"}]}, "critical", id="ruleset"),
+        pytest.param({"kind": "bypass", "violations": [{"code": "admin_bypass"}]}, "critical", id="admin-override"),
+        pytest.param({"kind": "bypass", "violations": []}, "critical", id="bypass-by-kind-alone"),
+        pytest.param({"kind": "pull_request", "emergency": True, "violations": []}, "high", id="emergency"),
+        pytest.param(
+            {"kind": "pull_request", "violations": [{"code": "missing_ticket"}, {"code": "insufficient_approvals"}]},
+            "high",
+            id="the-worst-code-wins",
+        ),
+        pytest.param({"kind": "pull_request", "violations": [{"code": "missing_ticket"}]}, "medium", id="ticket"),
+        pytest.param({"kind": "policy_change", "relaxed": True, "violations": []}, "high", id="policy-relaxed"),
+        pytest.param({"kind": "policy_change", "relaxed": False, "violations": []}, "low", id="policy-tightened"),
+        pytest.param({"kind": "protection", "violations": [{"code": "weak_protection"}]}, "high", id="weak-protection"),
+        pytest.param({"kind": "protection", "violations": [{"code": "protection_unreadable"}]}, "medium", id="unread"),
+        pytest.param(
+            {"kind": "pull_request", "violations": [{"code": "from_the_future"}]}, "medium", id="unknown-code"
+        ),
+    ],
+)
+def test_severity_ranks_pushes_and_bypasses_above_emergencies_and_relaxations(
+    record: dict[str, Any], expected: str
+) -> None:
+    assert severity(record) == expected
+
+
+def test_every_kind_of_finding_has_its_own_next_step_and_an_emergency_pr_its_own() -> None:
+    kinds = ["pull_request", "direct_push", "history_rewrite", "protection", "policy_change", "ruleset_bypass"]
+    kinds += ["bypass", "coverage"]
+    steps = {kind: next_step({"kind": kind}) for kind in kinds}
+    steps["emergency"] = next_step({"kind": "pull_request", "emergency": True})
+    assert len(set(steps.values())) == len(steps)
+    assert all(step.endswith(".") and len(step) < 300 for step in steps.values())
+    assert "force-push" in steps["history_rewrite"] and "bypass list" in steps["ruleset_bypass"]
+    assert next_step({"kind": "something_new"}).startswith("Open the record with the console link")
+
+
+def test_a_message_line_that_names_only_codes_is_completed_with_each_detail() -> None:
+    # Given a record written before messages carried details
+    record = FINDING | {
+        "message": "acme/api#7 is non-compliant! violations: insufficient_approvals, changes_requested",
+        "violations": [
+            {"code": "insufficient_approvals", "detail": "1 of 2 required approvals (counted: bob)"},
+            {"code": "changes_requested", "detail": "changes still requested at merge by ivan"},
+        ],
+    }
+    # When its message is built, Then the line says who and how many, and keeps the contract phrase
+    line = finding_message(record, console=None)[0]["message"]
+    assert "is non-compliant!" in line
+    assert "1 of 2 required approvals" in line and "changes still requested at merge by ivan" in line
+    # And a line that already names every detail is left as it is
+    complete = record | {"message": "x is non-compliant! " + "; ".join(v["detail"] for v in record["violations"])}
+    assert finding_message(complete, console=None)[0]["message"] == complete["message"]
+
+
+def test_a_message_carries_severity_next_step_codes_and_the_required_count() -> None:
+    body, attributes = finding_message(FINDING | {"required_approvals": 2}, console=CONSOLE)
+    assert body["severity"] == "high" and attributes["severity"]["StringValue"] == "high"
+    assert body["next_step"] == next_step(FINDING)
+    assert body["codes"] == ["emergency_label", "insufficient_approvals"]
+    assert body["required_approvals"] == 2
+    assert body["truncated"] is False
+
+
+# --- a message always fits SNS's 256 KiB -------------------------------------------------------------------
+
+
+OUTSIDER = "outside-account-commenting-after-merge"  # 38 characters: GitHub allows 39
+
+
+def outside_reviews(n: int) -> list[dict[str, Any]]:
+    """``n`` comments left after the merge by one account from outside the organisation."""
+    return [{"login": OUTSIDER, "state": "COMMENTED", "submitted_at": "2026-11-20T12:30:00Z"}] * n
+
+
+def sent_size(record: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    whole, attributes = finding_message(record, console=CONSOLE)
+    body = fitted(whole, attributes, subject(record))
+    return body, message_size(body, attributes, subject(record))
+
+
+def test_size_counts_the_body_as_the_queue_receives_it_with_its_quotes_escaped() -> None:
+    # Given a body of 100,000 quote characters (inside the SNS envelope each becomes two bytes)
+    body = {"title": '"' * 100_000}
+    # Then its size is counted escaped, and the attributes' names, types and values count too
+    assert message_size(body, {}, "") > 200_000
+    assert message_size({}, {"kind": {"DataType": "String", "StringValue": "bypass"}}, "s") == len('"{}"') + 1 + 16
+
+
+def test_a_finding_that_fits_is_sent_whole() -> None:
+    record = FINDING | {"post_merge_reviews": outside_reviews(100)}
+    body, size = sent_size(record)
+    assert body["truncated"] is False and body["post_merge_reviews"] == record["post_merge_reviews"]
+    assert size < MESSAGE_BUDGET
+
+
+def test_a_300_kb_finding_is_cut_to_fit_and_says_what_it_cut() -> None:
+    # Given a finding with 2,800 post-merge comments from an outside account (over 300 KB as JSON)
+    record = FINDING | {"post_merge_reviews": outside_reviews(2_800)}
+    assert len(json.dumps(record).encode()) > 300_000
+    # When the message is fitted
+    body, size = sent_size(record)
+    # Then it is under SNS's limit, says it was cut and how much, and keeps what ops acts on
+    assert size <= MESSAGE_BUDGET < SNS_MESSAGE_LIMIT
+    assert body["truncated"] is True
+    assert body["truncated_lists"] == {"post_merge_reviews": {"total": 2_800, "kept": 10}}
+    assert body["post_merge_reviews"] == record["post_merge_reviews"][:10]
+    assert body["record_id"] == FINDING["record_id"]
+    assert body["codes"] == ["emergency_label", "insufficient_approvals"]
+    assert body["violations"] == FINDING["violations"]
+    assert body["logs_insights_url"] == logs_insights_url(CONSOLE, FINDING)
+
+
+def test_a_finding_too_big_even_after_the_lists_are_cut_is_sent_minimal_and_bounded() -> None:
+    # Given a finding whose bulk is not in a list (a huge detail of one of a thousand violations, a huge url)
+    violations = [{"code": f"code_{i % 3}", "detail": "d" * 2_000} for i in range(1_000)]
+    record = FINDING | {"violations": violations, "url": "https://github.com/" + "u" * 400_000}
+    record |= {"approvers": [f"user{i}" for i in range(30_000)]}
+    body, size = sent_size(record)
+    # Then the minimal body goes: record id, codes, console link, counts; every text cut
+    assert size <= MESSAGE_BUDGET
+    assert body["truncated"] is True
+    assert body["record_id"] == FINDING["record_id"]
+    assert body["codes"] == ["code_0", "code_1", "code_2"]
+    assert body["logs_insights_url"] == logs_insights_url(CONSOLE, FINDING)
+    assert body["truncated_lists"]["approvers"] == {"total": 30_000, "kept": 0}
+    assert body["truncated_lists"]["violations"] == {"total": 1_000, "kept": 0}
+    assert "violations" not in body and len(body["url"]) == KEPT_CHARACTERS

@@ -147,7 +147,7 @@ def test_a_pr_reviewed_only_before_the_merge_lists_no_post_merge_reviews() -> No
     assert record_for(reviews=(review("bob"),))["post_merge_reviews"] == []
 
 
-def test_the_message_names_the_pr_and_the_violation_codes_only() -> None:
+def test_the_message_names_the_pr_and_each_violation_with_its_detail_never_the_authors_texts() -> None:
     record = record_for(
         title="OPS-1 \u2028 forged",
         head_ref="branch-with-\u2029-and-secrets",
@@ -155,8 +155,10 @@ def test_the_message_names_the_pr_and_the_violation_codes_only() -> None:
         labels=("emergency \u2028 label",),
         reviews=(),
     )
-    policy_codes = [v["code"] for v in record["violations"]]  # type: ignore[index]
-    assert record["message"] == f"acme/api#42 is non-compliant! violations: {', '.join(policy_codes)}"
+    details = "; ".join(f"{v['code']}: {v['detail']}" for v in record["violations"])  # type: ignore[index]
+    assert record["message"] == f"acme/api#42 is non-compliant! violations: {details}"
+    assert "0 of 1 required approvals" in str(record["message"])
+    assert "forged" not in str(record["message"]) and "secrets" not in str(record["message"])
 
 
 def test_the_missing_ticket_detail_does_not_carry_the_head_branch() -> None:
@@ -166,5 +168,7 @@ def test_the_missing_ticket_detail_does_not_carry_the_head_branch() -> None:
     )
     evaluation = evaluate(pr, policy.default, policy_version=policy.version)
     record = pull_request_record(evaluation, window=WINDOW, run_id="run-1")
-    assert record["message"] == "acme/api#42 is non-compliant! violations: missing_ticket"
+    assert str(record["message"]).startswith(
+        "acme/api#42 is non-compliant! violations: missing_ticket: no match for /OPS-[0-9]+/ in the title"
+    )
     assert "evil" not in json.dumps(record["violations"])

@@ -1,5 +1,6 @@
 """The report's pure core: which records are changes and exceptions, identity, time, weeks, CSV cells,
-coverage gaps, the seeded sample and the Logs Insights link."""
+coverage gaps, the chart's buckets, findings by kind and code, the policy versions in force, the seeded sample
+and the Logs Insights link."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from pr_auditor.evidence.report.core import (
     SAMPLE_COLUMNS,
     RecordError,
     Sampler,
+    bucket_of,
+    bucket_unit,
+    buckets_between,
     cell,
     change_time,
     dedupe_key,
@@ -228,12 +232,16 @@ def test_policy_versions_in_force_are_listed_with_their_first_and_last_change() 
             "changes": 2,
             "first_change": "2026-08-03T01:00:00Z",
             "last_change": "2026-08-03T05:00:00Z",
+            "text": None,
+            "known_settings": {},
         },
         {
             "policy_version": "sha256:b",
             "changes": 1,
             "first_change": "2026-08-03T09:00:00Z",
             "last_change": "2026-08-03T09:00:00Z",
+            "text": None,
+            "known_settings": {},
         },
     ]
 
@@ -297,3 +305,71 @@ def test_the_logs_insights_link_opens_the_records_query_on_the_log_group_over_th
         'fields @timestamp, @message\n| filter record_id = "pull_request:0123abcd"\n| sort @timestamp asc'
     )
     assert not set(url) & set(" \n\"'<>")
+
+
+# --- the chart's bucket, findings by kind and code, what is known of each policy version -----------------
+
+
+@pytest.mark.parametrize(
+    ("days", "unit"),
+    [
+        pytest.param(1, "day", id="one-day"),
+        pytest.param(13, "day", id="under-two-weeks"),
+        pytest.param(14, "week", id="two-weeks"),
+        pytest.param(92, "week", id="a-calendar-quarter"),
+        pytest.param(93, "month", id="past-a-quarter"),
+        pytest.param(365, "month", id="a-year"),
+    ],
+)
+def test_the_chart_bucket_is_a_day_under_two_weeks_a_week_up_to_a_quarter_a_month_beyond(days: int, unit: str) -> None:
+    assert bucket_unit(T0, T0 + timedelta(days=days)) == unit
+
+
+def test_buckets_cover_the_period_in_order_quiet_ones_included() -> None:
+    assert buckets_between(T0, T0 + timedelta(days=3), "day") == ["2026-08-03", "2026-08-04", "2026-08-05"]
+    assert buckets_between(T0, T0 + timedelta(days=100), "month") == ["2026-08", "2026-09", "2026-10", "2026-11"]
+    assert bucket_of(T0 + timedelta(days=6, hours=23), "week") == "2026-W32"
+
+
+def test_findings_are_counted_by_kind_and_code_per_bucket() -> None:
+    # Given a one-day period with a PR breaking two rules, an emergency PR breaking none and a direct push
+    tally = Tally(T0, T0 + 24 * H)
+    two_rules = [{"code": "insufficient_approvals"}, {"code": "changes_requested"}]
+    tally.add_change({"kind": "pull_request", "verdict": "non_compliant", "violations": two_rules}, T0 + H)
+    tally.add_change({"kind": "pull_request", "verdict": "compliant", "emergency": True, "violations": []}, T0 + H)
+    push = {"kind": "direct_push", "verdict": "non_compliant", "violations": [{"code": "no_pull_request"}]}
+    tally.add_change(push, T0 + 2 * H)
+    tally.add_change({"kind": "pull_request", "verdict": "compliant", "violations": []}, T0 + 3 * H)
+    counts = tally.summary(chain={}, sample={})["counts"]
+    # Then the bucket is the day, and the findings say what kind of change broke which rule
+    assert counts["by_bucket"]["unit"] == "day"
+    [day] = counts["by_bucket"]["buckets"]
+    assert day == {
+        "bucket": "2026-08-03",
+        "changes": 4,
+        "exceptions": 3,
+        "findings": {
+            "direct_push: no_pull_request": 1,
+            "pull_request: changes_requested": 1,
+            "pull_request: emergency": 1,
+            "pull_request: insufficient_approvals": 1,
+        },
+    }
+    assert counts["by_kind_and_code"] == day["findings"]
+
+
+def test_each_version_in_force_carries_its_text_when_a_record_has_it_else_the_settings_changes_name() -> None:
+    # Given changes judged under version a, then a policy change a → b in the period naming one key
+    tally = Tally(T0, T0 + 24 * H)
+    tally.add_change({"kind": "pull_request", "verdict": "compliant", "policy_version": "sha256:a"}, T0 + H)
+    change = {"key": "required_approvals", "old": 2, "new": 1, "relaxes": True}
+    record = {"kind": "policy_change", "changed_at": "2026-08-03T05:00:00Z", "previous_policy_version": "sha256:a"}
+    record |= {"policy_version": "sha256:b", "changes": [change], "relaxed": True}
+    tally.add_policy_change(record | {"policy": {"default": {"required_approvals": 1}, "repositories": {}}})
+    versions = {v["policy_version"]: v for v in tally.summary(chain={}, sample={})["policy_versions"]}
+    # Then both versions are listed: b with its text, a with what the change says of it
+    assert list(versions) == ["sha256:a", "sha256:b"]
+    assert versions["sha256:b"]["text"] == {"default": {"required_approvals": 1}, "repositories": {}}
+    assert versions["sha256:a"]["text"] is None
+    assert versions["sha256:a"]["known_settings"] == {"required_approvals": 2}
+    assert versions["sha256:b"]["changes"] == 0

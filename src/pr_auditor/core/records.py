@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -20,6 +21,7 @@ from pr_auditor.core.model import (
     ReviewDismissal,
     RuleSuite,
     Verdict,
+    Violation,
     ViolationCode,
     Window,
     iso,
@@ -132,16 +134,24 @@ def post_merge_dismissal(dismissal: ReviewDismissal) -> dict[str, Any]:
 
 
 def message(evaluation: Evaluation) -> str:
-    """The human line: the PR's reference and the violation codes, nothing else. Non-compliant ones contain
-    ``is non-compliant!`` (the phrase the classic Rewind filter matched). Nothing the PR's author controls
-    (title, body, branch, label names) appears in it, so no one can forge or break the line; the details
-    are in ``violations``."""
+    """The human line: the PR's reference and each violation with its detail (who, how many of how many:
+    ``insufficient_approvals: 1 of 2 required approvals (counted: bob)``). Non-compliant ones contain
+    ``is non-compliant!`` (the phrase the classic Rewind filter matched) and still begin
+    ``<ref> is non-compliant! violations: <first code>``. Nothing the PR's author writes (title, body, branch)
+    appears in it: the details name logins, counts, the policy's own pattern and labels, and the line is
+    ASCII (anything else escaped), so no one can forge or break it."""
     ref = f"{evaluation.pull_request.repository}#{evaluation.pull_request.number}"
     if evaluation.verdict is Verdict.NON_COMPLIANT:
-        return f"{ref} is non-compliant! violations: {', '.join(v.code.value for v in evaluation.violations)}"
+        return f"{ref} is non-compliant! violations: {violations_line(evaluation.violations)}"
     if evaluation.verdict is Verdict.EXEMPT:
         return f"{ref} is exempt (author in exempt_authors)"
     return f"{ref} is compliant"
+
+
+def violations_line(violations: Iterable[Violation]) -> str:
+    """``code: detail; code: detail``, ASCII only (other characters backslash-escaped)."""
+    line = "; ".join(f"{v.code.value}: {v.detail}" for v in violations)
+    return line.encode("ascii", "backslashreplace").decode("ascii")
 
 
 def _short(sha: str) -> str:
@@ -358,9 +368,13 @@ def policy_change_record(
     origin: dict[str, Any],
     run_id: str,
     revision: int = 0,
+    policy: dict[str, Any] | None = None,
+    previous_policy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The policy in force changed since the last run: which keys, old → new, and who changed it when the
-    store can tell (``changed_by``/``changed_at``). Relaxing the rules is evidence, never silent."""
+    store can tell (``changed_by``/``changed_at``). Relaxing the rules is evidence, never silent. Given the
+    canonical texts (``policy``, ``previous_policy``), the record carries them, so that the evidence page can
+    show each version's text, not only its hash."""
     relaxed = [change["key"] for change in changes if change.get("relaxes")]
     keys = ", ".join(change["key"] for change in changes) or "formatting only"
     record: dict[str, Any] = {
@@ -382,6 +396,10 @@ def policy_change_record(
         "message": f"audit policy changed ({previous_version} -> {policy_version}): {keys}"
         + (f"; relaxed: {', '.join(relaxed)}" if relaxed else ""),
     }
+    if policy is not None:
+        record["policy"] = policy
+    if previous_policy is not None:
+        record["previous_policy"] = previous_policy
     return record
 
 

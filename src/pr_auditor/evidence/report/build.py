@@ -1,8 +1,9 @@
 """Stream records into the evidence pack: population.csv, exceptions.csv, sample.csv, summary.json, report.html.
 
-One pass over the records: each change is written to the CSVs as it is read and then forgotten; what stays in
-memory is the set of identities seen (to drop repeats), the counters, the sample (N records) and the run
-windows. The HTML's exception table is read back from a temporary file, so it never sits in memory either.
+One pass over the records: each change is written to population.csv as it is read and then forgotten; what
+stays in memory is the set of identities seen (to drop repeats), the counters, the sample (N records) and the
+run windows. Exceptions go to a temporary file as they are read, with only their time and place in that file
+kept in memory; exceptions.csv and the page's exception table are then written from it in time order.
 """
 
 from __future__ import annotations
@@ -58,6 +59,16 @@ class ReportRequest:
     source: Mapping[str, Any]  # {"description": "...", ...}: how the records were read
     region: str | None = None
     log_group: str | None = None
+    policies: tuple[PolicyFile, ...] = ()  # policy files to show on the page, with their versions
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyFile:
+    """A policy file given to the report: where it came from, its version (hash) and canonical form."""
+
+    path: str
+    policy_version: str
+    canonical: Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +83,21 @@ def _csv(stream: TextIO, columns: tuple[str, ...]) -> csv.DictWriter[str]:
     return writer
 
 
+def link_text(record: Record) -> str:
+    """The short text a change's link shows instead of its URL: ``org/repo#12``, ``org/repo@abc1234``."""
+    repository = str(record.get("repository") or record.get("kind"))
+    if record.get("number") is not None:
+        return f"{repository}#{record['number']}"
+    sha = record.get("sha") or record.get("after_sha") or record.get("new_head") or record.get("merge_commit_sha")
+    return f"{repository}@{str(sha)[:7]}" if sha else repository
+
+
 def exception_view(record: Record, when: datetime) -> dict[str, Any]:
     """What the page shows of one change (plain data, escaped by the template)."""
     return change_identity(record, when) | {
         "title": record.get("title"),
         "url": record.get("url"),
+        "link_text": link_text(record),
         "verdict": record.get("verdict"),
         "emergency": bool(record.get("emergency")),
         "emergency_label": record.get("emergency_label"),
@@ -86,11 +107,32 @@ def exception_view(record: Record, when: datetime) -> dict[str, Any]:
     }
 
 
-def _read_back(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as stream:
-        for line in stream:
-            view: dict[str, Any] = json.loads(line)
-            yield view
+class _Exceptions:
+    """The period's exceptions, parked in a file as they are read (one JSON line each: the CSV row and the
+    page's view); in memory only each one's time, id and offset, so both can be written in time order."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._stream: TextIO = path.open("w", encoding="utf-8")
+        self._index: list[tuple[str, str, int]] = []
+
+    def add(self, record: Record, when: datetime) -> None:
+        view = exception_view(record, when)
+        self._index.append((view["changed_at"], str(view["record_id"]), self._stream.tell()))
+        line = json.dumps({"row": exception_row(record, when), "view": view}, ensure_ascii=False)
+        self._stream.write(line + "\n")
+
+    def in_time_order(self) -> Iterator[dict[str, Any]]:
+        """Each parked exception ({"row", "view"}), earliest first (ties by record id)."""
+        self._stream.close()
+        with self._path.open(encoding="utf-8") as stream:
+            for _, _, offset in sorted(self._index):
+                stream.seek(offset)
+                entry: dict[str, Any] = json.loads(stream.readline())
+                yield entry
+
+    def close(self) -> None:
+        self._stream.close()
 
 
 def build_report(records: Iterable[Record], request: ReportRequest, *, chain: Mapping[str, Any]) -> ReportResult:
@@ -114,22 +156,24 @@ def _write_pack(
     records: Iterable[Record], request: ReportRequest, chain: Mapping[str, Any], work: Path
 ) -> dict[str, Any]:
     tally = Tally(request.since, request.until)
+    for policy in request.policies:
+        tally.policy.add_text(policy.policy_version, dict(policy.canonical))
     sampler: Sampler[tuple[Record, datetime]] = Sampler(request.sample_size, request.seed)
-    pending = work / "exceptions.jsonl"  # the page's exception rows, read back while rendering
-    with (
-        (work / "population.csv").open("w", encoding="utf-8", newline="") as population_file,
-        (work / "exceptions.csv").open("w", encoding="utf-8", newline="") as exceptions_file,
-        pending.open("w", encoding="utf-8") as pending_file,
-    ):
-        population = _csv(population_file, POPULATION_COLUMNS)
-        exceptions = _csv(exceptions_file, EXCEPTION_COLUMNS)
-        for record, when in _changes_in_period(records, tally):
-            tally.add_change(record, when)
-            population.writerow(population_row(record, when))
-            sampler.offer(str(record.get("record_id") or dedupe_key(record)), (record, when))
-            if is_exception(record):
-                exceptions.writerow(exception_row(record, when))
-                pending_file.write(json.dumps(exception_view(record, when), ensure_ascii=False) + "\n")
+    exceptions = _Exceptions(work / "exceptions.jsonl")
+    try:
+        with (work / "population.csv").open("w", encoding="utf-8", newline="") as population_file:
+            population = _csv(population_file, POPULATION_COLUMNS)
+            for record, when in _changes_in_period(records, tally):
+                tally.add_change(record, when)
+                population.writerow(population_row(record, when))
+                sampler.offer(str(record.get("record_id") or dedupe_key(record)), (record, when))
+                if is_exception(record):
+                    exceptions.add(record, when)
+    finally:
+        exceptions.close()
+    with (work / "exceptions.csv").open("w", encoding="utf-8", newline="") as exceptions_file:
+        writer = _csv(exceptions_file, EXCEPTION_COLUMNS)
+        writer.writerows(entry["row"] for entry in exceptions.in_time_order())
     sample = _write_sample(work / "sample.csv", sampler, request)
     sample_facts = {
         "size": len(sample),
@@ -137,16 +181,22 @@ def _write_pack(
         "seed": request.seed,
         "method": SAMPLE_METHOD,
     }
-    summary = {
+    summary: dict[str, Any] = {
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "generated_at": iso(request.generated_at),
         "source": dict(request.source),
     } | tally.summary(chain=chain, sample=sample_facts)
+    in_force = {p["policy_version"] for p in summary["policy_versions"]}
+    summary["policy_files"] = [
+        {"path": p.path, "policy_version": p.policy_version, "in_force": p.policy_version in in_force}
+        for p in request.policies
+    ]
     with (work / "summary.json").open("w", encoding="utf-8") as stream:
         json.dump(summary, stream, indent=2, ensure_ascii=False)
         stream.write("\n")
     with (work / "report.html").open("w", encoding="utf-8") as stream:
-        render_report(stream, summary=summary, exceptions=_read_back(pending), sample=sample)
+        views = (entry["view"] for entry in exceptions.in_time_order())
+        render_report(stream, summary=summary, exceptions=views, sample=sample)
     return summary
 
 
@@ -158,10 +208,10 @@ def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tupl
     seen: set[str] = set()
     undated: list[Record] = []
     for record in records:
-        tally.records_read += 1
+        tally.input.records_read += 1
         key = dedupe_key(record)
         if key in seen:
-            tally.duplicates += 1
+            tally.input.duplicates += 1
             continue
         seen.add(key)
         if record.get("kind") == "run_summary":
@@ -169,27 +219,28 @@ def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tupl
         elif record.get("kind") == "policy_change":
             tally.add_policy_change(record)
         elif not is_change(record):
-            tally.other_kinds[str(record.get("kind"))] += 1
+            tally.input.other_kinds[str(record.get("kind"))] += 1
         elif (when := change_time(record)) is None:
             undated.append(record)
         elif tally.in_period(when):
             yield record, when
         else:
-            tally.outside_period += 1
+            tally.input.outside_period += 1
     for record in undated:
-        window = tally.run_windows.get(str(record.get("run_id")))
+        window = tally.coverage.run_windows.get(str(record.get("run_id")))
         if window is None:
-            tally.undated.append(str(record.get("record_id") or dedupe_key(record)))
+            tally.input.undated.append(str(record.get("record_id") or dedupe_key(record)))
         elif tally.in_period(window[0]):
             yield record, window[0]
         else:
-            tally.outside_period += 1
+            tally.input.outside_period += 1
 
 
 def _write_sample(
     path: Path, sampler: Sampler[tuple[Record, datetime]], request: ReportRequest
 ) -> list[dict[str, Any]]:
-    """Write sample.csv; returns what the page shows of each sampled change (the record's own values)."""
+    """Write sample.csv (in draw order); returns what the page shows of each sampled change (the record's own
+    values), in time order."""
     rows: list[Row] = []
     views: list[dict[str, Any]] = []
     for rank, (key, (record, when)) in enumerate(sampler.drawn(), start=1):
@@ -203,8 +254,8 @@ def _write_sample(
                 end=request.generated_at,
             )
         rows.append(sample_row(record, when, rank=rank, key=key, logs_insights_url=link))
-        views.append(exception_view(record, when) | {"sample_rank": rank})
+        views.append(exception_view(record, when) | {"sample_rank": rank, "logs_insights_url": link})
     with path.open("w", encoding="utf-8", newline="") as stream:
         writer = _csv(stream, SAMPLE_COLUMNS)
         writer.writerows(rows)
-    return views
+    return sorted(views, key=lambda view: (view["changed_at"], view["sample_rank"]))

@@ -44,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the bucket's and the log group's region (default: AWS_REGION, else AWS_DEFAULT_REGION)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "--policy", action="append", type=Path, default=[], metavar="FILE",
+        help="a policy file (YAML or JSON) to show on the page, matched by its hash to the versions in force",
+    )  # fmt: skip
 
 
 def _require_extra() -> None:
@@ -126,6 +130,7 @@ def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
             source=source.description,
             region=args.region,
             log_group=args.log_group,
+            policies=_policy_files(args.policy),
         )
         result = build_report(source.records, request, chain=source.chain)
     except MissingBucketError as exc:
@@ -137,6 +142,25 @@ def report(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int
     _log_outcome(result.summary)
     out.write(f"{result.html}\n")
     return 0
+
+
+def _policy_files(paths: list[Path]) -> tuple[Any, ...]:
+    """Each ``--policy`` file parsed (a bad one is one line naming the file and key, exit 2)."""
+    from pr_auditor.core.policy import canonical_policy, parse_policy
+    from pr_auditor.evidence.report.build import PolicyFile
+
+    files = []
+    for path in paths:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--policy {path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            policy = parse_policy(text)
+        except ConfigError as exc:
+            raise ConfigError(f"--policy {path}: {exc}") from None
+        files.append(PolicyFile(str(path), policy.version, canonical_policy(policy)))
+    return tuple(files)
 
 
 def _files_with_progress(paths: list[Path], show: bool) -> Iterator[Record]:

@@ -124,6 +124,57 @@ def weeks_between(since: datetime, until: datetime) -> list[str]:
     return weeks
 
 
+#: The chart's bucket, chosen from the period's length: a day under two weeks, a week up to a quarter (92
+#: days, so a calendar quarter is still weekly), a month beyond.
+DAY_BUCKETS_UNDER = timedelta(days=14)
+WEEK_BUCKETS_UP_TO = timedelta(days=92)
+
+
+def bucket_unit(since: datetime, until: datetime) -> str:
+    """``day``, ``week`` or ``month``: the bucket that gives a period's chart a readable number of bars."""
+    length = until - since
+    if length < DAY_BUCKETS_UNDER:
+        return "day"
+    return "week" if length <= WEEK_BUCKETS_UP_TO else "month"
+
+
+def bucket_of(moment: datetime, unit: str) -> str:
+    """The bucket a moment (UTC) falls in: ``2026-11-20``, ``2026-W47`` or ``2026-11``."""
+    moment = moment.astimezone(UTC)
+    if unit == "day":
+        return moment.strftime("%Y-%m-%d")
+    if unit == "week":
+        return iso_week(moment)
+    return moment.strftime("%Y-%m")
+
+
+def buckets_between(since: datetime, until: datetime, unit: str) -> list[str]:
+    """Every bucket that [since, until) touches, in order (a quiet one still shows as zero)."""
+    if unit == "week":
+        return weeks_between(since, until)
+    found: list[str] = []
+    cursor = since
+    while cursor < until:
+        bucket = bucket_of(cursor, unit)
+        if not found or found[-1] != bucket:
+            found.append(bucket)
+        cursor += timedelta(days=1)
+    last = bucket_of(until - timedelta(microseconds=1), unit)
+    if found[-1] != last:
+        found.append(last)
+    return found
+
+
+def finding_labels(record: Record) -> list[str]:
+    """What an exception is, for the chart: ``<kind>: <code>`` per violation code, and ``<kind>: emergency``
+    for an emergency that broke no rule."""
+    kind = str(record.get("kind"))
+    codes = sorted({str(v.get("code")) for v in record.get("violations") or [] if isinstance(v, Mapping)})
+    if not codes and record.get("emergency") is True:
+        codes = ["emergency"]
+    return [f"{kind}: {code}" for code in codes]
+
+
 # --- CSV rows ---------------------------------------------------------------------------------------------
 
 

@@ -101,17 +101,25 @@ def read_archive(client: Any, bucket: str, *, scope: str | None, since: datetime
 
 def chain_status(client: Any, bucket: str, *, scope: str | None, since: datetime, until: datetime) -> dict[str, Any]:
     """Whether the archive's hash chains are intact and cover the period (``pr-auditor verify``), as
-    ``{"verified": bool, "detail": "<verify's verdict line>; <its first problem>"}``."""
+    ``{"verified": bool, "detail": "<verify's verdict line>; <its first problem>", "heads": [...]}``. ``heads``
+    is each chain's last manifest (chain, seq, key, sha256): the value an auditor writes down, so that a later
+    copy of the archive can be checked to extend this one rather than replace it."""
     from pr_auditor.aws.evidence_store import S3Store
     from pr_auditor.evidence.verify import verify_archive
 
     result = verify_archive(S3Store(bucket, client=client), scope=scope, since=since, until=until)
     lines = [line for line in result.lines() if not line.startswith(("head ", "warning: "))]
-    return {"verified": result.intact, "detail": "; ".join(lines[:2])}
+    heads = [
+        {"chain": chain.name, "seq": chain.head.seq, "key": chain.head.key, "sha256": chain.head.sha256}
+        for chain in result.chains
+        if chain.head is not None
+    ]
+    return {"verified": result.intact, "detail": "; ".join(lines[:2]), "heads": heads}
 
 
 def local_chain_status() -> dict[str, Any]:
     return {
         "verified": None,
         "detail": "records read from local files; run `pr-auditor verify --bucket …` on the archive",
+        "heads": [],
     }
