@@ -78,6 +78,8 @@ def record_policy_change(
             origin=origin() if origin is not None else {},
             run_id=run_id,
             revision=revision,
+            policy=canonical,  # the text in force from here on: the evidence page shows it
+            previous_policy=previous.get("canonical"),
         )
         record["in_force_from"] = iso(now)  # changes merged from here on are judged under the new version
         if delivery.deliver(record):
