@@ -1,7 +1,7 @@
-"""Branch histories: repositories by push time, branch heads, history pages, REST compare.
+"""Branch histories: the ``BranchSource`` port (wiring), history pages, REST compare.
 
-Facts relied on: ``organization.repositories`` can be ordered by ``PUSHED_AT`` (so repositories not
-pushed since the last run are never listed past the first older one); ``Repository.object(oid:)`` gives the
+The listing (repositories by push time, branch heads) is ``heads``; protection is ``protection``.
+Facts relied on: ``Repository.object(oid:)`` gives the
 commit a walk started from even after the branch moved; ``Commit.history`` lists a commit's ancestors newest
 first, 100 a page; ``Commit.associatedPullRequests`` returns the merged PR that introduced the commit and,
 off the default branch, open PRs too (so the caller checks state, base and merge commit itself); a
@@ -31,17 +31,19 @@ from pr_auditor.core.branch_model import (
 from pr_auditor.core.model import iso
 from pr_auditor.github import queries
 from pr_auditor.github.decode import nodes, required, timestamp
+from pr_auditor.github.heads import BATCH, HeadLister, Query, split
 from pr_auditor.github.protection import read_protection
 from pr_auditor.github.transport import PAGE_SIZE, Transport
 
-BATCH = 20  # repositories or branches per request (see queries.history_pages for the node budget)
-
 
 class BranchReader:
-    """Reads what the branch audit needs, batching several repositories into each GraphQL request."""
+    """The ``BranchSource`` port over one transport: each job is its own reader (listing, history,
+    compare, protection); this class only wires them and shares the request count."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        self._heads = HeadLister(self._query)
+        self._history = HistoryReader(self._query)
 
     @property
     def requests(self) -> int:
@@ -54,48 +56,38 @@ class BranchReader:
     def _query(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         return self.transport.attempt(self.transport.query, document, variables)
 
-    # --- listing ------------------------------------------------------------------------------------------
-
     def repositories(
         self, orgs: tuple[str, ...], *, pushed_since: datetime | None, all_branches: Callable[[str], bool]
     ) -> list[RepoHeads]:
-        found: list[RepoHeads] = []
-        for org in orgs:
-            found.extend(self._pushed(org, pushed_since))
-        wanted = [repo for repo in found if all_branches(repo.repository)]
-        for start in range(0, len(wanted), BATCH):
-            batch = wanted[start : start + BATCH]
-            document, variables = queries.branch_refs([_split(repo.repository) for repo in batch])
-            data = self._query(document, variables)
-            for i, repo in enumerate(batch):
-                refs = required(required(data, f"r{i}"), "refs")
-                heads = {**repo.heads, **_ref_heads(refs)}
-                found[found.index(repo)] = RepoHeads(repo.repository, repo.pushed_at, repo.default_branch, heads)
-        return found
+        return self._heads.repositories(orgs, pushed_since=pushed_since, all_branches=all_branches)
 
-    def _pushed(self, org: str, since: datetime | None) -> list[RepoHeads]:
-        """Repositories newest push first, stopping at the first one pushed before ``since``."""
-        found: list[RepoHeads] = []
-        after: str | None = None
-        while True:
-            data = self._query(queries.REPOSITORIES_BY_PUSH, {"login": org, "after": after})
-            connection = required(required(data, "organization"), "repositories")
-            for node in required(connection, "nodes"):
-                if node is None:
-                    continue
-                pushed = timestamp(node["pushedAt"]) if node.get("pushedAt") else None
-                if since is not None and (pushed is None or pushed < since):
-                    return found
-                ref = node.get("defaultBranchRef")
-                if not ref or not ref.get("target"):
-                    continue  # an empty repository has no branch to audit
-                branch = str(required(ref, "name"))
-                head = str(required(required(ref, "target"), "oid"))
-                found.append(RepoHeads(str(required(node, "nameWithOwner")), pushed, branch, {branch: head}))
-            page = required(connection, "pageInfo")
-            if not page.get("hasNextPage"):
-                return found
-            after = page.get("endCursor")
+    def walk(self, walks: Sequence[Walk]) -> dict[BranchKey, Walked]:
+        return self._history.walk(walks)
+
+    def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> list[Commit]:
+        return self._history.commits_between(repository, branch, since, until)
+
+    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
+        path = f"/repos/{repository}/compare/{quote(base)}...{quote(head)}"
+        body = self.transport.attempt(self.transport.rest_get, path)
+        if body is None:
+            return None
+        merge_base = body.get("merge_base_commit") or {}
+        return Comparison(
+            status=str(required(body, "status")),
+            ahead_by=int(body.get("ahead_by") or 0),
+            merge_base=merge_base.get("sha"),
+        )
+
+    def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]:
+        return read_protection(self._query, branches)
+
+
+class HistoryReader:
+    """Branch histories through GraphQL ``Commit.history``: batched walks, and a branch's commits by date."""
+
+    def __init__(self, query: Query) -> None:
+        self._query = query
 
     # --- history ------------------------------------------------------------------------------------------
 
@@ -108,7 +100,7 @@ class BranchReader:
         pending = list(walks)
         while pending:
             batch, pending = pending[:BATCH], pending[BATCH:]
-            pages = [(*_split(w.repository), w.head, PAGE_SIZE, cursors[(w.repository, w.branch)]) for w in batch]
+            pages = [(*split(w.repository), w.head, PAGE_SIZE, cursors[(w.repository, w.branch)]) for w in batch]
             document, variables = queries.history_pages(pages)
             data = self._query(document, variables)
             for i, w in enumerate(batch):
@@ -130,7 +122,7 @@ class BranchReader:
         return {key: Walked(tuple(commits), reached[key]) for key, commits in collected.items()}
 
     def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> list[Commit]:
-        owner, name = _split(repository)
+        owner, name = split(repository)
         found: list[Commit] = []
         after: str | None = None
         while True:
@@ -152,32 +144,6 @@ class BranchReader:
             if not page.get("hasNextPage"):
                 return found
             after = page.get("endCursor")
-
-    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
-        path = f"/repos/{repository}/compare/{quote(base)}...{quote(head)}"
-        body = self.transport.attempt(self.transport.rest_get, path)
-        if body is None:
-            return None
-        merge_base = body.get("merge_base_commit") or {}
-        return Comparison(
-            status=str(required(body, "status")),
-            ahead_by=int(body.get("ahead_by") or 0),
-            merge_base=merge_base.get("sha"),
-        )
-
-    # --- protection -----------------------------------------------------------------------------------------
-
-    def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]:
-        return read_protection(self._query, branches)
-
-
-def _ref_heads(refs: Mapping[str, Any]) -> dict[str, str]:
-    heads: dict[str, str] = {}
-    for ref in required(refs, "nodes"):
-        target = (ref or {}).get("target")
-        if target:
-            heads[str(required(ref, "name"))] = str(required(target, "oid"))
-    return heads
 
 
 def decode_commit(node: Mapping[str, Any]) -> Commit:
@@ -204,8 +170,3 @@ def decode_commit(node: Mapping[str, Any]) -> Commit:
 def _login(git_actor: Mapping[str, Any] | None) -> str | None:
     user = (git_actor or {}).get("user")
     return str(user["login"]) if user and user.get("login") else None
-
-
-def _split(repository: str) -> tuple[str, str]:
-    owner, name = repository.split("/", 1)
-    return owner, name
