@@ -38,6 +38,7 @@ DOCUMENTS = {
         0
     ],
     "commits-between": queries.COMMITS_BETWEEN,
+    "commits-by-oid": queries.commits_by_oid([("acme", "api", "a" * 40), ("acme", "web", "b" * 40)])[0],
     "protection": queries.protection([("acme", "api", "main"), ("acme", "web", "release/1")])[0],
     "follow-up-edit-history-first-page": queries.follow_up([("acme", "api", 1, "userContentEdits", None)])[0],
     "follow-up-edit-history-and-renames": queries.follow_up(

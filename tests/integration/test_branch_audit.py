@@ -104,8 +104,13 @@ def test_commits_a_merged_pr_brought_in_are_never_flagged(org: Org, style: str) 
     org.run()
     merge_pr(org.state, org.repo(), style=style, commits=3)
     audit = org.run()
-    assert audit.new_commits >= 1
-    assert of_kind(audit, "direct_push") == []
+    assert audit.records == []  # the activity says pr_merge: the PR audit judges it; no head change unexplained
+    org.state.activity_served = False  # and the head walk, where activity is not served, agrees
+    org.run()
+    merge_pr(org.state, org.repo(), style=style, commits=3)
+    walked = org.run()
+    assert walked.new_commits >= 1
+    assert of_kind(walked, "direct_push") == []
 
 
 def test_a_direct_push_between_merged_prs_is_the_only_finding(org: Org) -> None:
@@ -194,7 +199,8 @@ def test_repositories_not_pushed_since_the_last_run_are_not_walked(org: Org) -> 
     audit = org.run()
     assert audit.repositories == 1  # only web: api was last pushed before the previous run's newest push
     assert len(of_kind(audit, "direct_push")) == 1
-    assert audit.requests == org.state.count() == 2  # the push-ordered listing + one history page
+    # the push-ordered listing, web's activity, the push's compare, its commits by SHA
+    assert audit.requests == org.state.count() == 4
 
 
 def test_protection_lowered_from_two_reviews_to_none_gives_one_weaker_protection_record(org: Org) -> None:
@@ -233,13 +239,28 @@ def test_unreadable_protection_is_recorded_once_as_unknown_and_the_run_completes
     assert of_kind(org.run(later=timedelta(days=1)), "protection") == []
 
 
-def test_the_cli_variant_finds_direct_pushes_by_committed_date_in_the_window(org: Org) -> None:
+def test_the_cli_variant_finds_the_direct_pushes_pushed_in_the_window_whatever_their_dates(org: Org) -> None:
+    # Given a push before the window, then inside it a push dated three days back and a merged PR
+    org.now = NOW - timedelta(days=2)
+    push(org.state, org.repo())
+    org.now = NOW - timedelta(hours=2)
+    (backdated,) = push(org.state, org.repo(), at=NOW - timedelta(days=3), pusher="mallory")
+    merge_pr(org.state, org.repo(), style="squash", at=NOW - timedelta(hours=1))
+    # When the CLI audits the last day
+    reader = open_branch_reader("test-token", Connection(api_url=org.server.base_url, throttle_seconds=0))
+    records = commits_in_window(("acme",), NOW - timedelta(days=1), NOW, source=reader, policy=POLICY, run_id="cli-1")
+    # Then the window means pushed, not committed: only the backdated push, with who pushed it
+    assert [(r["sha"], r["pusher"], r["detected_by"]) for r in records] == [(backdated, "mallory", "activity")]
+
+
+def test_the_cli_variant_falls_back_to_committed_dates_where_activity_is_not_served(org: Org) -> None:
+    org.state.activity_served = False
     (inside,) = push(org.state, org.repo(), at=NOW - timedelta(hours=2))
     push(org.state, org.repo(), at=NOW - timedelta(days=3))
     merge_pr(org.state, org.repo(), style="squash", at=NOW - timedelta(hours=1))
     reader = open_branch_reader("test-token", Connection(api_url=org.server.base_url, throttle_seconds=0))
     records = commits_in_window(("acme",), NOW - timedelta(days=1), NOW, source=reader, policy=POLICY, run_id="cli-1")
-    assert [r["sha"] for r in records] == [inside]
+    assert [(r["sha"], r["pusher"], r["detected_by"]) for r in records] == [(inside, None, "head_walk")]
 
 
 def test_a_failing_history_read_moves_no_head_and_the_next_run_finds_the_push(org: Org) -> None:

@@ -85,6 +85,8 @@ class Repository:
     #: branch protection rules and rulesets (``Ref.branchProtectionRule``, ``Ref.rules``)
     branch_rules: list[BranchRule] = field(default_factory=list)
     rulesets: list[Ruleset] = field(default_factory=list)
+    #: repository activity (``GET /repos/{o}/{r}/activity``), oldest first: who moved which branch, and how
+    activity: list[Activity] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -115,6 +117,23 @@ class GitCommit:
     committed_at: datetime
     introduced_by: int | None = None
     open_prs: list[int] = field(default_factory=list)
+
+
+ZERO_OID = "0" * 40  # GitHub's ``before`` of a branch creation and ``after`` of a deletion
+
+
+@dataclass
+class Activity:
+    """One entry of a repository's activity: ``actor`` is who pushed or merged (the authenticated pusher,
+    not the commit's identities, which the client sets)."""
+
+    id: int
+    ref: str  # refs/heads/NAME
+    before: str
+    after: str
+    activity_type: str  # push | force_push | branch_creation | branch_deletion | pr_merge | merge_queue_merge
+    actor: User | None
+    timestamp: datetime
 
 
 @dataclass
@@ -453,6 +472,8 @@ class GitHubState:
     #: False: the token may not read branch protection or ruleset bypass actors (no admin rights / no
     #: "Administration: read" for an App): ``viewerCanAdminister`` false, ``branchProtectionRule`` null
     protection_readable: bool = True
+    #: False: an older GitHub Enterprise Server without ``GET /repos/{o}/{r}/activity`` (it answers 404)
+    activity_served: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()

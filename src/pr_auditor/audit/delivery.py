@@ -79,6 +79,7 @@ class Delivery:
         #: GitHub request count when that work began: the first chunk's summary reports both.
         self.preamble: list[Record] = []
         self.requests_mark: int | None = None
+        self.notes: list[str] = []  # said once, in the next run summary (a source GitHub does not serve)
 
     def deliver(self, record: Record) -> bool:
         """Claim, write and notify one record. False if an earlier run (or this one) already claimed it."""
@@ -107,6 +108,11 @@ class Delivery:
         if entries:
             log.warning("finished %d ledger entries left open by earlier runs", len(entries))
         return len(entries)
+
+    def take_notes(self) -> list[str]:
+        """The notes gathered since the last call (each run summary says them once)."""
+        notes, self.notes = self.notes, []
+        return notes
 
     def take_counts(self) -> tuple[int, int, list[Record]]:
         """(records re-emitted, publishes failed, records written before the first chunk) since the last

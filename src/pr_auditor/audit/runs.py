@@ -112,6 +112,7 @@ def run_audit(
 
     def summary(error: BaseException | None = None) -> Record:
         stats.recovered, stats.notify_failed, preamble = delivery.take_counts()
+        stats.notes.extend(delivery.take_notes())
         for record in preamble:
             stats.count_other(record)
         return run_summary_record(
@@ -331,6 +332,7 @@ def audit_branch_heads(
     for group, reader in ports.branches(orgs):
         branch = audit_branches(group, source=reader, policy=ports.policy, state=state, run_id=run_id, now=now)
         delivered.extend(record for record in branch.records if delivery.deliver(record))
+        delivery.notes.extend(branch.notes)
         delivery.confirm()
         try:
             branch.commit(state)

@@ -135,6 +135,7 @@ class ViolationCode(StrEnum):
     FORCE_PUSH = "force_push"  # an in-scope branch's history was rewritten
     WEAK_PROTECTION = "weak_protection"  # a branch's protection lets through what the policy would not
     PROTECTION_UNREADABLE = "protection_unreadable"  # the credentials cannot read a branch's protection
+    UNEXPLAINED_HEAD_CHANGE = "unexplained_head_change"  # a branch head moved and no activity entry says how
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,23 +1,24 @@
-"""Branch histories: the ``BranchSource`` port (wiring), history pages, REST compare.
+"""Branch histories: the ``BranchSource`` port (wiring), history pages, commits by SHA.
 
 The listing (repositories by push time, branch heads) is ``heads``; protection is ``protection``.
 Facts relied on: ``Repository.object(oid:)`` gives the
 commit a walk started from even after the branch moved; ``Commit.history`` lists a commit's ancestors newest
 first, 100 a page; ``Commit.associatedPullRequests`` returns the merged PR that introduced the commit and,
 off the default branch, open PRs too (so the caller checks state, base and merge commit itself); a
-``GitActor.user`` is null when the e-mail is linked to no account; REST compare ``base...head`` answers
-``status`` ahead/behind/diverged/identical with ``ahead_by`` and ``merge_base_commit``, and 404 for a base
-GitHub no longer has.
+``GitActor.user`` is null when the e-mail is linked to no account. Compare is ``compare``, activity
+``activity``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from pr_auditor.core.branch_model import (
+    Activity,
+    ActivityMark,
     BranchKey,
     Commit,
     Comparison,
@@ -30,6 +31,8 @@ from pr_auditor.core.branch_model import (
 )
 from pr_auditor.core.model import iso
 from pr_auditor.github import queries
+from pr_auditor.github.activity import ActivityReader
+from pr_auditor.github.compare import CompareReader
 from pr_auditor.github.decode import nodes, required, timestamp
 from pr_auditor.github.heads import BATCH, HeadLister, Query, split
 from pr_auditor.github.protection import read_protection
@@ -38,12 +41,16 @@ from pr_auditor.github.transport import PAGE_SIZE, Transport
 
 class BranchReader:
     """The ``BranchSource`` port over one transport: each job is its own reader (listing, history,
-    compare, protection); this class only wires them and shares the request count."""
+    activity, compare, protection); this class wires them and counts requests by source
+    (``requests_by_source``) beside the transport's total (``requests``)."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
-        self._heads = HeadLister(self._query)
-        self._history = HistoryReader(self._query)
+        self._counts: Counter[str] = Counter()
+        self._heads = HeadLister(self._counted("listing"))
+        self._history = HistoryReader(self._counted("history"), self._counted("commits"))
+        self._activity = ActivityReader(self._rest)
+        self._compare = CompareReader(self._rest)
 
     @property
     def requests(self) -> int:
@@ -53,41 +60,68 @@ class BranchReader:
     def requests(self, value: int) -> None:  # the protocol declares a plain attribute
         self.transport.requests = value
 
-    def _query(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-        return self.transport.attempt(self.transport.query, document, variables)
+    @property
+    def requests_by_source(self) -> dict[str, int]:
+        """Requests sent so far per source: listing, history, commits, activity, compare, protection."""
+        return {**self._counts, "activity": self._activity.requests, "compare": self._compare.requests}
+
+    def _counted(self, source: str) -> Query:
+        def query(document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+            self._counts[source] += 1
+            return self.transport.attempt(self.transport.query, document, variables)
+
+        return query
+
+    def _rest(self, url: str, params: Mapping[str, str]) -> tuple[Any, str | None] | None:
+        return self.transport.attempt(self.transport.rest_page, url, params)
 
     def repositories(
         self, orgs: tuple[str, ...], *, pushed_since: datetime | None, all_branches: Callable[[str], bool]
     ) -> list[RepoHeads]:
         return self._heads.repositories(orgs, pushed_since=pushed_since, all_branches=all_branches)
 
+    def activity(
+        self, repository: str, branch: str, *, mark: ActivityMark | None, since: datetime | None = None
+    ) -> list[Activity] | None:
+        return self._activity.read(repository, branch, mark=mark, since=since)
+
     def walk(self, walks: Sequence[Walk]) -> dict[BranchKey, Walked]:
         return self._history.walk(walks)
+
+    def commits(self, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Commit]:
+        return self._history.commits(wanted)
 
     def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> list[Commit]:
         return self._history.commits_between(repository, branch, since, until)
 
-    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
-        path = f"/repos/{repository}/compare/{quote(base)}...{quote(head)}"
-        body = self.transport.attempt(self.transport.rest_get, path)
-        if body is None:
-            return None
-        merge_base = body.get("merge_base_commit") or {}
-        return Comparison(
-            status=str(required(body, "status")),
-            ahead_by=int(body.get("ahead_by") or 0),
-            merge_base=merge_base.get("sha"),
-        )
+    def compare(self, repository: str, base: str, head: str, *, commits: bool = False) -> Comparison | None:
+        return self._compare.compare(repository, base, head, commits=commits)
 
     def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]:
-        return read_protection(self._query, branches)
+        return read_protection(self._counted("protection"), branches)
 
 
 class HistoryReader:
     """Branch histories through GraphQL ``Commit.history``: batched walks, and a branch's commits by date."""
 
-    def __init__(self, query: Query) -> None:
+    def __init__(self, query: Query, lookup: Query) -> None:
         self._query = query
+        self._lookup = lookup
+
+    def commits(self, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Commit]:
+        """Commits by (repository, sha), 100 a request across repositories. A commit GitHub does not have
+        (collected since) is left out."""
+        found: dict[tuple[str, str], Commit] = {}
+        unique = list(dict.fromkeys(wanted))
+        for start in range(0, len(unique), PAGE_SIZE):
+            batch = unique[start : start + PAGE_SIZE]
+            document, variables = queries.commits_by_oid([(*split(repo), sha) for repo, sha in batch])
+            data = self._lookup(document, variables)
+            for i, key in enumerate(batch):
+                node = (data.get(f"c{i}") or {}).get("object")
+                if node:
+                    found[key] = decode_commit(node)
+        return found
 
     # --- history ------------------------------------------------------------------------------------------
 

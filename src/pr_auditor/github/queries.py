@@ -194,6 +194,20 @@ def history_pages(walks: list[tuple[str, str, str, int, str | None]]) -> tuple[s
     return f"query AuditHistory({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
 
 
+def commits_by_oid(commits: list[tuple[str, str, str]]) -> tuple[str, dict[str, object]]:
+    """One request for several commits by SHA, in any repositories: (owner, name, oid) each. A commit a
+    force-push left behind is still readable by SHA (``Repository.object(oid:)``)."""
+    params: list[str] = []
+    fields: list[str] = []
+    variables: dict[str, object] = {}
+    for i, (owner, name, oid) in enumerate(commits):
+        params.append(f"$o{i}: String!, $n{i}: String!, $h{i}: GitObjectID!")
+        fields.append(f"c{i}: repository(owner: $o{i}, name: $n{i}) {{ object(oid: $h{i}) {{ ...AuditCommit }} }}")
+        variables.update({f"o{i}": owner, f"n{i}": name, f"h{i}": oid})
+    body = "\n  ".join(fields)
+    return f"query AuditCommitsByOid({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
+
+
 COMMITS_BETWEEN = (
     """
 query AuditCommitsBetween($owner: String!, $name: String!, $branch: String!, $since: GitTimestamp!,

@@ -202,6 +202,26 @@ class Transport:
             raise UnavailableError(f"GitHub answered {path} with something other than an object")
         return body
 
+    def rest_page(self, url: str, params: Mapping[str, str] | None = None) -> tuple[Any, str | None] | None:
+        """One REST GET of a listing (``url``: a path under the API base, or a ``Link`` URL GitHub gave) →
+        (JSON body, ``Link`` header or None); None when GitHub answers 404 (an endpoint this server lacks)."""
+        self._space()
+        self.requests += 1
+        try:
+            headers, body = self._github.requester.requestJsonAndCheck("GET", url, parameters=dict(params or {}))
+        except BadCredentialsException as exc:
+            raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
+        except RateLimitExceededException as exc:
+            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise translate(exc, self.now()) from exc
+        except (requests.exceptions.RequestException, OSError) as exc:
+            raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
+        link = next((str(v) for k, v in (headers or {}).items() if str(k).lower() == "link"), None)
+        return body, link
+
     def attempt(self, action: Callable[..., T], *args: Any) -> T:
         """Run ``action(*args)`` (a request and the reading of its answer), retrying what may pass."""
         delay = self._backoff
