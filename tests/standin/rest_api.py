@@ -548,8 +548,36 @@ def _compare(b: Builder, repo: Repository, spec: str, params: dict[str, list[str
     body: dict[str, Any] = _rewrite(example("commit-comparison"), b._hosts())
     api = f"{b.api}/repos/{repo.full_name}"
 
+    template = body["commits"][0] if body.get("commits") else {}
+
     def commit(oid: str) -> dict[str, Any]:
-        return {"sha": oid, "url": f"{api}/commits/{oid}", "html_url": f"{b.origin}/{repo.full_name}/commit/{oid}"}
+        """A commit in GitHub's ``commit`` shape (the example's, with the model's values): identities are the
+        commit's own (client-set); ``author``/``committer`` are the accounts GitHub linked, if any."""
+        git_commit = repo.commits[oid]
+        out: dict[str, Any] = copy.deepcopy(template)
+        out.update(
+            sha=oid,
+            node_id=f"C_{oid[:16]}",
+            url=f"{api}/commits/{oid}",
+            html_url=f"{b.origin}/{repo.full_name}/commit/{oid}",
+            comments_url=f"{api}/commits/{oid}/comments",
+            author=b.user(git_commit.author) if git_commit.author is not None else None,
+            committer=b.user(git_commit.committer) if git_commit.committer is not None else None,
+            parents=[
+                {"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{b.origin}/{repo.full_name}/commit/{p}"}
+                for p in git_commit.parents
+            ],
+        )
+        inner = out.get("commit", {})
+        for role, who, when in (
+            ("author", git_commit.author, git_commit.authored_at),
+            ("committer", git_commit.committer, git_commit.committed_at),
+        ):
+            login = who.login if who is not None else "ghost"
+            inner[role] = {"name": login, "email": f"{login}@users.noreply.example", "date": iso(when)}
+        inner.update(message=git_commit.message, url=f"{api}/git/commits/{oid}")
+        inner["tree"] = {"sha": oid, "url": f"{api}/git/trees/{oid}"}
+        return out
 
     body.update(
         url=f"{api}/compare/{spec}",
@@ -579,7 +607,7 @@ def _validation_failed(field_name: str) -> Response:
         422,
         {
             "message": "Validation Failed",
-            "errors": [{"resource": "Activity", "field": field_name, "code": "invalid"}],
+            "errors": [f"{field_name} is not a valid value"],
             "documentation_url": DOCS,
             "status": "422",
         },

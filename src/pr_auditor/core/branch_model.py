@@ -31,6 +31,7 @@ class Commit:
     author: str | None
     committer: str | None
     pulls: tuple[PullRef, ...] = ()
+    claimed: tuple[str, ...] = ()  # the author's and committer's names as the commit writes them (client-set)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,12 +83,13 @@ def is_exempt_pusher(pusher: str | None, policy: RepoPolicy) -> bool:
 
 
 def claimed_exempt_identity(commit: Commit, pusher: str | None, policy: RepoPolicy) -> str | None:
-    """Which exempt pusher's identity does the commit claim (committer, else author) when someone else
+    """Which exempt pusher's identity does the commit claim (committer, author, or the names it writes: git
+    names an app's commits ``name[bot]`` and GitHub links no account to a bot's identity) when someone else
     pushed it? Worth saying on the record: a forged identity is how an exemption would be abused. GraphQL
     writes a bot's login without ``[bot]``, so both forms are compared."""
     if is_exempt_pusher(pusher, policy):
         return None
-    for claimed in (commit.committer, commit.author):
+    for claimed in (commit.committer, commit.author, *commit.claimed):
         if claimed is None:
             continue
         bare = claimed.removesuffix("[bot]")

@@ -181,7 +181,8 @@ class HistoryReader:
 
 
 def decode_commit(node: Mapping[str, Any]) -> Commit:
-    """A history node → Commit. Logins only: e-mail addresses are never read."""
+    """A history node → Commit. Logins, and the names the commit claims (read only to spot a forged exempt
+    identity, never recorded unless they name one); e-mail addresses are never read."""
     return Commit(
         oid=str(required(node, "oid")),
         parents=tuple(str(required(p, "oid")) for p in nodes(node, "parents")),
@@ -198,7 +199,13 @@ def decode_commit(node: Mapping[str, Any]) -> Commit:
             )
             for pr in nodes(node, "associatedPullRequests")
         ),
+        claimed=_names(node),
     )
+
+
+def _names(node: Mapping[str, Any]) -> tuple[str, ...]:
+    actors = (node.get("author"), node.get("committer"))
+    return tuple(str(actor["name"]) for actor in actors if actor and actor.get("name"))
 
 
 def _login(git_actor: Mapping[str, Any] | None) -> str | None:

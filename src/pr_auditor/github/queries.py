@@ -152,8 +152,8 @@ fragment AuditCommit on Commit {
   oid
   url
   committedDate
-  author { user { login } }
-  committer { user { login } }
+  author { name user { login } }
+  committer { name user { login } }
   parents(first: 10) { nodes { oid } }
   associatedPullRequests(first: 10) { nodes { number state baseRefName mergeCommit { oid } } }
 }
