@@ -293,3 +293,39 @@ def test_random_activity_over_many_runs_reports_every_direct_push_exactly_once(o
         found += [(r["repository"], r["branch"], r["sha"]) for r in of_kind(audit, "direct_push")]
     # Then each direct push is reported once and nothing a merged PR brought in is
     assert sorted(found) == sorted(expected)
+
+
+def test_activity_costs_one_request_per_repository_pushed_since_the_last_run(org: Org) -> None:
+    # Given both repositories audited, then a day later (the daily protection check lists every repository)
+    org.run()
+    org.now += timedelta(hours=23, minutes=30)
+    (sha,) = push(org.state, org.repo("web"), pusher="alice")
+    connection = Connection(api_url=org.server.base_url, throttle_seconds=0, retries=1, backoff_seconds=0.01)
+    reader = open_branch_reader("test-token", connection)
+    # When the next run reads
+    org.now += timedelta(minutes=30)
+    audit = audit_branches(("acme",), source=reader, policy=POLICY, state=org.store, run_id="r", now=org.now)
+    # Then only web, the one pushed since, costs an activity request; its push one compare and one lookup
+    assert [r["sha"] for r in of_kind(audit, "direct_push")] == [sha]
+    counts = reader.requests_by_source
+    assert (counts["activity"], counts["compare"], counts["commits"]) == (1, 1, 1)
+    assert counts.get("history", 0) == 0  # no head walk where activity explains every move
+    assert sum(counts.values()) == reader.requests == audit.requests
+
+
+def test_a_busy_branch_reads_only_the_four_push_kinds_after_its_first_page(org: Org) -> None:
+    # Given a branch where 150 PRs were merged and 3 direct pushes made since the last run
+    org.run()
+    pushed: list[str] = []
+    for i in range(150):
+        org.now += timedelta(seconds=20)
+        merge_pr(org.state, org.repo(), style="squash", commits=1)
+        if i % 50 == 0:
+            pushed += push(org.state, org.repo())
+    connection = Connection(api_url=org.server.base_url, throttle_seconds=0, retries=1, backoff_seconds=0.01)
+    reader = open_branch_reader("test-token", connection)
+    org.now += timedelta(minutes=5)
+    audit = audit_branches(("acme",), source=reader, policy=POLICY, state=org.store, run_id="r", now=org.now)
+    # Then the pushes are found, and activity cost the first page and one filtered read per push kind
+    assert sorted(r["sha"] for r in of_kind(audit, "direct_push")) == sorted(pushed)
+    assert reader.requests_by_source["activity"] == 1 + 4

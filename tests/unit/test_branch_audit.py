@@ -322,4 +322,4 @@ def test_protection_is_read_once_a_day() -> None:
     run(source, state, T0 + timedelta(hours=23))
     assert source.requests == 2  # the listing and main's activity
     run(source, state, T0 + timedelta(hours=24))
-    assert source.requests == 5  # listing + activity + protection
+    assert source.requests == 4  # listing + protection: not pushed since the last read, no activity to read

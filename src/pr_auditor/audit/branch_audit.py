@@ -36,6 +36,7 @@ from pr_auditor.core.branch_rules import (
     is_rewrite,
     newest_first,
     pull_request_commits,
+    pushed_since_last_read,
     unexplained_head,
     weaknesses,
 )
@@ -171,8 +172,11 @@ class _BranchJudge:
         document, revision = state.load(name)
         stored = dict(document or {})
         mark = _mark(stored)
-        entries = self._activity(repo.repository, branch, mark)
         old = stored.get("head")
+        quiet = old == head and not pushed_since_last_read(repo.pushed_at, _parse_time(stored.get("audited_at")))
+        entries = (
+            [] if quiet and mark is not None and self.activity_served else self._activity(repo.repository, branch, mark)
+        )
         stored.update(_head_doc(head, self.context.run_id, self.context.now))
         if entries is not None:
             newest = entries[-1] if entries else None

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from pr_auditor.core.branch_model import Commit, Comparison, Protection, PullRef
@@ -104,6 +105,17 @@ def unexplained_head(old: str, new: str, explained: Sequence[str]) -> bool:
     a gap in the record (a lag, a missing entry, or a source that is not what it claims), so it is a finding,
     and the head walk judges the commits anyway. To fix: find out who moved the branch."""
     return old != new and new not in explained
+
+
+CLOCK_MARGIN = timedelta(minutes=5)  # GitHub's clock and the function's may disagree by this much
+
+
+def pushed_since_last_read(pushed_at: datetime | None, last_read: datetime | None) -> bool:
+    """Was the repository pushed since this branch's activity was last read (the run's time, less a margin
+    for clock skew)? Only then can it have new activity: the daily protection check lists every repository,
+    and reading the activity of the quiet ones would cost a request each for nothing. Unknown times count as
+    pushed."""
+    return pushed_at is None or last_read is None or pushed_at >= last_read - CLOCK_MARGIN
 
 
 def newest_first(shas: Sequence[str], head: str) -> list[str]:
