@@ -258,9 +258,14 @@ def test_the_cli_variant_falls_back_to_committed_dates_where_activity_is_not_ser
     (inside,) = push(org.state, org.repo(), at=NOW - timedelta(hours=2))
     push(org.state, org.repo(), at=NOW - timedelta(days=3))
     merge_pr(org.state, org.repo(), style="squash", at=NOW - timedelta(hours=1))
+    (web,) = push(org.state, org.repo("web"), at=NOW - timedelta(hours=3))
     reader = open_branch_reader("test-token", Connection(api_url=org.server.base_url, throttle_seconds=0))
     records = commits_in_window(("acme",), NOW - timedelta(days=1), NOW, source=reader, policy=POLICY, run_id="cli-1")
-    assert [(r["sha"], r["pusher"], r["detected_by"]) for r in records] == [(inside, None, "head_walk")]
+    assert sorted((r["sha"], r["pusher"], r["detected_by"]) for r in records) == sorted(
+        [(inside, None, "head_walk"), (web, None, "head_walk")]
+    )
+    # one 404 tells activity is not served; both branches' dated commits share one history request
+    assert (reader.requests_by_source["activity"], reader.requests_by_source["history"]) == (1, 1)
 
 
 def test_a_failing_history_read_moves_no_head_and_the_next_run_finds_the_push(org: Org) -> None:

@@ -13,6 +13,7 @@ between repeats the walk (same ``record_id``s, deduplicated by the ledger) inste
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -426,9 +427,10 @@ def commits_in_window(
                     judge.entry(repo, entry)
     judge.pushes.judge()
     records = [record for record in context.audit.records if record["kind"] == "direct_push"]
+    dated = source.commits_between([(repo.repository, branch) for repo, branch in fallback], since, until)
     for repo, branch in fallback:
         rules = policy.for_repository(repo.repository)
-        commits = source.commits_between(repo.repository, branch, since, until)
+        commits = dated[(repo.repository, branch)]
         brought = pull_request_commits(commits, branch)
         for commit in commits:
             if commit.oid in brought or not since <= commit.committed_date < until:
@@ -439,7 +441,9 @@ def commits_in_window(
 
 
 class WindowSource(BranchSource, Protocol):
-    """What the windowed (CLI) variant needs: the branch source, and a branch's commits by committed date
-    (the fallback where activity is not served)."""
+    """What the windowed (CLI) variant needs: the branch source, and branches' commits by committed date
+    (the fallback where activity is not served), several branches a request."""
 
-    def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> list[Commit]: ...
+    def commits_between(
+        self, branches: Sequence[BranchKey], since: datetime, until: datetime
+    ) -> dict[BranchKey, list[Commit]]: ...

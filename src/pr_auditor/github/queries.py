@@ -208,26 +208,24 @@ def commits_by_oid(commits: list[tuple[str, str, str]]) -> tuple[str, dict[str, 
     return f"query AuditCommitsByOid({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
 
 
-COMMITS_BETWEEN = (
-    """
-query AuditCommitsBetween($owner: String!, $name: String!, $branch: String!, $since: GitTimestamp!,
-                          $until: GitTimestamp!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    ref(qualifiedName: $branch) {
-      target {
-        ... on Commit {
-          history(first: 100, after: $after, since: $since, until: $until) {
-            pageInfo { hasNextPage endCursor }
-            nodes { ...AuditCommit }
-          }
-        }
-      }
-    }
-  }
-}
-"""
-    + _COMMIT
-)
+def commits_between_pages(
+    branches: list[tuple[str, str, str, str | None]], since: str, until: str
+) -> tuple[str, dict[str, object]]:
+    """One request for the next page of commits dated in [since, until] on several branches: (owner, name,
+    qualified branch, cursor) each — the CLI's fallback where activity is not served, batched like the walk."""
+    params = ["$since: GitTimestamp!", "$until: GitTimestamp!"]
+    fields: list[str] = []
+    variables: dict[str, object] = {"since": since, "until": until}
+    for i, (owner, name, branch, cursor) in enumerate(branches):
+        params.append(f"$o{i}: String!, $n{i}: String!, $b{i}: String!, $a{i}: String")
+        fields.append(
+            f"b{i}: repository(owner: $o{i}, name: $n{i}) {{ ref(qualifiedName: $b{i}) {{ target {{ ... on Commit {{ "
+            f"history(first: 100, after: $a{i}, since: $since, until: $until) "
+            "{ pageInfo { hasNextPage endCursor } nodes { ...AuditCommit } } } } } }"
+        )
+        variables.update({f"o{i}": owner, f"n{i}": name, f"b{i}": branch, f"a{i}": cursor})
+    body = "\n  ".join(fields)
+    return f"query AuditCommitsBetweenPages({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
 
 
 def protection(branches: list[tuple[str, str, str]]) -> tuple[str, dict[str, object]]:
