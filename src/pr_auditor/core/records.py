@@ -30,6 +30,8 @@ NULLABLE_KEYS = frozenset(
         "policy_version",  # null only in the failed summary of a run whose policy could not be read
         "committer",  # a direct push whose committer e-mail is linked to no account
         "new_head",  # a rewritten branch
+        "pusher",  # a push found by the head walk: GitHub cannot say who pushed
+        "pushed_at",  # the same
         "protection",  # unreadable protection
         "previous",  # protection seen for the first time
     }
