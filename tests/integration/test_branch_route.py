@@ -354,3 +354,6 @@ def test_a_head_change_no_activity_entry_explains_is_a_finding_and_its_commits_a
     (change,) = run.of_kind("head_change")
     assert change["violations"][0]["code"] == "unexplained_head_change" and change["new_head"] == sha
     assert [(r["sha"], r["detected_by"]) for r in run.of_kind("direct_push")] == [(sha, "head_walk")]
+    # And ops get a message for each, and the evidence bucket keeps the head change
+    assert sorted(m["attributes"]["kind"] for m in world.findings()) == ["direct_push", "head_change"]
+    assert change["record_id"] in {r.get("record_id") for r in world.archived()}
