@@ -17,7 +17,17 @@ from pr_auditor.core.policy import Policy, policy_from_mapping
 from pr_auditor.github import Connection, open_branch_reader
 
 from standin.generate import make_state
-from standin.git import activity, force_push, init_branch, merge_pr, open_pr, push
+from standin.git import (
+    activity,
+    create_branch,
+    delete_branch,
+    force_push,
+    init_branch,
+    merge_pr,
+    new_commit,
+    open_pr,
+    push,
+)
 from standin.model import BranchRule, Fault, GitHubState, Repository, Ruleset
 from standin.server import StandIn
 
@@ -334,3 +344,34 @@ def test_a_busy_branch_reads_only_the_four_push_kinds_after_its_first_page(org: 
     # Then the pushes are found, and activity cost the first page and one filtered read per push kind
     assert sorted(r["sha"] for r in of_kind(audit, "direct_push")) == sorted(pushed)
     assert reader.requests_by_source["activity"] == 1 + 4
+
+
+def test_a_deleted_in_scope_branch_is_a_rewrite_by_who_deleted_it_and_its_last_push_is_still_judged(
+    org: Org,
+) -> None:
+    # Given release branches in scope, and release/1 audited once
+    policy = policy_from_mapping({"required_approvals": 1, "branches": ["main", "release/*"]})
+    create_branch(org.state, org.repo(), "release/1", at_commit=org.repo().branches["main"])
+    org.run(policy)
+    # When alice pushes to it and mallory deletes it before the next run
+    org.now += timedelta(minutes=5)
+    (sha,) = push(org.state, org.repo(), "release/1", pusher="alice")
+    org.now += timedelta(minutes=5)
+    delete_branch(org.state, org.repo(), "release/1", pusher="mallory")
+    audit = org.run(policy)
+    # Then the push is a direct push by alice, and the deletion a rewrite by mallory
+    assert [(r["sha"], r["pusher"]) for r in of_kind(audit, "direct_push")] == [(sha, "alice")]
+    (rewrite,) = of_kind(audit, "history_rewrite")
+    assert (rewrite["branch"], rewrite["pusher"], rewrite["new_head"], rewrite["comparison"]) == (
+        "release/1",
+        "mallory",
+        None,
+        "deleted",
+    )
+    # And when it is created again with a new commit on it, that commit is judged against the default branch
+    org.now += timedelta(minutes=5)
+    fresh = new_commit(org.state, org.repo(), [org.repo().branches["main"]], author="bob")
+    create_branch(org.state, org.repo(), "release/1", at_commit=fresh, pusher="bob")
+    again = org.run(policy)
+    assert [(r["sha"], r["pusher"]) for r in of_kind(again, "direct_push")] == [(fresh, "bob")]
+    assert of_kind(again, "history_rewrite") == [] and of_kind(again, "head_change") == []

@@ -115,10 +115,13 @@ def audit_branches(
     in_scope: list[BranchKey] = []
     for repo in repos:
         rules = policy.for_repository(repo.repository)
-        for name, head in sorted(repo.heads.items()):
-            if rules.branch_in_scope(name, repo.default_branch):
-                in_scope.append((repo.repository, name))
-                branch.judge(repo, name, head, state)
+        listed = [name for name in sorted(repo.heads) if rules.branch_in_scope(name, repo.default_branch)]
+        for name in listed:
+            in_scope.append((repo.repository, name))
+            branch.judge(repo, name, repo.heads[name], state)
+        if rules.branches is not None:  # globs: in-scope branches can be deleted (the default one cannot)
+            for name in _gone(repo.repository, listed, state, audit):
+                branch.judge_gone(repo, name, state)
     audit.branches = len(in_scope)
     branch.finish()
     if protection_due:
@@ -206,6 +209,21 @@ class _BranchJudge:
                 stored["head"] = entries[-1].after  # pushed again after the listing: judged up to there
         elif old and old != head:
             self.pushes.walk(repo.repository, branch, str(old), head)  # no activity (yet): the head walk decides
+        self.heads.append((name, stored, revision))
+
+    def judge_gone(self, repo: RepoHeads, branch: str, state: StateStore) -> None:
+        """An in-scope branch seen before and not listed now: its activity since the mark says who deleted
+        it (a rewrite by the pusher) and what was pushed to it before; nothing said, nothing changed."""
+        name = f"head#{repo.repository}#{branch}"
+        document, revision = state.load(name)
+        mark = _mark(document or {})
+        entries = self._activity(repo.repository, branch, mark) if mark is not None else None
+        if not entries:
+            return
+        for entry in entries:
+            self.entry(repo, entry)
+        stored = {**(document or {}), **_head_doc(entries[-1].after, self.context.run_id, self.context.now)}
+        stored["activity"] = _mark_doc(entries[-1], mark, self.context.now)
         self.heads.append((name, stored, revision))
 
     def _activity(self, repository: str, branch: str, mark: ActivityMark | None) -> list[Activity] | None:
@@ -388,7 +406,18 @@ def _mark_doc(newest: Activity | None, mark: ActivityMark | None, now: datetime)
     return {"id": 0, "at": iso(now)}
 
 
-def _head_doc(head: str, run_id: str, now: datetime) -> Document:
+def _gone(repository: str, listed: list[str], state: StateStore, audit: BranchAudit) -> list[str]:
+    """In-scope branches of the repository seen by an earlier run and not listed now (state document
+    ``branches#<repo>``, updated with the audit's other state)."""
+    name = f"branches#{repository}"
+    document, revision = state.load(name)
+    known = [str(b) for b in (document or {}).get("branches", [])]
+    if sorted(known) != listed:
+        audit.updates.append((name, {"branches": listed}, revision))
+    return [branch for branch in known if branch not in listed]
+
+
+def _head_doc(head: str | None, run_id: str, now: datetime) -> Document:
     return {"head": head, "audited_at": iso(now), "run_id": run_id}
 
 
