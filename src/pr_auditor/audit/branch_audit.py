@@ -31,6 +31,7 @@ from pr_auditor.core.branch_model import (
     Walk,
 )
 from pr_auditor.core.branch_rules import (
+    CLOCK_MARGIN,
     claimed_exempt_identity,
     digest,
     is_exempt_pusher,
@@ -398,12 +399,13 @@ def _mark(document: Document) -> ActivityMark | None:
 
 
 def _mark_doc(newest: Activity | None, mark: ActivityMark | None, now: datetime) -> Document:
-    """The new cursor: the newest entry read; with none, the old mark, or (first read) the run's time."""
+    """The new cursor: the newest entry read; with none, the old mark, or (first read) the run's time less
+    the clock margin (GitHub's clock may lag the function's: an entry stamped just before is read again)."""
     if newest is not None:
         return {"id": newest.id, "at": iso(newest.at)}
     if mark is not None:
         return {"id": mark.id, "at": iso(mark.at)}
-    return {"id": 0, "at": iso(now)}
+    return {"id": 0, "at": iso(now - CLOCK_MARGIN)}
 
 
 def _gone(repository: str, listed: list[str], state: StateStore, audit: BranchAudit) -> list[str]:
