@@ -295,6 +295,20 @@ def test_a_transient_failure_is_retried_within_the_run(org: Org) -> None:
     assert [r["sha"] for r in of_kind(org.run(), "direct_push")] == [sha]
 
 
+def test_requests_by_source_count_retries_and_add_up_to_the_transport(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo())
+    org.state.faults.add(Fault("http_500", times=1, match="rest", path="/activity"))
+    connection = Connection(api_url=org.server.base_url, throttle_seconds=0, retries=2, backoff_seconds=0.01)
+    reader = open_branch_reader("test-token", connection)
+    org.now += timedelta(hours=1)
+    org.state.reset_counters()
+    audit = audit_branches(("acme",), source=reader, policy=POLICY, state=org.store, run_id="r", now=org.now)
+    assert [r["sha"] for r in of_kind(audit, "direct_push")] == [sha]
+    assert reader.requests_by_source["activity"] == 2  # api's first answer failed and was retried
+    assert sum(reader.requests_by_source.values()) == reader.requests == org.state.count()
+
+
 def test_random_activity_over_many_runs_reports_every_direct_push_exactly_once(org: Org) -> None:
     # Given an organisation that keeps merging PRs (all three styles) with direct pushes mixed in
     rng = random.Random(9)

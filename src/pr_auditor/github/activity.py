@@ -38,7 +38,6 @@ class ActivityReader:
 
     def __init__(self, get: Get) -> None:
         self._get = get
-        self.requests = 0  # requests this source sent (the transport counts them all)
 
     def read(
         self, repository: str, branch: str, *, mark: ActivityMark | None, since: datetime | None = None
@@ -72,7 +71,6 @@ class ActivityReader:
         query: Mapping[str, str] = {**params, "per_page": str(PER_PAGE)}
         pages = 0
         while url is not None:
-            self.requests += 1
             answer = self._get(url, query)
             if answer is None:
                 return None

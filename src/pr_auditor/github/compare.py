@@ -28,14 +28,12 @@ class CompareReader:
 
     def __init__(self, get: Get) -> None:
         self._get = get
-        self.requests = 0
 
     def compare(self, repository: str, base: str, head: str, *, commits: bool = False) -> Comparison | None:
         path = f"/repos/{repository}/compare/{quote(base)}...{quote(head)}"
         shas: list[str] = []
         page = 1
         while True:
-            self.requests += 1
             answer = self._get(path, {"per_page": str(PER_PAGE), "page": str(page)} if commits else {})
             if answer is None:
                 return None

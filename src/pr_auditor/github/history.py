@@ -31,7 +31,7 @@ from pr_auditor.core.branch_model import (
 )
 from pr_auditor.core.model import iso
 from pr_auditor.github import queries
-from pr_auditor.github.activity import ActivityReader
+from pr_auditor.github.activity import ActivityReader, Get
 from pr_auditor.github.compare import CompareReader
 from pr_auditor.github.decode import nodes, required, timestamp
 from pr_auditor.github.heads import BATCH, HeadLister, Query, split
@@ -49,8 +49,8 @@ class BranchReader:
         self._counts: Counter[str] = Counter()
         self._heads = HeadLister(self._counted("listing"))
         self._history = HistoryReader(self._counted("history"), self._counted("commits"))
-        self._activity = ActivityReader(self._rest)
-        self._compare = CompareReader(self._rest)
+        self._activity = ActivityReader(self._rest("activity"))
+        self._compare = CompareReader(self._rest("compare"))
 
     @property
     def requests(self) -> int:
@@ -62,18 +62,23 @@ class BranchReader:
 
     @property
     def requests_by_source(self) -> dict[str, int]:
-        """Requests sent so far per source: listing, history, commits, activity, compare, protection."""
-        return {**self._counts, "activity": self._activity.requests, "compare": self._compare.requests}
+        """Requests sent so far per source (retries included): listing, history, commits, activity, compare,
+        protection. They add up to what this reader sent through the transport."""
+        return dict(self._counts)
 
     def _counted(self, source: str) -> Query:
-        def query(document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+        def send(document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
             self._counts[source] += 1
-            return self.transport.attempt(self.transport.query, document, variables)
+            return self.transport.query(document, variables)
 
-        return query
+        return lambda document, variables: self.transport.attempt(send, document, variables)
 
-    def _rest(self, url: str, params: Mapping[str, str]) -> tuple[Any, str | None] | None:
-        return self.transport.attempt(self.transport.rest_page, url, params)
+    def _rest(self, source: str) -> Get:
+        def send(url: str, params: Mapping[str, str]) -> tuple[Any, str | None] | None:
+            self._counts[source] += 1
+            return self.transport.rest_page(url, params)
+
+        return lambda url, params: self.transport.attempt(send, url, params)
 
     def repositories(
         self, orgs: tuple[str, ...], *, pushed_since: datetime | None, all_branches: Callable[[str], bool]
