@@ -68,9 +68,7 @@ class RepoPolicy:
     exempt_authors: tuple[str, ...] = ()
     ticket_pattern: TicketPattern | None = None
     branches: tuple[str, ...] | None = None  # None: the repository's default branch only
-    exempt_pushers: tuple[
-        str, ...
-    ] = ()  # who may push directly (a release bot): matched on the pusher, never the commit
+    exempt_pushers: tuple[str, ...] = ()  # who may push directly (a release bot), by pusher login
 
     def branch_in_scope(self, base: str, default_branch: str) -> bool:
         if self.branches is None:
