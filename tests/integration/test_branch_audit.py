@@ -342,22 +342,31 @@ def test_activity_costs_one_request_per_repository_pushed_since_the_last_run(org
     assert sum(counts.values()) == reader.requests == audit.requests
 
 
-def test_a_busy_branch_reads_only_the_four_push_kinds_after_its_first_page(org: Org) -> None:
-    # Given a branch where 150 PRs were merged and 3 direct pushes made since the last run
+@pytest.mark.parametrize(
+    ("merges", "activity_requests"),
+    [
+        pytest.param(150, 2, id="a-page-or-two-of-merges-read-as-they-come"),
+        pytest.param(700, 1 + 4, id="a-day-of-merges-read-as-four-filtered-push-kinds"),
+    ],
+)
+def test_a_busy_branch_costs_its_pages_or_the_four_push_kinds_whichever_is_fewer(
+    org: Org, merges: int, activity_requests: int
+) -> None:
+    # Given a branch where many PRs were merged and 3 direct pushes made since the last run
     org.run()
     pushed: list[str] = []
-    for i in range(150):
+    for i in range(merges):
         org.now += timedelta(seconds=20)
         merge_pr(org.state, org.repo(), style="squash", commits=1)
-        if i % 50 == 0:
+        if i % (merges // 3) == 0:
             pushed += push(org.state, org.repo())
     connection = Connection(api_url=org.server.base_url, throttle_seconds=0, retries=1, backoff_seconds=0.01)
     reader = open_branch_reader("test-token", connection)
     org.now += timedelta(minutes=5)
     audit = audit_branches(("acme",), source=reader, policy=POLICY, state=org.store, run_id="r", now=org.now)
-    # Then the pushes are found, and activity cost the first page and one filtered read per push kind
+    # Then every push is found, and activity costs the pages, or the first page and one read per push kind
     assert sorted(r["sha"] for r in of_kind(audit, "direct_push")) == sorted(pushed)
-    assert reader.requests_by_source["activity"] == 1 + 4
+    assert reader.requests_by_source["activity"] == activity_requests
 
 
 def test_a_deleted_in_scope_branch_is_a_rewrite_by_who_deleted_it_and_its_last_push_is_still_judged(

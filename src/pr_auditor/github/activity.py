@@ -32,9 +32,11 @@ class ActivityReader:
     """Reads a branch's activity newest first and stops at what was already judged.
 
     Cost: one request per branch when everything new fits on a page (the common case between hourly runs).
-    When it does not (a busy branch, a long window), the rest is read again filtered server-side to the four
-    kinds the branch audit judges, one ``activity_type`` per request as GitHub allows, so a branch where PRs
-    are merged all day costs pages of *pushes*, not pages of merges."""
+    When it does not (a busy branch, a long window), the first page's time span estimates how many pages
+    are left: up to four, they are read as they come; beyond, the rest is read filtered server-side to the
+    four kinds the branch audit judges, one ``activity_type`` per request as GitHub allows. So a branch where
+    PRs are merged all day costs pages of *pushes*, not pages of merges, and a moderately busy one no more
+    than its pages."""
 
     def __init__(self, get: Get) -> None:
         self._get = get
@@ -45,33 +47,39 @@ class ActivityReader:
         """The branch's entries newer than ``mark`` (or at/after ``since``), oldest first; with neither, the
         first page only (enough for a baseline). None when the server has no activity endpoint."""
         path = f"/repos/{repository}/activity"
-        first = self._pages(path, {"ref": f"refs/heads/{branch}"}, mark, since, limit=1)
+        ref = {"ref": f"refs/heads/{branch}"}
+        first = self._pages(path, {**ref, "per_page": str(PER_PAGE)}, mark, since, limit=1)
         if first is None:
             return None
-        found, complete = first
-        if not complete and (mark is not None or since is not None):
-            found = []
-            for kind in PUSH_KINDS:
-                more = self._pages(path, {"ref": f"refs/heads/{branch}", "activity_type": kind}, mark, since)
+        found, rest = first
+        bound = mark.at if mark is not None else since
+        if rest is not None and bound is not None:
+            if _pages_left(found, bound) <= len(PUSH_KINDS):
+                more = self._pages(rest, {}, mark, since)
                 found.extend(more[0] if more else [])
+            else:
+                found = []
+                for kind in PUSH_KINDS:
+                    typed = self._pages(path, {**ref, "activity_type": kind, "per_page": str(PER_PAGE)}, mark, since)
+                    found.extend(typed[0] if typed else [])
         unique = {entry.id: entry for entry in found}
         return sorted(unique.values(), key=lambda entry: (entry.at, entry.id))
 
     def _pages(
         self,
-        path: str,
-        params: dict[str, str],
+        url: str,
+        query: Mapping[str, str],
         mark: ActivityMark | None,
         since: datetime | None,
         limit: int | None = None,
-    ) -> tuple[list[Activity], bool] | None:
-        """Entries newest first until the mark (or ``since``), at most ``limit`` pages; (entries, reached)."""
+    ) -> tuple[list[Activity], str | None] | None:
+        """Entries newest first until the mark (or ``since``), at most ``limit`` pages; (entries, the next
+        page's URL if the mark was not reached)."""
         found: list[Activity] = []
-        url: str | None = path
-        query: Mapping[str, str] = {**params, "per_page": str(PER_PAGE)}
+        next_url: str | None = url
         pages = 0
-        while url is not None:
-            answer = self._get(url, query)
+        while next_url is not None:
+            answer = self._get(next_url, query)
             if answer is None:
                 return None
             body, link = answer
@@ -79,13 +87,24 @@ class ActivityReader:
             for item in body or []:
                 entry = decode_activity(item)
                 if _is_judged(entry, mark, since):
-                    return found, True
+                    return found, None
                 found.append(entry)
-            url = _next_url(link)
+            next_url = _next_url(link)
             query = {}  # the Link URL carries the filters and the cursor
-            if url is not None and limit is not None and pages >= limit:
-                return found, False
-        return found, True
+            if next_url is not None and limit is not None and pages >= limit:
+                return found, next_url
+        return found, None
+
+
+def _pages_left(page: list[Activity], bound: datetime) -> float:
+    """How many more pages, at the first page's pace, until ``bound`` (the mark or the window's start)."""
+    if len(page) < 2:
+        return 0.0
+    span = (page[0].at - page[-1].at).total_seconds()
+    left = (page[-1].at - bound).total_seconds()
+    if span <= 0:
+        return float("inf")
+    return left / span
 
 
 def _is_judged(entry: Activity, mark: ActivityMark | None, since: datetime | None) -> bool:
