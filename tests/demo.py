@@ -64,7 +64,9 @@ def main() -> int:
     window = Window(now - timedelta(days=1), now)  # the first run audits one schedule period back
     state = generate_org(seed=2026, n_prs=N_PRS, since=window.since, until=window.until, tokens=(TOKEN,))
     scenario_of = {(p.repo.full_name, p.number): p.scenario for p in state.prs}
+    wall, state.clock = state.clock, lambda: window.since  # pushed then, by GitHub's clock too
     init_all(state, at=window.since)  # each repository's default branch has a history: the first run's baseline
+    state.clock = wall
 
     with StandIn(state) as github, mock_aws():
         route = deploy(token=TOKEN, policy_text=POLICY)
@@ -94,7 +96,9 @@ def main() -> int:
             )
         # … and an admin pushes straight to acme/api's default branch, the commit dated a month back.
         [api] = [repo for repo in state.orgs["acme"] if repo.name == "api"]
+        wall, state.clock = state.clock, lambda: now + timedelta(minutes=45)  # GitHub's clock at the push
         [pushed] = push(state, api, author="olivia-admin", at=now - timedelta(days=30))
+        state.clock = wall
         later = event | {"time": (now + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")}
         with (
             captured_function_logs(handler.logger) as second_lines,
@@ -133,12 +137,13 @@ def main() -> int:
     )
     pushes = [r for r in second if r.get("kind") == "direct_push"]
     print(
-        f"Branch audit: {len(pushes)} direct push(es) found by walking acme/api's default branch from the head"
-        " the first run took as its baseline (commit dates are set by the client; heads are not):"
+        f"Branch audit: {len(pushes)} direct push(es) found in GitHub's repository activity for acme/api's default"
+        " branch since the first run's baseline (who pushed, and when; the commit's own date is the client's):"
     )
     for record in pushes:
-        print(f"  {record['repository']}@{record['sha'][:7]} on {record['branch']}, committed {record['committed_date']}"
-              f" by {record['author']}: {record['verdict']} ({', '.join(v['code'] for v in record['violations'])})")  # fmt: skip
+        print(f"  {record['repository']}@{record['sha'][:7]} on {record['branch']}, pushed {record['pushed_at']}"
+              f" by {record['pusher']} (committed {record['committed_date']}, detected by {record['detected_by']}):"
+              f" {record['verdict']} ({', '.join(v['code'] for v in record['violations'])})")  # fmt: skip
     push_messages = [m for m in second_messages if m["attributes"].get("kind") == "direct_push"]
     print(f"  ops queue: {len(push_messages)} message(s) for it, kind=direct_push")
     print(evidence)

@@ -164,9 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit_parser.add_argument(
         "--no-direct-pushes",
         action="store_true",
-        help="skip the direct-push check. That check lists commits on in-scope branches that no merged PR "
-        "brought in, by committed date: best effort, since the client that made a commit sets its date (a "
-        "backdated push escapes it); the deployed stack walks each branch from its last audited head instead",
+        help="skip the direct-push check. That check lists the commits pushed to in-scope branches in the "
+        "window that no merged PR brought in, with who pushed them (GitHub's repository activity); where "
+        "activity is not served (older GitHub Enterprise Server) it falls back to committed dates, which "
+        "the client sets (a backdated push escapes it)",
     )
     audit_parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     backfill_parser = command(
@@ -254,7 +255,8 @@ def audit(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     log.info("auditing %s", describe(orgs, window))
 
     def direct_pushes() -> list[Record]:
-        # Best effort: by committed date, which the client sets (the deployed stack walks branch heads).
+        # Pushed in the window, from GitHub's repository activity (who pushed, when); where activity is not
+        # served (older GHES), best effort by committed date, which the client sets.
         return [
             record
             for group, reader in branch_readers(source, orgs)

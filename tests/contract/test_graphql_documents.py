@@ -37,7 +37,10 @@ DOCUMENTS = {
     "history-pages": queries.history_pages([("acme", "api", "a" * 40, 100, None), ("acme", "web", "b" * 40, 50, "Y")])[
         0
     ],
-    "commits-between": queries.COMMITS_BETWEEN,
+    "commits-between-pages": queries.commits_between_pages(
+        [("acme", "api", "refs/heads/main", None), ("acme", "web", "refs/heads/main", "Y")], "a", "b"
+    )[0],
+    "commits-by-oid": queries.commits_by_oid([("acme", "api", "a" * 40), ("acme", "web", "b" * 40)])[0],
     "protection": queries.protection([("acme", "api", "main"), ("acme", "web", "release/1")])[0],
     "follow-up-edit-history-first-page": queries.follow_up([("acme", "api", 1, "userContentEdits", None)])[0],
     "follow-up-edit-history-and-renames": queries.follow_up(

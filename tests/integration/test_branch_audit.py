@@ -17,7 +17,17 @@ from pr_auditor.core.policy import Policy, policy_from_mapping
 from pr_auditor.github import Connection, open_branch_reader
 
 from standin.generate import make_state
-from standin.git import activity, force_push, init_branch, merge_pr, open_pr, push
+from standin.git import (
+    activity,
+    create_branch,
+    delete_branch,
+    force_push,
+    init_branch,
+    merge_pr,
+    new_commit,
+    open_pr,
+    push,
+)
 from standin.model import BranchRule, Fault, GitHubState, Repository, Ruleset
 from standin.server import StandIn
 
@@ -104,8 +114,13 @@ def test_commits_a_merged_pr_brought_in_are_never_flagged(org: Org, style: str) 
     org.run()
     merge_pr(org.state, org.repo(), style=style, commits=3)
     audit = org.run()
-    assert audit.new_commits >= 1
-    assert of_kind(audit, "direct_push") == []
+    assert audit.records == []  # the activity says pr_merge: the PR audit judges it; no head change unexplained
+    org.state.activity_served = False  # and the head walk, where activity is not served, agrees
+    org.run()
+    merge_pr(org.state, org.repo(), style=style, commits=3)
+    walked = org.run()
+    assert walked.new_commits >= 1
+    assert of_kind(walked, "direct_push") == []
 
 
 def test_a_direct_push_between_merged_prs_is_the_only_finding(org: Org) -> None:
@@ -194,7 +209,8 @@ def test_repositories_not_pushed_since_the_last_run_are_not_walked(org: Org) -> 
     audit = org.run()
     assert audit.repositories == 1  # only web: api was last pushed before the previous run's newest push
     assert len(of_kind(audit, "direct_push")) == 1
-    assert audit.requests == org.state.count() == 2  # the push-ordered listing + one history page
+    # the push-ordered listing, web's activity, the push's compare, its commits by SHA
+    assert audit.requests == org.state.count() == 4
 
 
 def test_protection_lowered_from_two_reviews_to_none_gives_one_weaker_protection_record(org: Org) -> None:
@@ -233,13 +249,33 @@ def test_unreadable_protection_is_recorded_once_as_unknown_and_the_run_completes
     assert of_kind(org.run(later=timedelta(days=1)), "protection") == []
 
 
-def test_the_cli_variant_finds_direct_pushes_by_committed_date_in_the_window(org: Org) -> None:
+def test_the_cli_variant_finds_the_direct_pushes_pushed_in_the_window_whatever_their_dates(org: Org) -> None:
+    # Given a push before the window, then inside it a push dated three days back and a merged PR
+    org.now = NOW - timedelta(days=2)
+    push(org.state, org.repo())
+    org.now = NOW - timedelta(hours=2)
+    (backdated,) = push(org.state, org.repo(), at=NOW - timedelta(days=3), pusher="mallory")
+    merge_pr(org.state, org.repo(), style="squash", at=NOW - timedelta(hours=1))
+    # When the CLI audits the last day
+    reader = open_branch_reader("test-token", Connection(api_url=org.server.base_url, throttle_seconds=0))
+    records = commits_in_window(("acme",), NOW - timedelta(days=1), NOW, source=reader, policy=POLICY, run_id="cli-1")
+    # Then the window means pushed, not committed: only the backdated push, with who pushed it
+    assert [(r["sha"], r["pusher"], r["detected_by"]) for r in records] == [(backdated, "mallory", "activity")]
+
+
+def test_the_cli_variant_falls_back_to_committed_dates_where_activity_is_not_served(org: Org) -> None:
+    org.state.activity_served = False
     (inside,) = push(org.state, org.repo(), at=NOW - timedelta(hours=2))
     push(org.state, org.repo(), at=NOW - timedelta(days=3))
     merge_pr(org.state, org.repo(), style="squash", at=NOW - timedelta(hours=1))
+    (web,) = push(org.state, org.repo("web"), at=NOW - timedelta(hours=3))
     reader = open_branch_reader("test-token", Connection(api_url=org.server.base_url, throttle_seconds=0))
     records = commits_in_window(("acme",), NOW - timedelta(days=1), NOW, source=reader, policy=POLICY, run_id="cli-1")
-    assert [r["sha"] for r in records] == [inside]
+    assert sorted((r["sha"], r["pusher"], r["detected_by"]) for r in records) == sorted(
+        [(inside, None, "head_walk"), (web, None, "head_walk")]
+    )
+    # one 404 tells activity is not served; both branches' dated commits share one history request
+    assert (reader.requests_by_source["activity"], reader.requests_by_source["history"]) == (1, 1)
 
 
 def test_a_failing_history_read_moves_no_head_and_the_next_run_finds_the_push(org: Org) -> None:
@@ -259,6 +295,20 @@ def test_a_transient_failure_is_retried_within_the_run(org: Org) -> None:
     assert [r["sha"] for r in of_kind(org.run(), "direct_push")] == [sha]
 
 
+def test_requests_by_source_count_retries_and_add_up_to_the_transport(org: Org) -> None:
+    org.run()
+    (sha,) = push(org.state, org.repo())
+    org.state.faults.add(Fault("http_500", times=1, match="rest", path="/activity"))
+    connection = Connection(api_url=org.server.base_url, throttle_seconds=0, retries=2, backoff_seconds=0.01)
+    reader = open_branch_reader("test-token", connection)
+    org.now += timedelta(hours=1)
+    org.state.reset_counters()
+    audit = audit_branches(("acme",), source=reader, policy=POLICY, state=org.store, run_id="r", now=org.now)
+    assert [r["sha"] for r in of_kind(audit, "direct_push")] == [sha]
+    assert reader.requests_by_source["activity"] == 2  # api's first answer failed and was retried
+    assert sum(reader.requests_by_source.values()) == reader.requests == org.state.count()
+
+
 def test_random_activity_over_many_runs_reports_every_direct_push_exactly_once(org: Org) -> None:
     # Given an organisation that keeps merging PRs (all three styles) with direct pushes mixed in
     rng = random.Random(9)
@@ -272,3 +322,79 @@ def test_random_activity_over_many_runs_reports_every_direct_push_exactly_once(o
         found += [(r["repository"], r["branch"], r["sha"]) for r in of_kind(audit, "direct_push")]
     # Then each direct push is reported once and nothing a merged PR brought in is
     assert sorted(found) == sorted(expected)
+
+
+def test_activity_costs_one_request_per_repository_pushed_since_the_last_run(org: Org) -> None:
+    # Given both repositories audited, then a day later (the daily protection check lists every repository)
+    org.run()
+    org.now += timedelta(hours=23, minutes=30)
+    (sha,) = push(org.state, org.repo("web"), pusher="alice")
+    connection = Connection(api_url=org.server.base_url, throttle_seconds=0, retries=1, backoff_seconds=0.01)
+    reader = open_branch_reader("test-token", connection)
+    # When the next run reads
+    org.now += timedelta(minutes=30)
+    audit = audit_branches(("acme",), source=reader, policy=POLICY, state=org.store, run_id="r", now=org.now)
+    # Then only web, the one pushed since, costs an activity request; its push one compare and one lookup
+    assert [r["sha"] for r in of_kind(audit, "direct_push")] == [sha]
+    counts = reader.requests_by_source
+    assert (counts["activity"], counts["compare"], counts["commits"]) == (1, 1, 1)
+    assert counts.get("history", 0) == 0  # no head walk where activity explains every move
+    assert sum(counts.values()) == reader.requests == audit.requests
+
+
+@pytest.mark.parametrize(
+    ("merges", "activity_requests"),
+    [
+        pytest.param(150, 2, id="a-page-or-two-of-merges-read-as-they-come"),
+        pytest.param(700, 1 + 4, id="a-day-of-merges-read-as-four-filtered-push-kinds"),
+    ],
+)
+def test_a_busy_branch_costs_its_pages_or_the_four_push_kinds_whichever_is_fewer(
+    org: Org, merges: int, activity_requests: int
+) -> None:
+    # Given a branch where many PRs were merged and 3 direct pushes made since the last run
+    org.run()
+    pushed: list[str] = []
+    for i in range(merges):
+        org.now += timedelta(seconds=20)
+        merge_pr(org.state, org.repo(), style="squash", commits=1)
+        if i % (merges // 3) == 0:
+            pushed += push(org.state, org.repo())
+    connection = Connection(api_url=org.server.base_url, throttle_seconds=0, retries=1, backoff_seconds=0.01)
+    reader = open_branch_reader("test-token", connection)
+    org.now += timedelta(minutes=5)
+    audit = audit_branches(("acme",), source=reader, policy=POLICY, state=org.store, run_id="r", now=org.now)
+    # Then every push is found, and activity costs the pages, or the first page and one read per push kind
+    assert sorted(r["sha"] for r in of_kind(audit, "direct_push")) == sorted(pushed)
+    assert reader.requests_by_source["activity"] == activity_requests
+
+
+def test_a_deleted_in_scope_branch_is_a_rewrite_by_who_deleted_it_and_its_last_push_is_still_judged(
+    org: Org,
+) -> None:
+    # Given release branches in scope, and release/1 audited once
+    policy = policy_from_mapping({"required_approvals": 1, "branches": ["main", "release/*"]})
+    create_branch(org.state, org.repo(), "release/1", at_commit=org.repo().branches["main"])
+    org.run(policy)
+    # When alice pushes to it and mallory deletes it before the next run
+    org.now += timedelta(minutes=5)
+    (sha,) = push(org.state, org.repo(), "release/1", pusher="alice")
+    org.now += timedelta(minutes=5)
+    delete_branch(org.state, org.repo(), "release/1", pusher="mallory")
+    audit = org.run(policy)
+    # Then the push is a direct push by alice, and the deletion a rewrite by mallory
+    assert [(r["sha"], r["pusher"]) for r in of_kind(audit, "direct_push")] == [(sha, "alice")]
+    (rewrite,) = of_kind(audit, "history_rewrite")
+    assert (rewrite["branch"], rewrite["pusher"], rewrite["new_head"], rewrite["comparison"]) == (
+        "release/1",
+        "mallory",
+        None,
+        "deleted",
+    )
+    # And when it is created again with a new commit on it, that commit is judged against the default branch
+    org.now += timedelta(minutes=5)
+    fresh = new_commit(org.state, org.repo(), [org.repo().branches["main"]], author="bob")
+    create_branch(org.state, org.repo(), "release/1", at_commit=fresh, pusher="bob")
+    again = org.run(policy)
+    assert [(r["sha"], r["pusher"]) for r in of_kind(again, "direct_push")] == [(fresh, "bob")]
+    assert of_kind(again, "history_rewrite") == [] and of_kind(again, "head_change") == []

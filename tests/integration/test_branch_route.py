@@ -36,14 +36,14 @@ from harness import (
     ship,
 )
 from standin.generate import make_state
-from standin.git import force_push, init_branch, merge_pr, push
+from standin.git import force_push, history, init_branch, merge_pr, push
 from standin.model import BranchRule, GitHubState, Repository
 from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
 
 TOKEN = "ghp_branchROUTE0123456789abcdefSECRET"
-POLICY = "required_approvals: 1\n"
+POLICY = 'required_approvals: 1\nexempt_pushers: ["release[bot]"]\n'
 FIRST_RUN = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
@@ -227,3 +227,133 @@ def test_protection_lowered_from_two_reviews_to_none_gives_one_weaker_protection
     assert record["record_id"] in {r.get("record_id") for r in world.archived()}
     # And the next day's check, with nothing changed, records nothing
     assert world.scheduled_run(FIRST_RUN + timedelta(days=2)).of_kind("protection") == []
+
+
+# --- who pushed: GitHub's repository activity, over several scheduled runs ------------------------------------
+
+
+def test_a_push_forging_the_release_bots_identity_is_non_compliant_and_says_whose_identity_it_claimed(
+    world: Deployment,
+) -> None:
+    # Given a first run, and a policy that exempts the release bot's pushes
+    assert world.scheduled_run(FIRST_RUN).error is None
+    # When the bot pushes a release commit, and mallory pushes a commit whose identities claim to be the bot
+    world.at(FIRST_RUN + timedelta(minutes=10))
+    (released,) = push(world.state, world.repo, author="release[bot]", committer="release[bot]", pusher="release[bot]")
+    world.at(FIRST_RUN + timedelta(minutes=20))
+    (forged,) = push(world.state, world.repo, author="release[bot]", committer="release[bot]", pusher="mallory")
+    run = world.scheduled_run(FIRST_RUN + timedelta(hours=1))
+    # Then the bot's own push is exempt, by who pushed it
+    assert run.error is None
+    by_sha = {r["sha"]: r for r in run.of_kind("direct_push")}
+    assert set(by_sha) == {released, forged}
+    assert (by_sha[released]["verdict"], by_sha[released]["pusher"]) == ("exempt", "release[bot]")
+    # And mallory's is non-compliant: the record names the pusher and the identity the commit claimed
+    record = by_sha[forged]
+    assert (record["verdict"], record["pusher"], record["detected_by"]) == ("non_compliant", "mallory", "activity")
+    assert record["claimed_identity"] == "release[bot]"  # the name git wrote; GitHub links no account to it
+    assert "claims to be" in record["violations"][0]["detail"] and "mallory" in record["violations"][0]["detail"]
+    assert record["pushed_at"] == "2026-11-21T10:20:00Z"
+    # And ops get one message, for the forged push only, and the push alarm fires
+    (message,) = world.findings()
+    assert message["alarm"]["sha"] == forged
+    assert "DirectPushAlarm" in world.firing(run)
+    # And the next run has nothing new to say
+    assert world.scheduled_run(FIRST_RUN + timedelta(hours=2)).of_kind("direct_push") == []
+
+
+def test_a_push_undone_within_the_hour_is_still_a_direct_push_and_its_undoing_a_rewrite_by_the_pusher(
+    world: Deployment,
+) -> None:
+    # Given a first run with main at its baseline
+    base = world.repo.branches["main"]
+    assert world.scheduled_run(FIRST_RUN).error is None
+    # When mallory pushes straight to main, then force-pushes main back five minutes later
+    world.at(FIRST_RUN + timedelta(minutes=10))
+    (undone,) = push(world.state, world.repo, author="mallory", pusher="mallory")
+    world.at(FIRST_RUN + timedelta(minutes=15))
+    force_push(world.state, world.repo, onto=base, n=0, pusher="mallory")
+    assert world.repo.branches["main"] == base  # the next run sees an unchanged head
+    run = world.scheduled_run(FIRST_RUN + timedelta(hours=1))
+    # Then the push is a direct push all the same (its commit read by SHA), and the undoing a history rewrite
+    assert run.error is None
+    (push_record,) = run.of_kind("direct_push")
+    assert (push_record["sha"], push_record["pusher"], push_record["verdict"]) == (undone, "mallory", "non_compliant")
+    (rewrite,) = run.of_kind("history_rewrite")
+    assert (rewrite["old_head"], rewrite["new_head"], rewrite["pusher"]) == (undone, base, "mallory")
+    assert rewrite["detected_by"] == "activity" and rewrite["comparison"] == "behind"
+    assert run.of_kind("head_change") == []  # the activity explains everything
+    # And both reach ops and the evidence bucket, and the next run repeats neither
+    assert sorted(m["attributes"]["kind"] for m in world.findings()) == ["direct_push", "history_rewrite"]
+    archived = {r.get("record_id") for r in world.archived()}
+    assert {push_record["record_id"], rewrite["record_id"]} <= archived
+    later = world.scheduled_run(FIRST_RUN + timedelta(hours=2))
+    assert later.of_kind("direct_push") == later.of_kind("history_rewrite") == []
+
+
+def backdated_beside_a_merge(world: Deployment) -> tuple[str, str]:
+    """A push dated before the audited head, then a PR branched from that head merged with a merge commit:
+    ``git log`` from the merge lists the old head before the backdated push. Returns (old head, push)."""
+    old = world.repo.branches["main"]
+    world.at(FIRST_RUN + timedelta(minutes=10))
+    (backdated,) = push(world.state, world.repo, author="olivia-admin", at=FIRST_RUN - timedelta(days=90))
+    world.at(FIRST_RUN + timedelta(minutes=20))
+    pr = merge_pr(world.state, world.repo, style="merge", branched_from=old, at=FIRST_RUN + timedelta(minutes=20))
+    order = history(world.repo, pr.merge_commit_oid or "")
+    assert order.index(old) < order.index(backdated)  # the trap: a walk stopping at the old head misses it
+    return old, backdated
+
+
+def test_a_backdated_commit_beside_a_merge_commit_is_judged(world: Deployment) -> None:
+    # Given a first run, then a backdated push and a PR merged with a merge commit beside it
+    assert world.scheduled_run(FIRST_RUN).error is None
+    _, backdated = backdated_beside_a_merge(world)
+    run = world.scheduled_run(FIRST_RUN + timedelta(hours=1))
+    # Then the backdated commit is a direct push (from the activity and compare), the PR is a PR
+    assert run.error is None
+    assert [(r["sha"], r["detected_by"]) for r in run.of_kind("direct_push")] == [(backdated, "activity")]
+    assert [r["verdict"] for r in run.of_kind("pull_request")] == ["compliant"]
+    assert run.of_kind("head_change") == []
+    # And the next run moves on without a second word about it
+    assert world.scheduled_run(FIRST_RUN + timedelta(hours=2)).of_kind("direct_push") == []
+
+
+def test_an_older_enterprise_server_without_activity_falls_back_to_the_head_walk_and_says_so_once(
+    world: Deployment,
+) -> None:
+    # Given a server that answers 404 for repository activity (an older GitHub Enterprise Server)
+    world.state.activity_served = False
+    assert world.scheduled_run(FIRST_RUN).error is None
+    # When a backdated push lands beside a merge commit
+    _, backdated = backdated_beside_a_merge(world)
+    run = world.scheduled_run(FIRST_RUN + timedelta(hours=1))
+    # Then the head walk still finds it (commits from compare, not a walk that stops at the old head)
+    assert run.error is None
+    (record,) = run.of_kind("direct_push")
+    assert (record["sha"], record["detected_by"], record["pusher"]) == (backdated, "head_walk", None)
+    assert record["pushed_at"] is None
+    # And the run summary says once that activity is not served, and no head change is called unexplained
+    notes = [note for r in run.of_kind("run_summary") for note in r.get("notes", [])]
+    assert len(notes) == 1 and "repository activity" in notes[0]
+    assert run.of_kind("head_change") == []
+    # And the next run, with nothing new, records nothing
+    assert world.scheduled_run(FIRST_RUN + timedelta(hours=2)).of_kind("direct_push") == []
+
+
+def test_a_head_change_no_activity_entry_explains_is_a_finding_and_its_commits_are_judged(
+    world: Deployment,
+) -> None:
+    # Given a first run
+    assert world.scheduled_run(FIRST_RUN).error is None
+    # When main moves but GitHub's activity has no entry for it (lagging, or lost)
+    world.at(FIRST_RUN + timedelta(minutes=10))
+    (sha,) = push(world.state, world.repo)
+    world.repo.activity.pop()
+    run = world.scheduled_run(FIRST_RUN + timedelta(hours=1))
+    # Then the unexplained move is a finding of its own, and the head walk still judges the commit
+    (change,) = run.of_kind("head_change")
+    assert change["violations"][0]["code"] == "unexplained_head_change" and change["new_head"] == sha
+    assert [(r["sha"], r["detected_by"]) for r in run.of_kind("direct_push")] == [(sha, "head_walk")]
+    # And ops get a message for each, and the evidence bucket keeps the head change
+    assert sorted(m["attributes"]["kind"] for m in world.findings()) == ["direct_push", "head_change"]
+    assert change["record_id"] in {r.get("record_id") for r in world.archived()}

@@ -21,6 +21,7 @@ from pr_auditor.cli import main
 from harness import REGION, aws_environment, create_state_table
 from policy_cases import MALFORMED
 from standin.generate import generate_org
+from standin.git import init_branch, push
 from standin.model import GitHubState
 from standin.server import StandIn
 from template_model import load_template
@@ -201,3 +202,25 @@ def test_backfill_with_the_state_table_skips_what_the_stack_recorded_and_claims_
     assert f"{len(recorded_by_stack)} change(s) already recorded by the stack's function were skipped" in first_err
     assert [r["record_id"] for r in second if r["kind"] == "pull_request"] == printed  # nothing was claimed
     assert items_after == items_before == len(recorded_by_stack)
+
+
+def test_audit_reports_the_pushes_made_in_the_window_with_who_pushed_whatever_the_commit_dates(
+    github: tuple[GitHubState, StandIn], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a repository whose default branch gets a push before the window, and one inside it whose commit
+    # claims to be dated a month before the window
+    state, _ = github
+    repo = state.orgs["acme"][0]
+    clock = [SINCE - timedelta(days=2)]
+    state.clock = lambda: clock[0]
+    init_branch(state, repo, at=clock[0])
+    (before,) = push(state, repo, pusher="alice")
+    clock[0] = SINCE + timedelta(hours=3)
+    (inside,) = push(state, repo, author="alice", at=SINCE - timedelta(days=30), pusher="mallory")
+    # When the CLI audits the window
+    code, records, _ = run(["audit", "--org", "acme", *WINDOW_ARGS], capsys)
+    # Then the push made in the window is reported with who pushed it and when; the earlier one is not
+    assert code == 0
+    pushes = [(r["sha"], r["pusher"], r["pushed_at"], r["detected_by"]) for r in records if r["kind"] == "direct_push"]
+    assert pushes == [(inside, "mallory", "2026-11-20T03:00:00Z", "activity")]
+    assert before not in {r.get("sha") for r in records}

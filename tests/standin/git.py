@@ -8,25 +8,32 @@ What GitHub does and the builders copy:
 * **rebase merge**: each PR commit is re-created on top of the base; the last one is the ``mergeCommit``.
 * Every commit a merged PR brought (its own commits, the squash/merge commit, rebased copies) is
   associated with that PR (``associatedPullRequests``); a direct push is associated with nothing.
-* Every push moves the repository's ``pushedAt``.
+* Every push moves the repository's ``pushedAt`` and adds an entry to the repository's activity
+  (``push``, ``force_push``, ``branch_creation``, ``branch_deletion``, ``pr_merge``) whose ``actor`` is who
+  pushed: ``pusher`` when given, which can differ from the commit's author and committer (set by the client).
+* Commits a force-push left behind stay readable by SHA (GitHub keeps them; compare still answers).
 
 Traversal helpers (``history``, ``reachable``, ``compare``) answer what GraphQL ``history`` and REST
-``compare`` answer: history newest first, parents after all their children (git's ``--date-order``).
+``compare`` answer: history in ``git log`` order, as GitHub documents for ``Commit.history`` — newest
+committer date first, a parent queued when the first of its children is shown, so with a backdated commit
+on one side of a merge, a parent can be listed before that child.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .generate import add_pr, review, user
-from .model import GitCommit, GitHubState, PullRequest, Repository
+from .model import ZERO_OID, Activity, GitCommit, GitHubState, PullRequest, Repository
 
 BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
+_activity_ids = itertools.count(41_000_001)  # GitHub's activity ids are integers that grow
 
 
 def _oid(repo: Repository, *parts: object) -> str:
@@ -70,13 +77,51 @@ def init_branch(state: GitHubState, repo: Repository, branch: str | None = None,
     """A branch with one root commit (default: the repository's default branch)."""
     name = branch or repo.default_branch
     oid = new_commit(state, repo, [], author="olivia-admin", at=at or BASE_TIME, message="initial commit")
-    _moved(state, repo, name, oid)
+    _moved(state, repo, name, oid, pusher="olivia-admin")
     return oid
 
 
-def _moved(state: GitHubState, repo: Repository, branch: str, head: str) -> None:
-    repo.branches[branch] = head
-    repo.pushed_at = state.clock().replace(microsecond=0)
+def _moved(
+    state: GitHubState, repo: Repository, branch: str, head: str | None, *, pusher: str | None, kind: str = ""
+) -> None:
+    """Move (or delete, ``head`` None) a branch; record the activity entry GitHub would show."""
+    before = repo.branches.get(branch)
+    if head is None:
+        repo.branches.pop(branch, None)
+    else:
+        repo.branches[branch] = head
+    now = state.clock().replace(microsecond=0)
+    repo.pushed_at = now
+    if not kind:
+        if before is None:
+            kind = "branch_creation"
+        elif head is None:
+            kind = "branch_deletion"
+        else:
+            kind = "push"  # callers name a force-push
+    repo.activity.append(
+        Activity(
+            id=next(_activity_ids),
+            ref=f"refs/heads/{branch}",
+            before=before or ZERO_OID,
+            after=head or ZERO_OID,
+            activity_type=kind,
+            actor=user(state, pusher) if pusher is not None else None,
+            timestamp=now,
+        )
+    )
+
+
+def delete_branch(state: GitHubState, repo: Repository, branch: str, *, pusher: str = "olivia-admin") -> None:
+    """``git push --delete``: the branch is gone, its commits stay readable by SHA."""
+    _moved(state, repo, branch, None, pusher=pusher)
+
+
+def create_branch(
+    state: GitHubState, repo: Repository, branch: str, *, at_commit: str, pusher: str = "olivia-admin"
+) -> None:
+    """A new branch pointing at an existing commit."""
+    _moved(state, repo, branch, at_commit, pusher=pusher)
 
 
 def push(
@@ -88,8 +133,10 @@ def push(
     author: str | None = "olivia-admin",
     committer: str | None = None,
     at: datetime | None = None,
+    pusher: str | None = None,
 ) -> list[str]:
-    """A direct push of ``n`` commits onto the branch (fast-forward). ``at`` backdates them."""
+    """A direct push of ``n`` commits onto the branch (fast-forward). ``at`` backdates them. ``pusher`` (who
+    authenticated the push; default: the author) is what the activity shows, whatever the commits claim."""
     name = branch or repo.default_branch
     head = repo.branches[name]
     made = []
@@ -97,7 +144,7 @@ def push(
         when = (at or _now(state, None)) + timedelta(seconds=i)
         head = new_commit(state, repo, [head], author=author, committer=committer, at=when, message=f"direct {i}")
         made.append(head)
-    _moved(state, repo, name, head)
+    _moved(state, repo, name, head, pusher=pusher if pusher is not None else author)
     return made
 
 
@@ -115,12 +162,14 @@ def merge_pr(
     labels: Sequence[str] = (),
     indexed_at: datetime | None = None,
     scenario: str | None = None,
+    branched_from: str | None = None,
 ) -> PullRequest:
     """A PR from a feature branch off ``base``, approved and merged with ``style`` (squash, merge, rebase).
-    ``labels``, ``indexed_at`` (search-index lag) and ``scenario`` go to :func:`add_pr` as they are."""
+    ``labels``, ``indexed_at`` (search-index lag) and ``scenario`` go to :func:`add_pr` as they are.
+    ``branched_from``: the commit the PR's branch started from (default: the base's current head)."""
     name = base or repo.default_branch
     when = _now(state, at)
-    start = repo.branches[name]
+    start = branched_from or repo.branches[name]
     number = max((p.number for p in state.prs if p.repo is repo), default=0) + 1
     feature = start
     own = []
@@ -169,7 +218,7 @@ def merge_pr(
         indexed_at=indexed_at,
         scenario=scenario or f"{style}_merge",
     )
-    _moved(state, repo, name, merge)
+    _moved(state, repo, name, merge, pusher=merged_by, kind="pr_merge")
     return pr
 
 
@@ -190,13 +239,15 @@ def force_push(
     onto: str,
     n: int = 1,
     author: str = "olivia-admin",
+    pusher: str | None = None,
 ) -> str:
-    """Rewrite the branch: ``n`` new commits on top of ``onto`` (an older commit), pushed with force."""
+    """Rewrite the branch: ``n`` new commits on top of ``onto`` (an older commit), pushed with force.
+    ``n=0`` moves the branch back to ``onto``: the push it undoes stays readable by SHA."""
     name = branch or repo.default_branch
     head = onto
     for i in range(n):
         head = new_commit(state, repo, [head], author=author, message=f"rewritten {i}")
-    _moved(state, repo, name, head)
+    _moved(state, repo, name, head, pusher=pusher if pusher is not None else author, kind="force_push")
     return head
 
 
@@ -216,28 +267,25 @@ def _cached(kind: int, repo: Repository, head: str, compute: Callable[[], Any]) 
 
 
 def history(repo: Repository, head: str) -> list[str]:
-    """Commits reachable from ``head``, newest first, every commit after all its children (``--date-order``)."""
+    """Commits reachable from ``head`` in ``git log`` order (newest committer date first; a parent is queued
+    when its first child is shown, so it can come before a backdated child on another line)."""
     return list(_cached(0, repo, head, lambda: _history(repo, head)))
 
 
 def _history(repo: Repository, head: str) -> list[str]:
-    reachable = list(ancestors(repo, head))
-    children: dict[str, int] = dict.fromkeys(reachable, 0)
-    for oid in reachable:
-        for parent in repo.commits[oid].parents:
-            if parent in children:
-                children[parent] += 1
-    ready = [(-repo.commits[head].committed_at.timestamp(), head)]
+    order = 0
+    queued = {head}
+    ready = [(-repo.commits[head].committed_at.timestamp(), order, head)]
     out: list[str] = []
     while ready:
-        _, oid = heapq.heappop(ready)
+        _, _, oid = heapq.heappop(ready)
         out.append(oid)
         for parent in repo.commits[oid].parents:
-            if parent not in children:
+            if parent in queued or parent not in repo.commits:
                 continue
-            children[parent] -= 1
-            if children[parent] == 0:
-                heapq.heappush(ready, (-repo.commits[parent].committed_at.timestamp(), parent))
+            queued.add(parent)
+            order += 1
+            heapq.heappush(ready, (-repo.commits[parent].committed_at.timestamp(), order, parent))
     return out
 
 

@@ -110,7 +110,7 @@ def git_commit_fields(commit: GitCommit, repo: Repository, ctx: Ctx) -> dict[str
         login = who.login if who else "someone"
         return {
             "__typename": "GitActor",
-            "name": login,
+            "name": who.rest_login if who else login,  # what git writes: an app's commits say ``name[bot]``
             "email": f"{login}@example.com",
             "date": gq.iso(at),
             "user": gq.actor(who, ctx) if who is not None and who.type == "User" else None,

@@ -86,6 +86,8 @@ class Repository:
     #: branch protection rules and rulesets (``Ref.branchProtectionRule``, ``Ref.rules``)
     branch_rules: list[BranchRule] = field(default_factory=list)
     rulesets: list[Ruleset] = field(default_factory=list)
+    #: repository activity (``GET /repos/{o}/{r}/activity``), oldest first: who moved which branch, and how
+    activity: list[Activity] = field(default_factory=list)
 
     @property
     def full_name(self) -> str:
@@ -127,6 +129,23 @@ class CoAuthor:
     name: str
     email: str
     user: User | None = None
+
+
+ZERO_OID = "0" * 40  # GitHub's ``before`` of a branch creation and ``after`` of a deletion
+
+
+@dataclass
+class Activity:
+    """One entry of a repository's activity: ``actor`` is who pushed or merged (the authenticated pusher,
+    not the commit's identities, which the client sets)."""
+
+    id: int
+    ref: str  # refs/heads/NAME
+    before: str
+    after: str
+    activity_type: str  # push | force_push | branch_creation | branch_deletion | pr_merge | merge_queue_merge
+    actor: User | None
+    timestamp: datetime
 
 
 @dataclass
@@ -485,6 +504,8 @@ class GitHubState:
     null_orgs: set[str] = field(default_factory=set)
     #: GitHub's own records of bypasses: rule suites and the organisation audit log (``standin.bypasses``)
     bypasses: BypassLog = field(default_factory=BypassLog)
+    #: False: an older GitHub Enterprise Server without ``GET /repos/{o}/{r}/activity`` (it answers 404)
+    activity_served: bool = True
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()

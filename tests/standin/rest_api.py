@@ -7,7 +7,8 @@ the fields that matter overridden from the model, so field names and nesting are
 Endpoints: ``GET /user``, ``GET /rate_limit`` (free, as on GitHub), ``GET /orgs/{org}``,
 ``GET /repos/{o}/{r}``, ``GET /repos/{o}/{r}/issues/{n}`` (PRs only: the issue side of a PR, which
 PyGithub fetches for ``search_issues(...)[i].repository``), ``GET /repos/{o}/{r}/pulls/{n}``, ``GET /repos/{o}/{r}/pulls/{n}/reviews``,
-``GET /search/issues``. Anything else is ``404 Not Found``.
+``GET /search/issues``, ``GET /repos/{o}/{r}/compare/{base}...{head}``, ``GET /repos/{o}/{r}/activity``.
+Anything else is ``404 Not Found``.
 
 Stand-in choices: a deleted review author or PR author is shown as the ``ghost`` user (GitHub
 shows ``ghost`` for deleted PR authors; for reviews it sometimes shows ``null``);
@@ -22,7 +23,7 @@ import json
 import math
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -452,7 +453,9 @@ def handle(
         if len(parts) == 3:
             return Response(200, b.repository(repo))
         if len(parts) == 5 and parts[3] == "compare" and "..." in parts[4]:
-            return _compare(b, repo, parts[4])
+            return _compare(b, repo, parts[4], params, origin + path)
+        if len(parts) == 4 and parts[3] == "activity":
+            return _activity(state, b, repo, params, origin + path)
         if len(parts) == 5 and parts[3] == "issues" and parts[4].isdigit():
             pr = state.get_pr(repo.owner, repo.name, int(parts[4]))
             if pr is None:
@@ -533,10 +536,11 @@ def _search_issues(
     return Response(200, body, headers)
 
 
-def _compare(b: Builder, repo: Repository, spec: str) -> Response:
+def _compare(b: Builder, repo: Repository, spec: str, params: dict[str, list[str]], base_url: str) -> Response:
     """``GET /repos/{o}/{r}/compare/{base}...{head}`` for commits of the git model (``standin.git``):
     ``status`` ahead/behind/diverged/identical, ``ahead_by``, ``behind_by``, ``merge_base_commit``, and up
-    to 250 ``commits`` oldest first, as GitHub's REST API documents."""
+    to 250 ``commits`` oldest first, as GitHub's REST API documents; with ``per_page``/``page`` the commits
+    are paged (``Link`` header), ``total_commits`` still counts them all."""
     from . import git
 
     base, _, head = spec.partition("...")
@@ -547,8 +551,36 @@ def _compare(b: Builder, repo: Repository, spec: str) -> Response:
     body: dict[str, Any] = _rewrite(example("commit-comparison"), b._hosts())
     api = f"{b.api}/repos/{repo.full_name}"
 
+    template = body["commits"][0] if body.get("commits") else {}
+
     def commit(oid: str) -> dict[str, Any]:
-        return {"sha": oid, "url": f"{api}/commits/{oid}", "html_url": f"{b.origin}/{repo.full_name}/commit/{oid}"}
+        """A commit in GitHub's ``commit`` shape (the example's, with the model's values): identities are the
+        commit's own (client-set); ``author``/``committer`` are the accounts GitHub linked, if any."""
+        git_commit = repo.commits[oid]
+        out: dict[str, Any] = copy.deepcopy(template)
+        out.update(
+            sha=oid,
+            node_id=f"C_{oid[:16]}",
+            url=f"{api}/commits/{oid}",
+            html_url=f"{b.origin}/{repo.full_name}/commit/{oid}",
+            comments_url=f"{api}/commits/{oid}/comments",
+            author=b.user(git_commit.author) if git_commit.author is not None else None,
+            committer=b.user(git_commit.committer) if git_commit.committer is not None else None,
+            parents=[
+                {"sha": p, "url": f"{api}/commits/{p}", "html_url": f"{b.origin}/{repo.full_name}/commit/{p}"}
+                for p in git_commit.parents
+            ],
+        )
+        inner = out.get("commit", {})
+        for role, who, when in (
+            ("author", git_commit.author, git_commit.authored_at),
+            ("committer", git_commit.committer, git_commit.committed_at),
+        ):
+            login = who.login if who is not None else "ghost"
+            inner[role] = {"name": login, "email": f"{login}@users.noreply.example", "date": iso(when)}
+        inner.update(message=git_commit.message, url=f"{api}/git/commits/{oid}")
+        inner["tree"] = {"sha": oid, "url": f"{api}/git/trees/{oid}"}
+        return out
 
     body.update(
         url=f"{api}/compare/{spec}",
@@ -562,7 +594,108 @@ def _compare(b: Builder, repo: Repository, spec: str) -> Response:
         commits=[commit(oid) for oid in ahead[:250]],
         files=[],
     )
+    if "page" in params or "per_page" in params:
+        chunk, headers, _, _ = _page(ahead, params, base_url)
+        body["commits"] = [commit(oid) for oid in chunk]
+        return Response(200, body, headers)
     return Response(200, body)
+
+
+ACTIVITY_TYPES = ("push", "force_push", "branch_creation", "branch_deletion", "pr_merge", "merge_queue_merge")
+TIME_PERIODS = {"day": 1, "week": 7, "month": 30, "quarter": 91, "year": 365}
+
+
+def _validation_failed(field_name: str) -> Response:
+    return Response(
+        422,
+        {
+            "message": "Validation Failed",
+            "errors": [f"{field_name} is not a valid value"],
+            "documentation_url": DOCS,
+            "status": "422",
+        },
+    )
+
+
+def _activity(
+    state: GitHubState, b: Builder, repo: Repository, params: dict[str, list[str]], base_url: str
+) -> Response:
+    """``GET /repos/{o}/{r}/activity``: filters ``ref`` (``refs/heads/NAME`` or ``NAME``), ``actor``,
+    ``activity_type`` (one value), ``time_period``, ``direction`` (default ``desc``), ``per_page`` (default
+    30, at most 100), paged by opaque ``before``/``after`` cursors in the ``Link`` header — never by page
+    number. 404 where ``state.activity_served`` is False (an older GitHub Enterprise Server)."""
+    import base64
+
+    if not state.activity_served:
+        return not_found()
+    flat = {k: v[0] for k, v in params.items()}
+    kind = flat.get("activity_type")
+    if kind is not None and kind not in ACTIVITY_TYPES:
+        return _validation_failed("activity_type")
+    period = flat.get("time_period")
+    if period is not None and period not in TIME_PERIODS:
+        return _validation_failed("time_period")
+    direction = flat.get("direction", "desc")
+    if direction not in ("asc", "desc"):
+        return _validation_failed("direction")
+    ref = flat.get("ref")
+    if ref is not None and not ref.startswith("refs/"):
+        ref = f"refs/heads/{ref}"
+    actor = (flat.get("actor") or "").casefold()
+    now = state.clock()
+    entries = [
+        a
+        for a in repo.activity
+        if (ref is None or a.ref == ref)
+        and (kind is None or a.activity_type == kind)
+        and (not actor or (a.actor is not None and a.actor.rest_login.casefold() == actor))
+        and (period is None or a.timestamp >= now - timedelta(days=TIME_PERIODS[period]))
+    ]
+    entries.sort(key=lambda a: a.id, reverse=direction == "desc")
+
+    def cursor(entry_id: int) -> str:
+        return base64.urlsafe_b64encode(f"cursor:{entry_id}".encode()).decode()
+
+    def position(token: str) -> int | None:
+        try:
+            entry_id = int(base64.urlsafe_b64decode(token.encode()).decode().removeprefix("cursor:"))
+        except ValueError:
+            return None
+        return next((i for i, a in enumerate(entries) if a.id == entry_id), None)
+
+    per_page = max(1, min(100, _int_param(params, "per_page", 30)))
+    start, stop = 0, len(entries)
+    if "after" in flat:
+        at = position(flat["after"])
+        if at is None:
+            return _validation_failed("after")
+        start = at + 1
+    if "before" in flat:
+        at = position(flat["before"])
+        if at is None:
+            return _validation_failed("before")
+        stop, start = at, max(0, at - per_page) if "after" not in flat else start
+    chunk = entries[start : min(stop, start + per_page)]
+    links: list[str] = []
+    keep = {k: v for k, v in flat.items() if k not in ("before", "after", "page")}
+    if chunk and start + len(chunk) < len(entries):
+        links.append(f'<{base_url}?{urlencode({**keep, "after": cursor(chunk[-1].id)}, quote_via=quote)}>; rel="next"')
+    if chunk and start > 0:
+        links.append(f'<{base_url}?{urlencode({**keep, "before": cursor(chunk[0].id)}, quote_via=quote)}>; rel="prev"')
+    body = [
+        {
+            "id": a.id,
+            "node_id": f"AC_{base64.b64encode(str(a.id).encode()).decode()}",
+            "before": a.before,
+            "after": a.after,
+            "ref": a.ref,
+            "timestamp": iso(a.timestamp),
+            "activity_type": a.activity_type,
+            "actor": b.user(a.actor) if a.actor is not None else None,
+        }
+        for a in chunk
+    ]
+    return Response(200, body, {"Link": ", ".join(links)} if links else {})
 
 
 __all__ = ["NOT_SEARCHABLE", "Builder", "Response", "example", "handle"]

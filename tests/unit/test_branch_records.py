@@ -9,6 +9,7 @@ import pytest
 from pr_auditor.core.records import (
     NULLABLE_KEYS,
     direct_push_record,
+    head_change_record,
     history_rewrite_record,
     protection_record,
     record_id,
@@ -37,6 +38,9 @@ def push(**overrides: object) -> dict[str, object]:
 
 RECORDS = {
     "direct_push": push(),
+    "head_change": head_change_record(
+        repository="acme/api", branch="main", old_head=SHA, new_head="f" * 40, run_id="r", policy_version="v"
+    ),
     "history_rewrite": history_rewrite_record(
         repository="acme/api",
         branch="main",
@@ -111,3 +115,34 @@ def test_unreadable_protection_is_unknown_and_names_the_permission() -> None:
     assert (record["verdict"], record["status"], record["weaker_than_policy"]) == ("non_compliant", "unknown", False)
     assert [v["code"] for v in record["violations"]] == ["protection_unreadable"]
     assert "Administration: read" in str(record["message"])
+
+
+def test_a_direct_push_says_who_pushed_beside_what_the_commit_claims_and_how_it_was_found() -> None:
+    record = push(pusher="mallory", pushed_at=datetime(2026, 11, 21, 10, 20, tzinfo=UTC), detected_by="activity")
+    assert (record["pusher"], record["committer"], record["pushed_at"], record["detected_by"]) == (
+        "mallory",
+        "olivia",
+        "2026-11-21T10:20:00Z",
+        "activity",
+    )
+    assert "claimed_identity" not in record
+
+
+def test_a_forged_exempt_identity_is_named_in_the_record_and_its_detail() -> None:
+    record = push(committer="release[bot]", pusher="mallory", claimed_identity="release[bot]", detected_by="activity")
+    assert record["verdict"] == "non_compliant" and record["claimed_identity"] == "release[bot]"
+    detail = record["violations"][0]["detail"]  # type: ignore[index]
+    assert "claims to be release[bot]" in detail and "pushed by mallory" in detail
+
+
+def test_a_head_walk_push_has_no_pusher_and_no_push_time_and_both_keys_survive_writers() -> None:
+    record = push()
+    assert record["pusher"] is None and record["pushed_at"] is None and record["detected_by"] == "head_walk"
+    assert {"pusher", "pushed_at"} <= NULLABLE_KEYS
+
+
+def test_an_unexplained_head_change_is_non_compliant_with_its_own_code() -> None:
+    record = RECORDS["head_change"]
+    assert record["verdict"] == "non_compliant"
+    assert record["violations"][0]["code"] == "unexplained_head_change"  # type: ignore[index]
+    assert "is non-compliant!" in str(record["message"])

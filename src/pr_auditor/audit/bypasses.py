@@ -125,7 +125,7 @@ def read_bypasses(
         counts["audit_log"] += (sources.audit_log.requests if sources.audit_log else 0) - before[1]
     run.notes["requests_by_source"] = counts
     delivery.amenders.append(run.amend)
-    delivery.notes.update(run.notes)
+    delivery.sources.update(run.notes)
     return run
 
 

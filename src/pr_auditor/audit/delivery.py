@@ -84,13 +84,15 @@ class Delivery:
         self.preamble: list[Record] = []
         self.requests_mark: int | None = None
         #: Hooks that amend a record before it is claimed (a PR merged over an admin override gains
-        #: ``admin_bypass``; see audit/bypasses.py), and notes for the next run_summary (``sources``).
+        #: ``admin_bypass``; see audit/bypasses.py), and what each bypass source read for the next run_summary
+        #: (``sources``).
         self.amenders: list[Callable[[Record], None]] = []
-        self.notes: dict[str, object] = {}
+        self.sources: dict[str, object] = {}
 
     def now(self) -> datetime:
         """The run's wall clock (the ports' ``now``)."""
         return self._ports.now()
+        self.notes: list[str] = []  # said once, in the next run summary (a source GitHub does not serve)
 
     def deliver(self, record: Record) -> bool:
         """Claim, write and notify one record. False if an earlier run (or this one) already claimed it."""
@@ -121,6 +123,11 @@ class Delivery:
         if entries:
             log.warning("finished %d ledger entries left open by earlier runs", len(entries))
         return len(entries)
+
+    def take_notes(self) -> list[str]:
+        """The notes gathered since the last call (each run summary says them once)."""
+        notes, self.notes = self.notes, []
+        return notes
 
     def take_counts(self) -> tuple[int, int, list[Record]]:
         """(records re-emitted, publishes failed, records written before the first chunk) since the last

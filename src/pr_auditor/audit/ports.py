@@ -21,7 +21,18 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from pr_auditor.core.branch_model import BranchKey, Comparison, Protection, RepoHeads, Unreadable, Walk, Walked
+from pr_auditor.core.branch_model import (
+    Activity,
+    ActivityMark,
+    BranchKey,
+    Commit,
+    Comparison,
+    Protection,
+    RepoHeads,
+    Unreadable,
+    Walk,
+    Walked,
+)
 from pr_auditor.core.model import AuditEvent, PullRequest, RuleSuite, Window
 from pr_auditor.core.model import Record as Record  # re-exported: adapters name records through the ports
 
@@ -159,10 +170,22 @@ class BranchSource(Protocol):
         """Repositories pushed at or after ``pushed_since`` (all when None), with their branch heads."""
         ...
 
+    def activity(
+        self, repository: str, branch: str, *, mark: ActivityMark | None, since: datetime | None = None
+    ) -> list[Activity] | None:
+        """The branch's activity entries newer than ``mark`` (or at/after ``since``), oldest first; with
+        neither, at least the newest (a baseline). None when GitHub does not serve activity (older GHES)."""
+        ...
+
     def walk(self, walks: Sequence[Walk]) -> dict[BranchKey, Walked]: ...
 
-    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
-        """None when ``base`` is unknown to GitHub (a rewritten head that was garbage-collected)."""
+    def commits(self, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Commit]:
+        """Commits by (repository, sha), readable even when no branch reaches them any more."""
+        ...
+
+    def compare(self, repository: str, base: str, head: str, *, commits: bool = False) -> Comparison | None:
+        """None when ``base`` is unknown to GitHub (a rewritten head that was garbage-collected). With
+        ``commits``, every SHA ``head`` has and ``base`` has not."""
         ...
 
     def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]: ...

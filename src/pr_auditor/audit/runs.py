@@ -116,9 +116,10 @@ def run_audit(
 
     def summary(error: BaseException | None = None) -> Record:
         stats.recovered, stats.notify_failed, preamble = delivery.take_counts()
+        stats.notes.extend(delivery.take_notes())
         for record in preamble:
             stats.count_other(record)
-        notes, delivery.notes = delivery.notes, {}
+        sources, delivery.sources = delivery.sources, {}
         record = run_summary_record(
             run_id=request.run_id,
             orgs=request.orgs,
@@ -130,8 +131,8 @@ def run_audit(
             policy_version=policy.version,
             error=error,
         )
-        if notes:
-            record["sources"] = notes  # what each of GitHub's bypass sources read, or why it could not
+        if sources:
+            record["sources"] = sources  # what each of GitHub's bypass sources read, or why it could not
         return record
 
     try:
@@ -363,6 +364,7 @@ def audit_branch_heads(
     for group, reader in ports.branches(orgs):
         branch = audit_branches(group, source=reader, policy=ports.policy, state=state, run_id=run_id, now=now)
         delivered.extend(record for record in branch.records if delivery.deliver(record))
+        delivery.notes.extend(branch.notes)
         delivery.confirm()
         try:
             branch.commit(state)

@@ -31,6 +31,7 @@ class Commit:
     author: str | None
     committer: str | None
     pulls: tuple[PullRef, ...] = ()
+    claimed: tuple[str, ...] = ()  # the author's and committer's names as the commit writes them (client-set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +63,53 @@ class Walked:
 
 @dataclass(frozen=True, slots=True)
 class Comparison:
-    """REST compare ``base...head``: ``status`` is ahead, behind, diverged or identical."""
+    """REST compare ``base...head``: ``status`` is ahead, behind, diverged or identical. ``commits``: the
+    SHAs reachable from ``head`` and not from ``base`` (oldest first), when asked for."""
 
     status: str
     ahead_by: int
     merge_base: str | None
+    commits: tuple[str, ...] = ()
+
+
+PUSH_KINDS = ("push", "force_push", "branch_creation", "branch_deletion")  # what the branch audit judges
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """One entry of a repository's activity (``GET /repos/{o}/{r}/activity``): who moved a branch, and how.
+    ``actor`` is the authenticated pusher or merger (REST login, ``name[bot]`` for an app), None only where
+    GitHub cannot say; ``before`` is None for a creation, ``after`` None for a deletion."""
+
+    id: int
+    branch: str
+    kind: str  # push | force_push | branch_creation | branch_deletion | pr_merge | merge_queue_merge
+    before: str | None
+    after: str | None
+    actor: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityMark:
+    """The last activity entry already judged on a branch (the cursor kept in the state table)."""
+
+    id: int
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """Commits that reached a branch, by whom and when (``pusher``/``pushed_at`` None: the head walk cannot
+    say), found by ``detected_by`` (``activity`` or ``head_walk``); ``head`` is the branch's head after it."""
+
+    repository: str
+    branch: str
+    head: str
+    shas: tuple[str, ...]
+    pusher: str | None
+    pushed_at: datetime | None
+    detected_by: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from pr_auditor.core.branch_model import Commit, Comparison, Protection, PullRef
@@ -66,14 +67,62 @@ def _first_parent_line(commits: Sequence[Commit], by_oid: Mapping[str, Commit]) 
     return line
 
 
-def is_exempt_pusher(commit: Commit, policy: RepoPolicy) -> bool:
-    """Is the commit's committer listed in ``exempt_pushers`` (a release bot)? GitHub does not say who
-    pushed a commit; the committer is the closest it shows. Case-insensitive; ``x`` also names ``x[bot]``.
-    To fix a finding: push through a pull request, or list the bot if its direct pushes are intended."""
-    if commit.committer is None:
+def _names(entry: str, login: str) -> bool:
+    """Does the policy entry name this login? Case-insensitive; ``x`` also names the app ``x[bot]``."""
+    wanted, listed = login.casefold(), entry.casefold()
+    return wanted in (listed, f"{listed}[bot]")
+
+
+def is_exempt_pusher(pusher: str | None, policy: RepoPolicy) -> bool:
+    """Is who *pushed* (the actor of GitHub's repository activity, a REST login such as ``release[bot]``)
+    listed in ``exempt_pushers``? Never the commit's author or committer: the client sets those freely, so
+    anyone can write a commit that claims to be the release bot. An unknown pusher is never exempt.
+    To fix a finding: push through a pull request, or list the pusher if its direct pushes are intended."""
+    if pusher is None:
         return False
-    wanted = commit.committer.casefold()
-    return any(wanted in (entry.casefold(), f"{entry.casefold()}[bot]") for entry in policy.exempt_pushers)
+    return any(_names(entry, pusher) for entry in policy.exempt_pushers)
+
+
+def claimed_exempt_identity(commit: Commit, pusher: str | None, policy: RepoPolicy) -> str | None:
+    """Which exempt pusher's identity does the commit claim (committer, author, or the names it writes: git
+    names an app's commits ``name[bot]`` and GitHub links no account to a bot's identity) when someone else
+    pushed it? Worth saying on the record: a forged identity is how an exemption would be abused. GraphQL
+    writes a bot's login without ``[bot]``, so both forms are compared."""
+    if is_exempt_pusher(pusher, policy):
+        return None
+    for claimed in (commit.committer, commit.author, *commit.claimed):
+        if claimed is None:
+            continue
+        bare = claimed.removesuffix("[bot]")
+        if any(_names(entry, bare) or _names(entry, f"{bare}[bot]") for entry in policy.exempt_pushers):
+            return claimed
+    return None
+
+
+def unexplained_head(old: str, new: str, explained: Sequence[str]) -> bool:
+    """Did the branch head move (from the last audited head ``old`` to ``new``) without an activity entry
+    ending at ``new``? GitHub's activity should account for every push; a head it does not account for is
+    a gap in the record (a lag, a missing entry, or a source that is not what it claims), so it is a finding,
+    and the head walk judges the commits anyway. To fix: find out who moved the branch."""
+    return old != new and new not in explained
+
+
+CLOCK_MARGIN = timedelta(minutes=5)  # GitHub's clock and the function's may disagree by this much
+
+
+def pushed_since_last_read(pushed_at: datetime | None, last_read: datetime | None) -> bool:
+    """Was the repository pushed since this branch's activity was last read (the run's time, less a margin
+    for clock skew)? Only then can it have new activity: the daily protection check lists every repository,
+    and reading the activity of the quiet ones would cost a request each for nothing. Unknown times count as
+    pushed."""
+    return pushed_at is None or last_read is None or pushed_at >= last_read - CLOCK_MARGIN
+
+
+def newest_first(shas: Sequence[str], head: str) -> list[str]:
+    """Compare lists commits oldest first (by date, which the client sets); the PR rules read the first
+    commit as the branch head, so put ``head`` first and the rest newest first."""
+    rest = [sha for sha in reversed(shas) if sha != head]
+    return [head, *rest] if head in shas else rest
 
 
 def is_rewrite(comparison: Comparison | None) -> bool:

@@ -165,6 +165,7 @@ class ViolationCode(StrEnum):
     RULESET_BYPASS = "ruleset_bypass"  # GitHub evaluated a push against rulesets and let it bypass them
     ADMIN_BYPASS = "admin_bypass"  # an admin overrode branch protection (audit log policy_override)
     COVERAGE_GAP = "coverage_gap"  # a period or repository the auditor could not see
+    UNEXPLAINED_HEAD_CHANGE = "unexplained_head_change"  # a branch head moved and no activity entry says how
 
 
 @dataclass(frozen=True, slots=True)

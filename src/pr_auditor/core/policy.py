@@ -69,7 +69,7 @@ class RepoPolicy:
     exempt_authors: tuple[str, ...] = ()
     ticket_pattern: TicketPattern | None = None
     branches: tuple[str, ...] | None = None  # None: the repository's default branch only
-    exempt_pushers: tuple[str, ...] = ()  # committers whose direct pushes are exempt (a release bot)
+    exempt_pushers: tuple[str, ...] = ()  # who may push directly (a release bot), by pusher login
     allow_contributor_approvals: bool = False  # count approvals by people who wrote commits of the PR
 
     def branch_in_scope(self, base: str, default_branch: str) -> bool:

@@ -42,6 +42,8 @@ NULLABLE_KEYS = frozenset(
         "policy_version",  # null only in the failed summary of a run whose policy could not be read
         "committer",  # a direct push whose committer e-mail is linked to no account
         "new_head",  # a rewritten branch
+        "pusher",  # a push found by the head walk: GitHub cannot say who pushed
+        "pushed_at",  # the same
         "protection",  # unreadable protection
         "previous",  # protection seen for the first time
         "actor",  # a rule suite or audit-log event whose actor GitHub no longer names (a deleted account)
@@ -170,11 +172,20 @@ def direct_push_record(
     exempt: bool,
     run_id: str,
     policy_version: str,
+    pusher: str | None = None,
+    pushed_at: datetime | None = None,
+    detected_by: str = "head_walk",
+    claimed_identity: str | None = None,
 ) -> dict[str, Any]:
-    """A commit on an in-scope branch that no merged PR brought in. The message names only the repository,
-    branch and short sha: commit messages and names are written by whoever pushed."""
+    """A commit on an in-scope branch that no merged PR brought in. ``pusher`` is who pushed (GitHub's
+    repository activity; None where GitHub cannot say), ``author``/``committer`` what the commit claims.
+    ``claimed_identity``: an exempt pusher's identity the commit claims though someone else pushed it.
+    The message names only the repository, branch and short sha: commit messages and names are written by
+    whoever pushed."""
     where = f"{repository}@{branch} {_short(sha)}"
     detail = f"commit {_short(sha)} reached {branch} without a merged pull request"
+    if claimed_identity is not None:
+        detail += f"; it claims to be {claimed_identity} (exempt) but was pushed by {pusher or 'an unknown pusher'}"
     record: dict[str, Any] = {
         "kind": "direct_push",
         "schema_version": SCHEMA_VERSION,
@@ -183,21 +194,26 @@ def direct_push_record(
         "branch": branch,
         "sha": sha,
         "url": url,
+        "pusher": pusher,
         "author": author,
         "committer": committer,
         "committed_date": iso(committed_date),
+        "pushed_at": iso(pushed_at) if pushed_at is not None else None,
+        "detected_by": detected_by,
         "verdict": (Verdict.EXEMPT if exempt else Verdict.NON_COMPLIANT).value,
         "violations": [] if exempt else [{"code": ViolationCode.NO_PULL_REQUEST.value, "detail": detail}],
         "run_id": run_id,
         "policy_version": policy_version,
         "message": (
-            f"{where} is exempt (committer in exempt_pushers)"
+            f"{where} is exempt (pusher in exempt_pushers)"
             if exempt
             else f"{where} is non-compliant! {ViolationCode.NO_PULL_REQUEST.value}: {detail}"
         ),
     }
     if exempt:
-        record["exempt_reason"] = "committer is in exempt_pushers"
+        record["exempt_reason"] = "pusher is in exempt_pushers"
+    if claimed_identity is not None:
+        record["claimed_identity"] = claimed_identity
     return record
 
 
@@ -210,8 +226,12 @@ def history_rewrite_record(
     status: str,
     run_id: str,
     policy_version: str,
+    pusher: str | None = None,
+    pushed_at: datetime | None = None,
+    detected_by: str = "head_walk",
 ) -> dict[str, Any]:
-    """The last audited head is no longer an ancestor of the branch (force-push, reset, re-creation)."""
+    """The last audited head is no longer an ancestor of the branch (force-push, reset, re-creation,
+    deletion). ``pusher``: who force-pushed, from GitHub's repository activity (None where it cannot say)."""
     new = new_head or ""
     detail = (
         f"{branch} moved from {_short(old_head)} to {_short(new) or 'nothing'}, which does not contain it ({status})"
@@ -225,11 +245,36 @@ def history_rewrite_record(
         "old_head": old_head,
         "new_head": new_head,
         "comparison": status,
+        "pusher": pusher,
+        "pushed_at": iso(pushed_at) if pushed_at is not None else None,
+        "detected_by": detected_by,
         "verdict": Verdict.NON_COMPLIANT.value,
         "violations": [{"code": ViolationCode.FORCE_PUSH.value, "detail": detail}],
         "run_id": run_id,
         "policy_version": policy_version,
         "message": f"{repository}@{branch} is non-compliant! {ViolationCode.FORCE_PUSH.value}: {detail}",
+    }
+
+
+def head_change_record(
+    *, repository: str, branch: str, old_head: str, new_head: str, run_id: str, policy_version: str
+) -> dict[str, Any]:
+    """A branch head moved and no entry of GitHub's repository activity says who moved it or how: the
+    commits are still judged (by the head walk), but the missing account is a finding of its own."""
+    detail = f"{branch} moved from {_short(old_head)} to {_short(new_head)} and no activity entry explains it"
+    return {
+        "kind": "head_change",
+        "schema_version": SCHEMA_VERSION,
+        "record_id": record_id("head_change", repository.casefold(), branch, old_head, new_head),
+        "repository": repository,
+        "branch": branch,
+        "old_head": old_head,
+        "new_head": new_head,
+        "verdict": Verdict.NON_COMPLIANT.value,
+        "violations": [{"code": ViolationCode.UNEXPLAINED_HEAD_CHANGE.value, "detail": detail}],
+        "run_id": run_id,
+        "policy_version": policy_version,
+        "message": f"{repository}@{branch} is non-compliant! {ViolationCode.UNEXPLAINED_HEAD_CHANGE.value}: {detail}",
     }
 
 
@@ -299,6 +344,7 @@ class RunStats:
     recovered: int = 0  # records re-emitted for entries an interrupted run left pending
     notify_failed: int = 0  # findings whose message could not be published (retried by a later run)
     direct_pushes: int = 0  # commits no merged PR brought in (non-compliant or exempt)
+    notes: list[str] = field(default_factory=list)  # said once per run (a source GitHub does not serve here)
 
     def count(self, evaluation: Evaluation) -> None:
         self.verdicts[evaluation.verdict.value] += 1
@@ -356,6 +402,8 @@ def run_summary_record(
     }
     if error is not None:
         record["error"] = {"type": type(error).__name__, "message": describe(error)}
+    if stats.notes:
+        record["notes"] = list(dict.fromkeys(stats.notes))
     return record
 
 

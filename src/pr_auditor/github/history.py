@@ -1,23 +1,24 @@
-"""Branch histories: repositories by push time, branch heads, history pages, REST compare.
+"""Branch histories: the ``BranchSource`` port (wiring), history pages, commits by SHA.
 
-Facts relied on: ``organization.repositories`` can be ordered by ``PUSHED_AT`` (so repositories not
-pushed since the last run are never listed past the first older one); ``Repository.object(oid:)`` gives the
+The listing (repositories by push time, branch heads) is ``heads``; protection is ``protection``.
+Facts relied on: ``Repository.object(oid:)`` gives the
 commit a walk started from even after the branch moved; ``Commit.history`` lists a commit's ancestors newest
 first, 100 a page; ``Commit.associatedPullRequests`` returns the merged PR that introduced the commit and,
 off the default branch, open PRs too (so the caller checks state, base and merge commit itself); a
-``GitActor.user`` is null when the e-mail is linked to no account; REST compare ``base...head`` answers
-``status`` ahead/behind/diverged/identical with ``ahead_by`` and ``merge_base_commit``, and 404 for a base
-GitHub no longer has.
+``GitActor.user`` is null when the e-mail is linked to no account. Compare is ``compare``, activity
+``activity``.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 from pr_auditor.core.branch_model import (
+    Activity,
+    ActivityMark,
     BranchKey,
     Commit,
     Comparison,
@@ -30,18 +31,26 @@ from pr_auditor.core.branch_model import (
 )
 from pr_auditor.core.model import iso
 from pr_auditor.github import queries
+from pr_auditor.github.activity import ActivityReader, Get
+from pr_auditor.github.compare import CompareReader
 from pr_auditor.github.decode import nodes, required, timestamp
+from pr_auditor.github.heads import BATCH, HeadLister, Query, split
 from pr_auditor.github.protection import read_protection
 from pr_auditor.github.transport import PAGE_SIZE, Transport
 
-BATCH = 20  # repositories or branches per request (see queries.history_pages for the node budget)
-
 
 class BranchReader:
-    """Reads what the branch audit needs, batching several repositories into each GraphQL request."""
+    """The ``BranchSource`` port over one transport: each job is its own reader (listing, history,
+    activity, compare, protection); this class wires them and counts requests by source
+    (``requests_by_source``) beside the transport's total (``requests``)."""
 
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
+        self._counts: Counter[str] = Counter()
+        self._heads = HeadLister(self._counted("listing"))
+        self._history = HistoryReader(self._counted("history"), self._counted("commits"))
+        self._activity = ActivityReader(self._rest("activity"))
+        self._compare = CompareReader(self._rest("compare"))
 
     @property
     def requests(self) -> int:
@@ -51,51 +60,75 @@ class BranchReader:
     def requests(self, value: int) -> None:  # the protocol declares a plain attribute
         self.transport.requests = value
 
-    def _query(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
-        return self.transport.attempt(self.transport.query, document, variables)
+    @property
+    def requests_by_source(self) -> dict[str, int]:
+        """Requests sent so far per source (retries included): listing, history, commits, activity, compare,
+        protection. They add up to what this reader sent through the transport."""
+        return dict(self._counts)
 
-    # --- listing ------------------------------------------------------------------------------------------
+    def _counted(self, source: str) -> Query:
+        def send(document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
+            self._counts[source] += 1
+            return self.transport.query(document, variables)
+
+        return lambda document, variables: self.transport.attempt(send, document, variables)
+
+    def _rest(self, source: str) -> Get:
+        def send(url: str, params: Mapping[str, str]) -> tuple[Any, str | None] | None:
+            self._counts[source] += 1
+            return self.transport.rest_page(url, params)
+
+        return lambda url, params: self.transport.attempt(send, url, params)
 
     def repositories(
         self, orgs: tuple[str, ...], *, pushed_since: datetime | None, all_branches: Callable[[str], bool]
     ) -> list[RepoHeads]:
-        found: list[RepoHeads] = []
-        for org in orgs:
-            found.extend(self._pushed(org, pushed_since))
-        wanted = [repo for repo in found if all_branches(repo.repository)]
-        for start in range(0, len(wanted), BATCH):
-            batch = wanted[start : start + BATCH]
-            document, variables = queries.branch_refs([_split(repo.repository) for repo in batch])
-            data = self._query(document, variables)
-            for i, repo in enumerate(batch):
-                refs = required(required(data, f"r{i}"), "refs")
-                heads = {**repo.heads, **_ref_heads(refs)}
-                found[found.index(repo)] = RepoHeads(repo.repository, repo.pushed_at, repo.default_branch, heads)
-        return found
+        return self._heads.repositories(orgs, pushed_since=pushed_since, all_branches=all_branches)
 
-    def _pushed(self, org: str, since: datetime | None) -> list[RepoHeads]:
-        """Repositories newest push first, stopping at the first one pushed before ``since``."""
-        found: list[RepoHeads] = []
-        after: str | None = None
-        while True:
-            data = self._query(queries.REPOSITORIES_BY_PUSH, {"login": org, "after": after})
-            connection = required(required(data, "organization"), "repositories")
-            for node in required(connection, "nodes"):
-                if node is None:
-                    continue
-                pushed = timestamp(node["pushedAt"]) if node.get("pushedAt") else None
-                if since is not None and (pushed is None or pushed < since):
-                    return found
-                ref = node.get("defaultBranchRef")
-                if not ref or not ref.get("target"):
-                    continue  # an empty repository has no branch to audit
-                branch = str(required(ref, "name"))
-                head = str(required(required(ref, "target"), "oid"))
-                found.append(RepoHeads(str(required(node, "nameWithOwner")), pushed, branch, {branch: head}))
-            page = required(connection, "pageInfo")
-            if not page.get("hasNextPage"):
-                return found
-            after = page.get("endCursor")
+    def activity(
+        self, repository: str, branch: str, *, mark: ActivityMark | None, since: datetime | None = None
+    ) -> list[Activity] | None:
+        return self._activity.read(repository, branch, mark=mark, since=since)
+
+    def walk(self, walks: Sequence[Walk]) -> dict[BranchKey, Walked]:
+        return self._history.walk(walks)
+
+    def commits(self, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Commit]:
+        return self._history.commits(wanted)
+
+    def commits_between(
+        self, branches: Sequence[BranchKey], since: datetime, until: datetime
+    ) -> dict[BranchKey, list[Commit]]:
+        return self._history.commits_between(branches, since, until)
+
+    def compare(self, repository: str, base: str, head: str, *, commits: bool = False) -> Comparison | None:
+        return self._compare.compare(repository, base, head, commits=commits)
+
+    def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]:
+        return read_protection(self._counted("protection"), branches)
+
+
+class HistoryReader:
+    """Branch histories through GraphQL ``Commit.history``: batched walks, and a branch's commits by date."""
+
+    def __init__(self, query: Query, lookup: Query) -> None:
+        self._query = query
+        self._lookup = lookup
+
+    def commits(self, wanted: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Commit]:
+        """Commits by (repository, sha), 100 a request across repositories. A commit GitHub does not have
+        (collected since) is left out."""
+        found: dict[tuple[str, str], Commit] = {}
+        unique = list(dict.fromkeys(wanted))
+        for start in range(0, len(unique), PAGE_SIZE):
+            batch = unique[start : start + PAGE_SIZE]
+            document, variables = queries.commits_by_oid([(*split(repo), sha) for repo, sha in batch])
+            data = self._lookup(document, variables)
+            for i, key in enumerate(batch):
+                node = (data.get(f"c{i}") or {}).get("object")
+                if node:
+                    found[key] = decode_commit(node)
+        return found
 
     # --- history ------------------------------------------------------------------------------------------
 
@@ -108,7 +141,7 @@ class BranchReader:
         pending = list(walks)
         while pending:
             batch, pending = pending[:BATCH], pending[BATCH:]
-            pages = [(*_split(w.repository), w.head, PAGE_SIZE, cursors[(w.repository, w.branch)]) for w in batch]
+            pages = [(*split(w.repository), w.head, PAGE_SIZE, cursors[(w.repository, w.branch)]) for w in batch]
             document, variables = queries.history_pages(pages)
             data = self._query(document, variables)
             for i, w in enumerate(batch):
@@ -129,59 +162,33 @@ class BranchReader:
                     pending.append(w)
         return {key: Walked(tuple(commits), reached[key]) for key, commits in collected.items()}
 
-    def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> list[Commit]:
-        owner, name = _split(repository)
-        found: list[Commit] = []
-        after: str | None = None
-        while True:
-            variables = {
-                "owner": owner,
-                "name": name,
-                "branch": f"refs/heads/{branch}",
-                "since": iso(since),
-                "until": iso(until),
-                "after": after,
-            }
-            data = self._query(queries.COMMITS_BETWEEN, variables)
-            ref = required(data, "repository").get("ref")
-            if not ref:
-                return found
-            connection = required(required(ref, "target"), "history")
-            found.extend(decode_commit(node) for node in required(connection, "nodes"))
-            page = required(connection, "pageInfo")
-            if not page.get("hasNextPage"):
-                return found
-            after = page.get("endCursor")
-
-    def compare(self, repository: str, base: str, head: str) -> Comparison | None:
-        path = f"/repos/{repository}/compare/{quote(base)}...{quote(head)}"
-        body = self.transport.attempt(self.transport.rest_get, path)
-        if body is None:
-            return None
-        merge_base = body.get("merge_base_commit") or {}
-        return Comparison(
-            status=str(required(body, "status")),
-            ahead_by=int(body.get("ahead_by") or 0),
-            merge_base=merge_base.get("sha"),
-        )
-
-    # --- protection -----------------------------------------------------------------------------------------
-
-    def protection(self, branches: Sequence[BranchKey]) -> dict[BranchKey, Protection | Unreadable]:
-        return read_protection(self._query, branches)
-
-
-def _ref_heads(refs: Mapping[str, Any]) -> dict[str, str]:
-    heads: dict[str, str] = {}
-    for ref in required(refs, "nodes"):
-        target = (ref or {}).get("target")
-        if target:
-            heads[str(required(ref, "name"))] = str(required(target, "oid"))
-    return heads
+    def commits_between(
+        self, branches: Sequence[BranchKey], since: datetime, until: datetime
+    ) -> dict[BranchKey, list[Commit]]:
+        """Each branch's commits *dated* in [since, until] (client-set dates: best effort), pages of up to
+        ``BATCH`` branches sharing a request, as the walk does."""
+        found: dict[BranchKey, list[Commit]] = {key: [] for key in branches}
+        pending: list[tuple[BranchKey, str | None]] = [(key, None) for key in found]
+        while pending:
+            batch, pending = pending[:BATCH], pending[BATCH:]
+            pages = [(*split(repo), f"refs/heads/{branch}", cursor) for (repo, branch), cursor in batch]
+            document, variables = queries.commits_between_pages(pages, iso(since), iso(until))
+            data = self._query(document, variables)
+            for i, (key, _) in enumerate(batch):
+                ref = required(data, f"b{i}").get("ref")
+                if not ref:
+                    continue  # the branch is gone
+                connection = required(required(ref, "target"), "history")
+                found[key].extend(decode_commit(node) for node in required(connection, "nodes"))
+                page = required(connection, "pageInfo")
+                if page.get("hasNextPage"):
+                    pending.append((key, page.get("endCursor")))
+        return found
 
 
 def decode_commit(node: Mapping[str, Any]) -> Commit:
-    """A history node → Commit. Logins only: e-mail addresses are never read."""
+    """A history node → Commit. Logins, and the names the commit claims (read only to spot a forged exempt
+    identity, never recorded unless they name one); e-mail addresses are never read."""
     return Commit(
         oid=str(required(node, "oid")),
         parents=tuple(str(required(p, "oid")) for p in nodes(node, "parents")),
@@ -198,14 +205,15 @@ def decode_commit(node: Mapping[str, Any]) -> Commit:
             )
             for pr in nodes(node, "associatedPullRequests")
         ),
+        claimed=_names(node),
     )
+
+
+def _names(node: Mapping[str, Any]) -> tuple[str, ...]:
+    actors = (node.get("author"), node.get("committer"))
+    return tuple(str(actor["name"]) for actor in actors if actor and actor.get("name"))
 
 
 def _login(git_actor: Mapping[str, Any] | None) -> str | None:
     user = (git_actor or {}).get("user")
     return str(user["login"]) if user and user.get("login") else None
-
-
-def _split(repository: str) -> tuple[str, str]:
-    owner, name = repository.split("/", 1)
-    return owner, name

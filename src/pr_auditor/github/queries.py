@@ -179,8 +179,8 @@ fragment AuditCommit on Commit {
   oid
   url
   committedDate
-  author { user { login } }
-  committer { user { login } }
+  author { name user { login } }
+  committer { name user { login } }
   parents(first: 10) { nodes { oid } }
   associatedPullRequests(first: 10) { nodes { number state baseRefName mergeCommit { oid } } }
 }
@@ -221,26 +221,38 @@ def history_pages(walks: list[tuple[str, str, str, int, str | None]]) -> tuple[s
     return f"query AuditHistory({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
 
 
-COMMITS_BETWEEN = (
-    """
-query AuditCommitsBetween($owner: String!, $name: String!, $branch: String!, $since: GitTimestamp!,
-                          $until: GitTimestamp!, $after: String) {
-  repository(owner: $owner, name: $name) {
-    ref(qualifiedName: $branch) {
-      target {
-        ... on Commit {
-          history(first: 100, after: $after, since: $since, until: $until) {
-            pageInfo { hasNextPage endCursor }
-            nodes { ...AuditCommit }
-          }
-        }
-      }
-    }
-  }
-}
-"""
-    + _COMMIT
-)
+def commits_by_oid(commits: list[tuple[str, str, str]]) -> tuple[str, dict[str, object]]:
+    """One request for several commits by SHA, in any repositories: (owner, name, oid) each. A commit a
+    force-push left behind is still readable by SHA (``Repository.object(oid:)``)."""
+    params: list[str] = []
+    fields: list[str] = []
+    variables: dict[str, object] = {}
+    for i, (owner, name, oid) in enumerate(commits):
+        params.append(f"$o{i}: String!, $n{i}: String!, $h{i}: GitObjectID!")
+        fields.append(f"c{i}: repository(owner: $o{i}, name: $n{i}) {{ object(oid: $h{i}) {{ ...AuditCommit }} }}")
+        variables.update({f"o{i}": owner, f"n{i}": name, f"h{i}": oid})
+    body = "\n  ".join(fields)
+    return f"query AuditCommitsByOid({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
+
+
+def commits_between_pages(
+    branches: list[tuple[str, str, str, str | None]], since: str, until: str
+) -> tuple[str, dict[str, object]]:
+    """One request for the next page of commits dated in [since, until] on several branches: (owner, name,
+    qualified branch, cursor) each — the CLI's fallback where activity is not served, batched like the walk."""
+    params = ["$since: GitTimestamp!", "$until: GitTimestamp!"]
+    fields: list[str] = []
+    variables: dict[str, object] = {"since": since, "until": until}
+    for i, (owner, name, branch, cursor) in enumerate(branches):
+        params.append(f"$o{i}: String!, $n{i}: String!, $b{i}: String!, $a{i}: String")
+        fields.append(
+            f"b{i}: repository(owner: $o{i}, name: $n{i}) {{ ref(qualifiedName: $b{i}) {{ target {{ ... on Commit {{ "
+            f"history(first: 100, after: $a{i}, since: $since, until: $until) "
+            "{ pageInfo { hasNextPage endCursor } nodes { ...AuditCommit } } } } } }"
+        )
+        variables.update({f"o{i}": owner, f"n{i}": name, f"b{i}": branch, f"a{i}": cursor})
+    body = "\n  ".join(fields)
+    return f"query AuditCommitsBetweenPages({', '.join(params)}) {{\n  {body}\n}}\n" + _COMMIT, variables
 
 
 def protection(branches: list[tuple[str, str, str]]) -> tuple[str, dict[str, object]]:

@@ -206,16 +206,31 @@ class Transport:
         """One REST GET → (status, JSON body, headers). A 403 or a 404 is an *answer* here (a source the
         credentials or the plan do not serve: the audit log, rule suites), not an error; a rate limit, a bad
         token and anything else is raised like ``rest_get`` does."""
+        return self._get(path, params, answered=(403, 404))
+
+    def rest_page(self, url: str, params: Mapping[str, str] | None = None) -> tuple[Any, str | None] | None:
+        """One REST GET of a listing (``url``: a path under the API base, or a ``Link`` URL GitHub gave) →
+        (JSON body, ``Link`` header or None); None when GitHub answers 404 (an endpoint this server lacks)."""
+        status, body, headers = self._get(url, params, answered=(404,))
+        if status == 404:
+            return None
+        link = next((str(v) for k, v in headers.items() if str(k).lower() == "link"), None)
+        return body, link
+
+    def _get(
+        self, url: str, params: Mapping[str, Any] | None, *, answered: tuple[int, ...]
+    ) -> tuple[int, Any, dict[str, str]]:
+        """One REST GET → (status, body, headers); the statuses in ``answered`` come back, others raise."""
         self._space()
         self.requests += 1
         try:
-            headers, body = self._github.requester.requestJsonAndCheck("GET", path, parameters=dict(params or {}))
+            headers, body = self._github.requester.requestJsonAndCheck("GET", url, parameters=dict(params or {}))
         except BadCredentialsException as exc:
             raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
         except RateLimitExceededException as exc:
             raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
         except GithubException as exc:
-            if exc.status in (403, 404):
+            if exc.status in answered:
                 return exc.status, exc.data, dict(exc.headers or {})
             raise translate(exc, self.now()) from exc
         except (requests.exceptions.RequestException, OSError) as exc:
