@@ -88,11 +88,11 @@ class Delivery:
         #: (``sources``).
         self.amenders: list[Callable[[Record], None]] = []
         self.sources: dict[str, object] = {}
+        self.notes: list[str] = []  # said once, in the next run summary (a source GitHub does not serve)
 
     def now(self) -> datetime:
         """The run's wall clock (the ports' ``now``)."""
         return self._ports.now()
-        self.notes: list[str] = []  # said once, in the next run summary (a source GitHub does not serve)
 
     def deliver(self, record: Record) -> bool:
         """Claim, write and notify one record. False if an earlier run (or this one) already claimed it."""
