@@ -21,7 +21,16 @@ from pr_auditor.aws.sns import SnsNotifier
 from pr_auditor.core.errors import NotifyError
 from pr_auditor.core.messages import SNS_MESSAGE_LIMIT, Console
 
-from harness import REGION, LambdaContext, captured_function_logs, deployed_function, read_queue, scheduled_event, ship
+from harness import (
+    REGION,
+    LambdaContext,
+    captured_function_logs,
+    deployed_function,
+    function_clock,
+    read_queue,
+    scheduled_event,
+    ship,
+)
 from standin.generate import add_pr, make_state, review
 from standin.model import GitHubState
 
@@ -49,8 +58,9 @@ def test_a_300_kb_finding_from_thousands_of_outside_comments_reaches_ops_as_one_
 ) -> None:
     _, route = oversized
     # When the scheduled run audits the PR
-    with captured_function_logs(handler.logger) as lines:
-        result = handler.lambda_handler(scheduled_event(EVENT_TIME, event_id="oversized"), LambdaContext())
+    event = scheduled_event(EVENT_TIME, event_id="oversized")
+    with captured_function_logs(handler.logger) as lines, function_clock(event):
+        result = handler.lambda_handler(event, LambdaContext())
     records = [json.loads(line) for line in ship(route, lines)]
     [finding] = [r for r in records if r.get("kind") == "pull_request"]
     [summary] = [r for r in records if r.get("kind") == "run_summary"]
@@ -76,8 +86,9 @@ def test_a_300_kb_finding_from_thousands_of_outside_comments_reaches_ops_as_one_
     assert body["severity"] == "high" and message["attributes"]["severity"] == "high"
     assert body["next_step"].startswith("Open the pull request")
     # And a second run sends nothing more (the ledger recorded the publish)
-    with captured_function_logs(handler.logger):
-        handler.lambda_handler(scheduled_event(EVENT_TIME + timedelta(hours=1), event_id="next"), LambdaContext())
+    later = scheduled_event(EVENT_TIME + timedelta(hours=1), event_id="next")
+    with captured_function_logs(handler.logger), function_clock(later):
+        handler.lambda_handler(later, LambdaContext())
     assert read_queue(route) == []
 
 
