@@ -48,6 +48,8 @@ class Settings:
     alarm_topic_arn: str | None = None
     sweep_days: int = 7
     sweep_every_hours: int = 24
+    #: The asymmetric KMS key that signs the evidence manifests (required with ``evidence_bucket``).
+    signing_key_id: str | None = None
 
     def schedule(self, now: datetime) -> Schedule:
         """Window planning for a run at ``now``: the first run starts one schedule period back unless
@@ -132,7 +134,17 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         # The reconciliation sweep: how far back it re-searches, and how often (0 switches it off).
         sweep_days=_int(env, "SWEEP_DAYS", 7, low=1, high=90),
         sweep_every_hours=_int(env, "SWEEP_EVERY_HOURS", 24, low=0, high=24 * 30),
+        signing_key_id=signing_key_from_env(env),
     )
+
+
+def signing_key_from_env(env: Mapping[str, str]) -> str | None:
+    """SIGNING_KEY_ID: the KMS key that signs the evidence manifests; an archive without it is refused (an
+    unsigned manifest would be foreign to ``verify``)."""
+    key = env.get("SIGNING_KEY_ID", "").strip() or None
+    if key is None and env.get("EVIDENCE_BUCKET", "").strip():
+        raise ConfigError("SIGNING_KEY_ID: required with EVIDENCE_BUCKET (the KMS key that signs the manifests)")
+    return key
 
 
 def require_orgs(orgs: tuple[str, ...], credentials: Credentials, *, name: str) -> tuple[str, ...]:

@@ -173,6 +173,20 @@ class ObjectStore(Protocol):
         ...
 
 
+class Signer(Protocol):
+    """Signs the evidence archive's manifests with a private key the signer never reveals (an asymmetric KMS
+    key in AWS: only the function's role may use it). ``sign`` returns an ECDSA P-256 signature (DER) of
+    ``message`` under ECDSA_SHA_256 (the message is hashed with SHA-256 by the signer); ``public_key_pem``
+    is the matching public key (SubjectPublicKeyInfo PEM), which anyone may use to verify."""
+
+    key_id: str
+    algorithm: str
+
+    def sign(self, message: bytes) -> bytes: ...
+
+    def public_key_pem(self) -> bytes: ...
+
+
 # --- in-memory implementations: the CLI without a stack, and the fakes of the unit tests ------------------
 
 
@@ -230,6 +244,37 @@ class NoNotifier:
 
     def publish(self, record: Record) -> None:
         del record
+
+
+@dataclass
+class LocalSigner:
+    """A P-256 key held in this process (``cryptography``): the tests, the demo, and anyone who wants to try
+    the archive without KMS. Same algorithm and encoding as the KMS signer, so ``verify`` treats both alike."""
+
+    private_key: Any
+    key_id: str = "local"
+    algorithm: str = "ECDSA_SHA_256"
+
+    @classmethod
+    def generate(cls, key_id: str = "local") -> LocalSigner:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        return cls(ec.generate_private_key(ec.SECP256R1()), key_id)
+
+    def sign(self, message: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        signature: bytes = self.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+        return signature
+
+    def public_key_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        pem: bytes = self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return pem
 
 
 _: tuple[Ledger, LedgerReader, StateStore, Archive, Notifier] = (
