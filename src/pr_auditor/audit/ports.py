@@ -119,6 +119,12 @@ class Archive(Protocol):
         """Store the chunk; returns the manifest's key. Raises ArchiveError if either object failed."""
         ...
 
+    def restore_heads(self, scope: str) -> list[Document]:
+        """Chains of ``scope`` whose head is gone from the state while the archive holds a signed chain: the
+        heads are restored from the archive, and each is returned (``scope``, ``stream``, ``manifest_key``,
+        ``seq``, ``sha256``) for a ``state_reset`` finding."""
+        ...
+
 
 class Checkpoint(Protocol):
     """The watermark: the end of the last window audited completely, per set of organisations."""
@@ -236,6 +242,10 @@ class NoArchive:
     def write_chunk(self, chunk: ArchiveChunk) -> str:
         del chunk
         return ""
+
+    def restore_heads(self, scope: str) -> list[Document]:
+        del scope
+        return []
 
 
 @dataclass

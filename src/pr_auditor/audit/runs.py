@@ -28,7 +28,13 @@ from pr_auditor.core.errors import AuditError, ConfigError, SourceError, describ
 from pr_auditor.core.evaluate import evaluate, is_in_scope
 from pr_auditor.core.model import Window, iso
 from pr_auditor.core.policy import Policy, canonical_policy, policy_changes
-from pr_auditor.core.records import RunStats, policy_change_record, pull_request_record, run_summary_record
+from pr_auditor.core.records import (
+    RunStats,
+    policy_change_record,
+    pull_request_record,
+    run_summary_record,
+    state_reset_record,
+)
 from pr_auditor.core.windows import chunked, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -272,6 +278,7 @@ def _run_scheduled(
     delivery.requests_mark = ports.source.requests
     if state is not None:
         extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin))
+        extra.extend(record_state_resets(scope, ports, delivery, run_id))
         try:
             extra.extend(audit_branch_heads(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery))
         except Exception as exc:
@@ -429,6 +436,25 @@ def record_policy_change(
         state.save(name, current, revision=revision)
     except ConflictError:
         log.warning("another run recorded the policy change at the same time")
+    return records
+
+
+def record_state_resets(scope: str, ports: AuditPorts, delivery: Delivery, run_id: str) -> list[Record]:
+    """A chain head gone from the state table while the archive holds the signed chain (the table was
+    emptied, restored or replaced): the chain continues from the archive, and a ``state_reset`` finding
+    says so, instead of starting afresh silently."""
+    records: list[Record] = []
+    for restored in ports.archive.restore_heads(scope):
+        record = state_reset_record(
+            scope=scope,
+            stream=str(restored["stream"]),
+            manifest_key=str(restored["manifest_key"]),
+            seq=int(restored["seq"]),
+            sha256=str(restored["sha256"]),
+            run_id=run_id,
+        )
+        if delivery.deliver(record):
+            records.append(record)
     return records
 
 

@@ -257,7 +257,9 @@ class EvidenceArchive:
         for _ in range(self._attempts):
             head, revision = self._load_head(name, chunk.scope, chunk.stream)
             if head is not None and head.pending is not None:
-                self._settle(name, head, revision)  # an earlier write reserved the head and stopped
+                settled = self._settle(name, head, revision)  # an earlier write reserved the head and stopped
+                if _is_chunk_of(head.pending, key, body):
+                    return settled  # it was this very chunk (a retry in the same run): written once
                 continue
             seq = head.seq + 1 if head else 1
             manifest = build_manifest(
@@ -368,6 +370,14 @@ def last_signed_head(store: ObjectStore, scope: str, stream: str, keys: TrustedK
         if data is not None and document is not None and keys.why_foreign(document) is None:
             return ChainHead(key, sha256_hex(data), int(document.get("seq") or seq_of(key) or 0))
     return None
+
+
+def _is_chunk_of(manifest_text: str, records_key: str, body: bytes) -> bool:
+    document = _json_object(manifest_text.encode("ascii"))
+    return document is not None and (document.get("records_key"), document.get("records_sha256")) == (
+        records_key,
+        sha256_hex(body),
+    )
 
 
 def _json_object(data: bytes | None) -> dict[str, Any] | None:
