@@ -4,6 +4,8 @@ No I/O; one record at a time, so a period of any size is summarised in constant 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,6 +35,21 @@ def gaps(period: Span, covered: Iterable[Span]) -> list[Span]:
     if cursor < until:
         found.append((cursor, until))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """What the report keeps of a record to tell a repeat (same content) from a conflict (other content)."""
+
+    digest: bytes
+    kind: Any
+    brief: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: Record) -> Story:
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+        brief = {"verdict": record.get("verdict"), "run_id": record.get("run_id")}
+        return cls(hashlib.sha256(text.encode()).digest()[:16], record.get("kind"), brief)
 
 
 def _window(record: Record) -> Span | None:
@@ -74,10 +91,17 @@ class Tally:
     policy_changes: list[dict[str, Any]] = field(default_factory=list)
     run_windows: dict[str, Span] = field(default_factory=dict)  # every run's window, to place undated changes
     undated: list[str] = field(default_factory=list)  # record ids of changes nothing could place in time
+    #: The same record id with other content in two objects: the archive tells two stories (never dropped).
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
     records_read: int = 0
     duplicates: int = 0
     outside_period: int = 0
     other_kinds: Counter[str] = field(default_factory=Counter)
+
+    def add_conflict(self, key: str, counted: Story, other: Story) -> None:
+        """A record id seen before with other content: the archive tells two stories. The first one read
+        is the one counted; both are listed."""
+        self.conflicts.append({"record_id": key, "kind": counted.kind, "counted": counted.brief, "other": other.brief})
 
     def in_period(self, moment: datetime) -> bool:
         return self.since <= moment < self.until
@@ -176,11 +200,13 @@ class Tally:
                 }
                 for version, seen in sorted(self.policy_versions.items(), key=lambda item: item[1].first or self.since)
             ],
+            "conflicts": self.conflicts,
             "policy_changes": sorted(self.policy_changes, key=lambda change: str(change["changed_at"])),
             "sample": dict(sample),
             "input": {
                 "records_read": self.records_read,
                 "duplicates_dropped": self.duplicates,
+                "conflicts": len(self.conflicts),
                 "changes_outside_period": self.outside_period,
                 "undated_changes": self.undated,
                 "other_records": dict(sorted(self.other_kinds.items())),
