@@ -33,6 +33,7 @@ from pr_auditor.evidence.verify import verify_archive
 
 from evidence import (
     BUCKET,
+    FORGER,
     SIGNER,
     START,
     BucketCopy,
@@ -381,3 +382,46 @@ def test_a_writer_that_loses_the_race_for_the_head_takes_the_next_seq_and_the_ch
     assert len(list(S3Store(BUCKET, client=s3).list_keys("manifests/"))) == 3  # no fork: one manifest per seq
     code, lines = verify("--bucket", BUCKET)
     assert code == 0 and lines[0].startswith("chain intact: 3 chunks")
+
+
+# --------------------------------------------------------------------------- signatures: offline, with the public key only
+def public_key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "signing-key.pem"
+    path.write_bytes(SIGNER.public_key_pem())
+    return path
+
+
+def test_verify_on_a_downloaded_copy_with_only_the_public_key_passes_offline(archived: Any, tmp_path: Path) -> None:
+    copy = download(archived, BUCKET, tmp_path / "copy")
+    code, lines = verify("--dir", str(copy), "--public-key", str(public_key_file(tmp_path)))
+    assert code == 0 and lines[0].startswith("chain intact: 12 chunks")
+
+
+def test_a_chain_rebuilt_and_signed_with_another_key_is_foreign(archived: Any, tmp_path: Path) -> None:
+    """The forger rebuilds every manifest (hashes and links all consistent) and signs them with a key of
+    their own under the writer's key id, and even replaces keys/ in the copy: the auditor's own copy of
+    the public key says no manifest is the writer's."""
+    copy = download(archived, BUCKET, tmp_path / "copy")
+    forged = DirCopy(copy)
+    previous: tuple[str, str] | None = None
+    for seq in range(1, CHUNKS + 1):
+        document = manifest(forged, seq) | {
+            "previous_manifest_key": previous[0] if previous else None,
+            "previous_manifest_sha256": previous[1] if previous else None,
+        }
+        previous = (manifest_key("acme", "scheduled", seq), rewrite_manifest(forged, seq, document, signer=FORGER))
+    forged.put(f"keys/{SIGNER.key_id}.pem", FORGER.public_key_pem())
+    assert verify("--dir", str(copy))[0] == 0  # the copy vouches for itself: that is why the key is pinned
+    code, lines = verify("--dir", str(copy), "--public-key", str(public_key_file(tmp_path)))
+    assert code == 1
+    foreign = [line for line in lines if line.startswith("tamper evidence: foreign object ")]
+    assert len(foreign) == CHUNKS
+    assert foreign[0] == (
+        f"tamper evidence: foreign object {manifest_key('acme', 'scheduled', 1)}: its signature (key "
+        f"'{SIGNER.key_id}') does not verify; not evidence (the auditor did not write it)"
+    )
+
+
+def test_a_public_key_file_that_is_not_one_is_bad_input(archived: Any, tmp_path: Path) -> None:
+    (tmp_path / "key.pem").write_text("not a key")
+    assert verify("--bucket", BUCKET, "--public-key", str(tmp_path / "key.pem"))[0] == 2

@@ -251,8 +251,10 @@ class EvidenceArchive:
         _check_chunk(chunk)
         body = encode_records((*chunk.records, chunk.summary))
         key = records_key(chunk.scope, chunk.stream, chunk.window, chunk.run_id)
-        self._put_records(key, body)
-        self._publish_key()
+        put_records(self._store, key, body)
+        if not self._published:
+            publish_key(self._store, self._signer)
+            self._published = True
         name = chain_name(chunk.scope, chunk.stream)
         for _ in range(self._attempts):
             head, revision = self._load_head(name, chunk.scope, chunk.stream)
@@ -307,27 +309,6 @@ class EvidenceArchive:
             return head.key
         raise ArchiveError(f"evidence chain {name}: seq {head.seq} keys kept being taken; the chunk is retried")
 
-    def _put_records(self, key: str, body: bytes) -> None:
-        """Write the records object once. The same key again (a retry within the same run) is fine when it
-        holds the same bytes; other bytes under it fail the chunk, which a later run retries."""
-        try:
-            self._store.put_new(key, body, content_type="application/gzip")
-        except ObjectExistsError:
-            if self._store.read(key) != body:
-                raise ArchiveError(f"{key}: exists already with other records; the chunk is retried") from None
-
-    def _publish_key(self) -> None:
-        """Write the public key once (``keys/<key id>.pem``). Other bytes there are left to ``verify``."""
-        if self._published:
-            return
-        key, pem = public_key_object(self._signer.key_id), self._signer.public_key_pem()
-        try:
-            self._store.put_new(key, pem, content_type="application/x-pem-file")
-        except ObjectExistsError:
-            if self._store.read(key) != pem:
-                log.warning("evidence: %s holds another key; verify will say so (pin --public-key)", key)
-        self._published = True
-
     def _load(self, name: str) -> tuple[ChainHead | None, int]:
         try:
             document, revision = self._state.load(name)
@@ -359,6 +340,27 @@ class EvidenceArchive:
         except StateError as exc:
             raise ArchiveError(f"evidence chain head {name}: {exc}") from exc
         return True
+
+
+def put_records(store: ObjectStore, key: str, body: bytes) -> None:
+    """Write the records object once. The same key again (a retry within the same run) is fine when it
+    holds the same bytes; other bytes under it fail the chunk, which a later run retries."""
+    try:
+        store.put_new(key, body, content_type="application/gzip")
+    except ObjectExistsError:
+        if store.read(key) != body:
+            raise ArchiveError(f"{key}: exists already with other records; the chunk is retried") from None
+
+
+def publish_key(store: ObjectStore, signer: Signer) -> None:
+    """Write the signer's public key once (``keys/<key id>.pem``). Other bytes there are left to ``verify``
+    (which then finds no valid signature under that key, or pass it ``--public-key``)."""
+    key, pem = public_key_object(signer.key_id), signer.public_key_pem()
+    try:
+        store.put_new(key, pem, content_type="application/x-pem-file")
+    except ObjectExistsError:
+        if store.read(key) != pem:
+            log.warning("evidence: %s holds another key; verify will say so (pin --public-key)", key)
 
 
 def last_signed_head(store: ObjectStore, scope: str, stream: str, keys: TrustedKeys) -> ChainHead | None:
