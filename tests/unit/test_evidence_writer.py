@@ -17,7 +17,7 @@ from pr_auditor.evidence.archive import EvidenceArchive, iter_records, manifest_
 from pr_auditor.evidence.dir_store import DirStore
 from pr_auditor.evidence.verify import verify_archive
 
-from evidence import SIGNER, START, DirCopy, hourly_chunks, manifest, rewrite_manifest
+from evidence import FORGER, SIGNER, START, DirCopy, hourly_chunks, manifest, rewrite_manifest
 
 NOW = datetime(2026, 11, 30, 12, tzinfo=UTC)
 
@@ -264,3 +264,27 @@ def test_a_manifest_that_contradicts_its_place_is_reported(
     )
     rewrite_manifest(copy, 1, edited, signer=SIGNER)  # signed with the writer's own key: the writer's checks
     assert verify_archive(DirStore(tmp_path)).problems[0] == problem
+
+
+def test_a_chain_whose_head_is_gone_is_restored_from_its_last_signed_manifest_not_restarted(tmp_path: Path) -> None:
+    state = MemoryState()
+    store = DirStore(tmp_path)
+    first, second, third = chunks(3)
+    archive = EvidenceArchive(store, state, signer=SIGNER)
+    archive.write_chunk(first)
+    last = archive.write_chunk(second)
+    # someone emptied the table, and left a forged manifest (another key) and junk above the real head
+    del state.documents["chain#acme#scheduled"]
+    forged = manifest(DirCopy(tmp_path), 2) | {"seq": 3}
+    rewrite_manifest(DirCopy(tmp_path), 3, forged, signer=FORGER)
+    (tmp_path / manifest_key("acme", "scheduled", 4)).write_text("junk")
+    restored = archive.restore_heads("acme")
+    assert restored == [{"scope": "acme", "stream": "scheduled", "manifest_key": last, "seq": 2,
+                         "sha256": sha256_hex((tmp_path / last).read_bytes())}]  # fmt: skip
+    assert archive.restore_heads("acme") == []  # restored once: the next run finds the head in place
+    written = archive.write_chunk(third)
+    assert json.loads((tmp_path / written).read_bytes())["previous_manifest_key"] == last
+
+
+def test_a_chain_never_written_restores_nothing(tmp_path: Path) -> None:
+    assert EvidenceArchive(DirStore(tmp_path), MemoryState(), signer=SIGNER).restore_heads("acme") == []

@@ -259,15 +259,16 @@ def check_chunk(
             )
         else:
             try:
-                actual = count_records(decode_records(body))
+                lines = decode_records(body)
             except (ValueError, OSError) as exc:
                 problems.append(Problem(seq, RECORDS_HASH, f"records object {records_key} does not decode: {exc}"))
             else:
+                actual = count_records(lines)
                 records = int(actual["records"])
                 problems.extend(count_problems(seq, manifest["counts"], actual))
                 fingerprints = tuple(
                     (record["record_id"], sha256_hex(canonical_json(record)))
-                    for record in decode_records(body)
+                    for record in lines
                     if isinstance(record.get("record_id"), str)
                 )
                 return ChunkCheck(link, span, records_key, in_range, records, tuple(problems), None, fingerprints)
