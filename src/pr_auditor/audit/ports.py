@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pr_auditor.core.branch_model import BranchKey, Comparison, Protection, RepoHeads, Unreadable, Walk, Walked
 from pr_auditor.core.model import PullRequest, Window
@@ -118,6 +118,11 @@ class Archive(Protocol):
     def write_chunk(self, chunk: ArchiveChunk) -> str:
         """Store the chunk; returns the manifest's key. Raises ArchiveError if either object failed."""
         ...
+
+
+@runtime_checkable
+class HeadRestorer(Protocol):
+    """An archive that can tell (and repair) a state reset; the evidence archive is one, ``NoArchive`` not."""
 
     def restore_heads(self, scope: str) -> list[Document]:
         """Chains of ``scope`` whose head is gone from the state while the archive holds a signed chain: the
@@ -242,10 +247,6 @@ class NoArchive:
     def write_chunk(self, chunk: ArchiveChunk) -> str:
         del chunk
         return ""
-
-    def restore_heads(self, scope: str) -> list[Document]:
-        del scope
-        return []
 
 
 @dataclass

@@ -18,6 +18,7 @@ from pr_auditor.audit.delivery import AuditPorts, Delivery, ReadOnlyLedger, Sink
 from pr_auditor.audit.ports import (
     Checkpoint,
     ConflictError,
+    HeadRestorer,
     Ledger,
     MemoryLedger,
     PullRequestSource,
@@ -443,6 +444,8 @@ def record_state_resets(scope: str, ports: AuditPorts, delivery: Delivery, run_i
     """A chain head gone from the state table while the archive holds the signed chain (the table was
     emptied, restored or replaced): the chain continues from the archive, and a ``state_reset`` finding
     says so, instead of starting afresh silently."""
+    if not isinstance(ports.archive, HeadRestorer):
+        return []  # no archive (the CLI), or one without chain heads
     records: list[Record] = []
     for restored in ports.archive.restore_heads(scope):
         record = state_reset_record(

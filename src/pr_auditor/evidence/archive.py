@@ -31,6 +31,7 @@ from pr_auditor.audit.ports import (
     ArchiveChunk,
     ConflictError,
     Document,
+    HeadRestorer,
     ObjectStore,
     Record,
     Signer,
@@ -507,3 +508,4 @@ def iter_archived_records(
 
 
 _archives: tuple[type[Archive], ...] = (EvidenceArchive, S3Archive)
+_restorers: tuple[type[HeadRestorer], ...] = (EvidenceArchive, S3Archive)
