@@ -16,7 +16,7 @@ from pr_auditor import handler
 from pr_auditor.core.evaluate import evaluate
 from pr_auditor.core.model import Window
 from pr_auditor.core.policy import policy_from_mapping
-from pr_auditor.core.records import RunStats, pull_request_record, record_id, run_summary_record
+from pr_auditor.core.records import RunStats, pull_request_record, record_id, run_summary_record, state_reset_record
 
 from builders import bot, label_event, pull_request, review
 from cwfilter import matches
@@ -164,6 +164,19 @@ CASES = {
     "protection-first-seen-strong-enough": (lambda: protection_line("compliant", False), set()),
     "protection-unreadable": (lambda: protection_line("non_compliant", False), {"WeakerProtection"}),
     "policy-change": (policy_change_line, {"PolicyChanges"}),
+    "state-reset": (
+        lambda: logged(
+            state_reset_record(
+                scope="acme",
+                stream="scheduled",
+                manifest_key="manifests/acme/scheduled/000000000002.json",
+                seq=2,
+                sha256="ab" * 32,
+                run_id="r",
+            )
+        ),
+        {"StateResets"},  # non_compliant, but not a pull request: only its own metric
+    ),
 }
 
 
@@ -183,6 +196,7 @@ def test_the_template_has_the_documented_filters() -> None:
         "HistoryRewrites",
         "WeakerProtection",
         "PolicyChanges",
+        "StateResets",
     }
 
 

@@ -537,6 +537,7 @@ EXPECTED_FILTERS = {
         '{ ($.kind = "protection") && (($.weaker_than_policy IS TRUE) || ($.verdict = "non_compliant")) }'
     ),
     "PolicyChanges": '{ $.kind = "policy_change" }',
+    "StateResets": '{ $.kind = "state_reset" }',
 }
 
 
@@ -663,6 +664,7 @@ def test_given_every_alarm_when_it_fires_then_its_only_action_is_the_alarm_topic
         "HistoryRewriteAlarm",
         "WeakerProtectionAlarm",
         "PolicyChangeAlarm",
+        "StateResetAlarm",
         "AuditorErrorsAlarm",
         "AuditorStalledAlarm",
         "OpsQueueAgeAlarm",
@@ -922,7 +924,10 @@ EXPECTED_QUERIES = {
     "emergency-changes": ['filter kind = "pull_request" and (emergency = 1 or emergency = "true")'],
     "population-by-repository": ['filter kind = "pull_request"', "by repository, verdict", "count(*)"],
     "run-history": ['filter kind = "run_summary"', "status", "window.since", "window.until"],
-    "other-findings": ['filter kind in ["direct_push", "history_rewrite", "protection", "policy_change"]', "record_id"],
+    "other-findings": [
+        'filter kind in ["direct_push", "history_rewrite", "protection", "policy_change", "state_reset"]',
+        "record_id",
+    ],
 }
 
 

@@ -11,7 +11,7 @@ import base64
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,17 @@ from pr_auditor.evidence.archive import (
 from pr_auditor.evidence.signing import canonical_json, public_key_object, sign_manifest
 
 from evidence import download
-from harness import AwsRoute, LambdaContext, captured_function_logs, deployed_function, read_queue, scheduled_event
+from harness import (
+    AwsRoute,
+    LambdaContext,
+    alarms_in_alarm,
+    captured_function_logs,
+    deployed_function,
+    metric_values,
+    read_queue,
+    scheduled_event,
+    ship,
+)
 from standin.generate import add_pr, make_state
 
 pytestmark = pytest.mark.integration
@@ -46,6 +56,7 @@ class Stack:
     route: AwsRoute
     clock: list[datetime]
     runs: int = 0
+    lines: list[str] = field(default_factory=list)  # what the last run logged
 
     @property
     def s3(self) -> Any:
@@ -59,6 +70,7 @@ class Stack:
             handler.lambda_handler(
                 scheduled_event(at, event_id=f"e{self.runs}"), LambdaContext(aws_request_id=f"run-{self.runs}")
             )
+        self.lines = lines
         return [json.loads(line) for line in lines if line.startswith("{")]
 
     def put(self, key: str, body: bytes) -> None:
@@ -239,7 +251,10 @@ def test_state_reset_a_run_that_finds_the_chain_heads_gone_records_a_finding_and
     last = manifest_key("acme", "scheduled", 2)
     assert reset["restored_from"] == {"manifest_key": last, "seq": 2, "sha256": sha256_hex(stack.get(last))}
     assert reset["verdict"] == "non_compliant" and reset["violations"][0]["code"] == "state_reset"
-    # And ops get one message about it
+    # And its alarm fires (the template's filter on the shipped lines), and ops get one message about it
+    values = metric_values(stack.route, ship(stack.route, stack.lines))
+    assert values["StateResets"] == 1
+    assert "StateResetAlarm" in {alarm.logical_id for alarm in alarms_in_alarm(stack.route, values)}
     messages = [m["alarm"] for m in read_queue(stack.route) if m["alarm"].get("kind") == "state_reset"]
     assert [m["record_id"] for m in messages] == [reset["record_id"]]
     # And the chain continues (seq 3 after seq 2), never restarts at seq 1
