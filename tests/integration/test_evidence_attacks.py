@@ -261,3 +261,24 @@ def test_state_reset_a_run_that_finds_the_chain_heads_gone_records_a_finding_and
     third = json.loads(stack.get(manifest_key("acme", "scheduled", 3)))
     assert third["previous_manifest_key"] == last
     assert stack.verify("--bucket", stack.route.evidence_bucket)[0] == 0
+
+
+def test_state_reset_a_backfill_that_finds_the_chain_heads_gone_records_it_too(stack: Stack) -> None:
+    # Given a scheduled run (seq 1), and then the chain heads deleted from the state table
+    stack.scheduled_run(FIRST)
+    stack.route.client("dynamodb").delete_item(
+        TableName=stack.route.state_table, Key={"pk": {"S": "doc#chain#acme#scheduled"}}
+    )
+    # When a backfill runs before the next scheduled run
+    stack.clock[0] = FIRST + timedelta(minutes=10)
+    event = {"action": "backfill", "since": "2026-11-20T00:00:00Z", "until": "2026-11-21T00:00:00Z"}
+    with captured_function_logs(handler.logger) as lines:
+        handler.lambda_handler(event, LambdaContext(aws_request_id="backfill-1"))
+    records = [json.loads(line) for line in lines if line.startswith("{")]
+    # Then it records the state_reset, and the scheduled chain continues at seq 2 on the next run
+    (reset,) = [r for r in records if r.get("kind") == "state_reset"]
+    assert reset["stream"] == "scheduled" and reset["restored_from"]["seq"] == 1
+    stack.scheduled_run(FIRST + timedelta(hours=1))
+    second = json.loads(stack.get(manifest_key("acme", "scheduled", 2)))
+    assert second["previous_manifest_key"] == manifest_key("acme", "scheduled", 1)
+    assert stack.verify("--bucket", stack.route.evidence_bucket)[0] == 0

@@ -478,6 +478,8 @@ def run_backfill(
     with failures_summarised(orgs, window, run_id, ports):
         delivery = Delivery(ports)
         delivery.recover()
+        run.records.extend(record_state_resets(scope_of(orgs), ports, delivery, run_id))
+        delivery.preamble = list(run.records)
         for index, summary in _audit_chunks(
             orgs, chunks, stream="backfill", run_id=run_id, ports=ports, delivery=delivery, has_time=has_time
         ):
