@@ -215,10 +215,10 @@ def write_year(root: Path) -> dict[str, Any]:
     from pr_auditor.evidence.archive import EvidenceArchive
     from pr_auditor.evidence.dir_store import DirStore
 
-    from evidence import hourly_chunks
+    from evidence import SIGNER, hourly_chunks
 
     started = time.perf_counter()
-    archive = EvidenceArchive(DirStore(root), MemoryState())
+    archive = EvidenceArchive(DirStore(root), MemoryState(), signer=SIGNER)
     for chunk in hourly_chunks(YEAR_CHUNKS, per_chunk=17):
         archive.write_chunk(chunk)
     size = sum(path.stat().st_size for path in root.rglob("*") if path.is_file())

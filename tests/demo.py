@@ -198,9 +198,20 @@ def evidence_step(route: Any, now: Any) -> str:
     doctored = next(r for r in records if r.get("verdict") == "non_compliant")
     doctored.update(verdict="compliant", violations=[])  # an insider makes a finding disappear
     first.write_bytes(encode_records(records))
-    code, text = run("verify", "--dir", str(copy))
+    # The auditor's own copy of the signing key's public key (aws kms get-public-key), kept outside AWS.
+    from cryptography.hazmat.primitives import serialization
+
+    der = route.client("kms").get_public_key(KeyId=route.signing_key_id)["PublicKey"]
+    public_key = OUT / "signing-key.pem"
+    public_key.write_bytes(
+        serialization.load_der_public_key(der).public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    code, text = run("verify", "--dir", str(copy), "--public-key", str(public_key))
     lines.append(
-        f"\n$ pr-auditor verify --dir {copy.relative_to(ROOT)}    (a copy with one finding doctored; exit {code})"
+        f"\n$ pr-auditor verify --dir {copy.relative_to(ROOT)} --public-key {public_key.relative_to(ROOT)}"
+        f"    (a copy with one finding doctored; exit {code})"
     )
     lines += ["  " + line for line in text.splitlines()[:3]]
     ok = ok and code == 1

@@ -9,12 +9,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
-from pr_auditor.audit.ports import ArchiveChunk, Record
+from pr_auditor.audit.ports import ArchiveChunk, LocalSigner, Record, Signer
 from pr_auditor.core.model import iso
 from pr_auditor.core.records import pull_request_record_id
 from pr_auditor.evidence.archive import canonical_json, decode_records, encode_records, manifest_key, sha256_hex
+from pr_auditor.evidence.signing import sign_manifest
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+#: The writer's key in the tests (a KMS key in AWS): one per test session.
+SIGNER = LocalSigner.generate("test-signing-key")
+#: Someone else's key: what a forger signs with.
+FORGER = LocalSigner.generate("test-signing-key")
 VERDICTS = ("compliant", "compliant", "non_compliant", "exempt")
 
 
@@ -147,8 +152,20 @@ def manifest(copy: Copy, seq: int, scope: str = "acme", stream: str = "scheduled
     return document
 
 
-def rewrite_manifest(copy: Copy, seq: int, document: Record, scope: str = "acme", stream: str = "scheduled") -> str:
-    body = canonical_json(document)
+def rewrite_manifest(
+    copy: Copy,
+    seq: int,
+    document: Record,
+    scope: str = "acme",
+    stream: str = "scheduled",
+    *,
+    signer: Signer | None = None,
+) -> str:
+    """Put ``document`` at seq's key: as it is (an unsigned or stale signature: foreign), or signed again
+    with ``signer`` (``SIGNER``: as if the writer's key had been used outside the writer; ``FORGER``:
+    another key presenting itself under the writer's key id)."""
+    unsigned = {k: v for k, v in document.items() if k not in ("signature", "signing_key_id", "signature_algorithm")}
+    body = sign_manifest(unsigned, signer) if signer is not None else canonical_json(document)
     copy.put(manifest_key(scope, stream, seq), body)
     return sha256_hex(body)
 

@@ -74,6 +74,7 @@ class AwsRoute:
     policy_parameter: str
     state_table: str
     evidence_bucket: str
+    signing_key_id: str = ""
     filters: list[MetricFilterSpec] = field(default_factory=list)
     alarms: list[AlarmSpec] = field(default_factory=list)
 
@@ -107,6 +108,7 @@ def function_environment(route: AwsRoute, github_url: str, **overrides: str) -> 
         "SWEEP_EVERY_HOURS": "24",
         "READ_AUDIT_LOG": "false",
         "EVIDENCE_BUCKET": route.evidence_bucket,
+        "SIGNING_KEY_ID": route.signing_key_id,
         "GITHUB_THROTTLE_SECONDS": "0",
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",
         "POWERTOOLS_METRICS_NAMESPACE": "PrAuditor",
@@ -130,7 +132,7 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
     """Create what template.yaml declares for the data path (call inside ``moto.mock_aws``).
 
     Names are the template's own, resolved for ``stack`` (the log group and the table carry the stack id's
-    first block, as deployed). Not created: the KMS keys (moto's logs and SQS ignore them), alarms, the
+    first block, as deployed). Not created: the encryption keys (moto's logs and SQS ignore them; the signing key is created), alarms, the
     dashboard and the EventBridge rules (contract tests check those as data)."""
     template = load_template()
     resources = template["Resources"]
@@ -189,6 +191,7 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
         table_props, state_table, values, role_arn=f"arn:aws:iam::{ACCOUNT}:role/{stack}-AuditorRole"
     )
     evidence_bucket = create_evidence_bucket(resources["EvidenceBucket"]["Properties"], f"{stack}-evidence-bucket")
+    signing_key_id = create_signing_key(resources["SigningKey"]["Properties"])
     secret_arn = secrets.create_secret(Name=f"{stack}/github-token", SecretString=json.dumps({"token": token}))["ARN"]
     parameter = f"/{stack}/policy"
     ssm.put_parameter(Name=parameter, Value=policy_text, Type="String")
@@ -201,6 +204,7 @@ def deploy(*, token: str, policy_text: str, stack: str = STACK) -> AwsRoute:
         policy_parameter=parameter,
         state_table=state_table,
         evidence_bucket=evidence_bucket,
+        signing_key_id=signing_key_id,
         filters=metric_filters(template, stack_name=stack),
         alarms=alarms(template, stack_name=stack),
     )
@@ -233,11 +237,13 @@ def deployed_function(
             monkeypatch.setenv(key, value)
         handler.settings.cache_clear()
         handler.state_table.cache_clear()
+        handler.signer.cache_clear()
         try:
             yield route
         finally:
             handler.settings.cache_clear()
             handler.state_table.cache_clear()
+            handler.signer.cache_clear()
 
 
 def scheduled_event(at: datetime, *, event_id: str = "scheduled") -> dict[str, Any]:
@@ -331,6 +337,14 @@ def create_evidence_bucket(properties: dict[str, Any], name: str) -> str:
         },
     )
     return name
+
+
+def create_signing_key(properties: dict[str, Any]) -> str:
+    """The template's manifest-signing key (its spec and usage; moto stores the key policy, it does not
+    enforce it). Returns the key's ARN, as the template passes it to the function."""
+    kms = boto3.client("kms", region_name=REGION)
+    metadata = kms.create_key(KeySpec=properties["KeySpec"], KeyUsage=properties["KeyUsage"])["KeyMetadata"]
+    return str(metadata["Arn"])
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from pr_auditor.audit.runs import (
     run_scheduled,
 )
 from pr_auditor.aws.metrics import SECONDS, record_metrics
+from pr_auditor.aws.signer import KmsSigner
 from pr_auditor.aws.sns import SnsNotifier
 from pr_auditor.aws.state_table import StateDocuments, StateTable
 from pr_auditor.core.errors import ConfigError, PolicyError
@@ -102,6 +103,12 @@ def state_table(name: str, ttl_days: int) -> StateTable:
 def wall_clock() -> datetime:
     """The function's own clock: ledger claims, leases, and the bound on a scheduled event's time."""
     return datetime.now(UTC)
+
+
+@cache
+def signer(key_id: str) -> KmsSigner:
+    """One per container: the public key is fetched once."""
+    return KmsSigner(key_id)
 
 
 @cache
@@ -188,8 +195,10 @@ def run_invocation(
         emit=emit,
         ledger=table,
         archive=(
-            S3Archive(config.evidence_bucket, StateDocuments(table), clock=wall_clock)
-            if config.evidence_bucket
+            S3Archive(
+                config.evidence_bucket, StateDocuments(table), signer=signer(config.signing_key_id), clock=wall_clock
+            )
+            if config.evidence_bucket and config.signing_key_id
             else NoArchive()
         ),
         notifier=notifier(config.alarm_topic_arn, context.log_group_name) if config.alarm_topic_arn else NoNotifier(),

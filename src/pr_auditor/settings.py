@@ -50,6 +50,8 @@ class Settings:
     sweep_every_hours: int = 24
     #: Read the organisation audit log (GitHub Enterprise Cloud, an owner's ``read:audit_log``): opt-in.
     read_audit_log: bool = False
+    #: The asymmetric KMS key that signs the evidence manifests (required with ``evidence_bucket``).
+    signing_key_id: str | None = None
 
     def schedule(self, now: datetime) -> Schedule:
         """Window planning for a run at ``now``: the first run starts one schedule period back unless
@@ -135,6 +137,7 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         sweep_days=_int(env, "SWEEP_DAYS", 7, low=1, high=90),
         sweep_every_hours=_int(env, "SWEEP_EVERY_HOURS", 24, low=0, high=24 * 30),
         read_audit_log=_switch(env, "READ_AUDIT_LOG"),
+        signing_key_id=signing_key_from_env(env),
     )
 
 
@@ -144,6 +147,15 @@ def _switch(env: Mapping[str, str], name: str) -> bool:
     if raw not in ("", "true", "false"):
         raise ConfigError(f"{name}: expected true or false")
     return raw == "true"
+
+
+def signing_key_from_env(env: Mapping[str, str]) -> str | None:
+    """SIGNING_KEY_ID: the KMS key that signs the evidence manifests; an archive without it is refused (an
+    unsigned manifest would be foreign to ``verify``)."""
+    key = env.get("SIGNING_KEY_ID", "").strip() or None
+    if key is None and env.get("EVIDENCE_BUCKET", "").strip():
+        raise ConfigError("SIGNING_KEY_ID: required with EVIDENCE_BUCKET (the KMS key that signs the manifests)")
+    return key
 
 
 def require_orgs(orgs: tuple[str, ...], credentials: Credentials, *, name: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from pr_auditor.core.records import (
     repository_removed_record,
     ruleset_bypass_record,
     run_summary_record,
+    state_reset_record,
 )
 
 from builders import bot, label_event, pull_request, review
@@ -229,6 +230,19 @@ CASES = {
         lambda: logged(protection_change_record(OVERRIDE, run_id="r", policy_version="v")),
         set(),
     ),
+    "state-reset": (
+        lambda: logged(
+            state_reset_record(
+                scope="acme",
+                stream="scheduled",
+                manifest_key="manifests/acme/scheduled/000000000002.json",
+                seq=2,
+                sha256="ab" * 32,
+                run_id="r",
+            )
+        ),
+        {"StateResets"},  # non_compliant, but not a pull request: only its own metric
+    ),
 }
 
 
@@ -250,6 +264,7 @@ def test_the_template_has_the_documented_filters() -> None:
         "PolicyChanges",
         "Bypasses",
         "CoverageGaps",
+        "StateResets",
     }
 
 

@@ -345,6 +345,29 @@ def test_a_repeated_record_counts_once_across_files_plain_and_gzip(
     assert summary["input"]["duplicates_dropped"] == len(records[::3])
 
 
+def test_the_same_record_id_with_other_content_is_listed_as_a_conflict_never_dropped_silently(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a finding, and a second object telling the same record_id as compliant (a shadow copy)
+    finding = change(archetypes()["unreviewed"], repository="acme/api", number=7, merged_at=PERIOD.since)
+    shadow = finding | {"verdict": "compliant", "violations": [], "run_id": "shadow"}
+    write_jsonl(tmp_path / "in.jsonl", [finding, finding, shadow])
+    # When the pack is built
+    code, _, err = run([*PERIOD_ARGS, "--input", str(tmp_path / "in.jsonl"), "--out", str(tmp_path / "p")], capsys)
+    assert code == 0, err
+    # Then the repeat is a dropped duplicate, the other story a conflict, listed in summary.json and on the page
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    assert summary["input"]["duplicates_dropped"] == 1 and summary["input"]["conflicts"] == 1
+    (conflict,) = summary["conflicts"]
+    assert conflict["record_id"] == finding["record_id"] and conflict["kind"] == "pull_request"
+    assert (conflict["counted"]["verdict"], conflict["other"]) == (
+        "non_compliant",
+        {"verdict": "compliant", "run_id": "shadow"},
+    )
+    page = (tmp_path / "p" / "report.html").read_text()
+    assert 'id="conflicts"' in page and finding["record_id"] in page
+
+
 def test_records_without_record_id_dedupe_by_repository_number_and_merge_commit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

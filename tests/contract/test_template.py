@@ -189,6 +189,7 @@ def test_given_the_function_environment_when_read_then_it_carries_exactly_the_se
         "SWEEP_EVERY_HOURS": {"Ref": "SweepEveryHours"},
         "READ_AUDIT_LOG": {"Ref": "ReadAuditLog"},
         "EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"},
+        "SIGNING_KEY_ID": {"Fn::GetAtt": ["SigningKey", "Arn"]},
         "ALARM_TOPIC_ARN": {"Ref": "AlarmTopic"},
         "POWERTOOLS_SERVICE_NAME": "pr-auditor",
         "POWERTOOLS_METRICS_NAMESPACE": "PrAuditor",
@@ -332,7 +333,11 @@ def test_given_an_alarm_path_resource_when_read_then_it_is_encrypted_with_its_ow
 ) -> None:
     # Disabling the evidence key must not silence the alarm that reports it.
     assert refers_to(key_of(cfn, logical_id), "AlarmPathKey")
-    assert resources(cfn, "AWS::KMS::Key").keys() == {"AuditKey", "AlarmPathKey"}
+    assert resources(cfn, "AWS::KMS::Key").keys() == {
+        "AuditKey",
+        "AlarmPathKey",
+        "SigningKey",
+    }  # SigningKey: signs only
 
 
 def test_given_the_state_table_when_read_then_it_is_keyed_on_pk_encrypted_recoverable_and_protected(
@@ -535,6 +540,7 @@ EXPECTED_FILTERS = {
     "PolicyChanges": '{ $.kind = "policy_change" }',
     "Bypasses": '{ (($.kind = "ruleset_bypass") || ($.kind = "bypass")) && ($.verdict = "non_compliant") }',
     "CoverageGaps": '{ ($.kind = "coverage") && ($.verdict = "non_compliant") }',
+    "StateResets": '{ $.kind = "state_reset" }',
 }
 
 
@@ -663,6 +669,7 @@ def test_given_every_alarm_when_it_fires_then_its_only_action_is_the_alarm_topic
         "PolicyChangeAlarm",
         "BypassAlarm",
         "CoverageGapAlarm",
+        "StateResetAlarm",
         "AuditorErrorsAlarm",
         "AuditorStalledAlarm",
         "OpsQueueAgeAlarm",
@@ -922,7 +929,10 @@ EXPECTED_QUERIES = {
     "emergency-changes": ['filter kind = "pull_request" and (emergency = 1 or emergency = "true")'],
     "population-by-repository": ['filter kind = "pull_request"', "by repository, verdict", "count(*)"],
     "run-history": ['filter kind = "run_summary"', "status", "window.since", "window.until"],
-    "other-findings": ['filter kind in ["direct_push", "history_rewrite", "protection", "policy_change"]', "record_id"],
+    "other-findings": [
+        'filter kind in ["direct_push", "history_rewrite", "protection", "policy_change", "state_reset"]',
+        "record_id",
+    ],
     "bypasses": [
         'filter kind in ["ruleset_bypass", "bypass", "coverage"] or admin_bypass = 1 or admin_bypass = "true"',
         "record_id",
@@ -957,6 +967,7 @@ def test_given_the_outputs_when_read_then_operators_find_the_queues_topic_log_gr
     assert outputs["AuditKeyArn"] == {"Fn::GetAtt": ["AuditKey", "Arn"]}
     assert outputs["AlarmPathKeyArn"] == {"Fn::GetAtt": ["AlarmPathKey", "Arn"]}
     assert outputs["EvidenceBucketName"] == {"Ref": "EvidenceBucket"}
+    assert outputs["SigningKeyArn"] == {"Fn::GetAtt": ["SigningKey", "Arn"]}
     assert outputs["DashboardName"] == {"Ref": "AuditorDashboard"}
 
 
@@ -1264,7 +1275,8 @@ def test_given_the_evidence_bucket_when_read_then_it_is_private_encrypted_with_t
     }
     policy = props(cfn, "EvidenceBucketPolicy")
     assert policy["Bucket"] == {"Ref": "EvidenceBucket"}
-    (statement,) = statements(policy["PolicyDocument"])
+    statement = statements(policy["PolicyDocument"])[0]  # the one-writer statements: test_evidence_template.py
+    assert statement["Sid"] == "DenyInsecureTransport"
     assert (statement["Effect"], statement["Principal"], statement["Action"]) == ("Deny", "*", "s3:*")
     assert statement["Resource"] == [{"Fn::GetAtt": ["EvidenceBucket", "Arn"]}, {"Fn::Sub": "${EvidenceBucket.Arn}/*"}]
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -1293,7 +1305,14 @@ def test_given_the_evidence_buckets_lifecycle_when_read_then_no_rule_ever_expire
 
 
 # --------------------------------------------------------------------------- tamper alerts (EventBridge)
-TAMPER_RULES = ["KeyTamperRule", "LogGroupTamperRule", "StatePolicyTamperRule"]
+TAMPER_RULES = [
+    "KeyTamperRule",
+    "LogGroupTamperRule",
+    "StatePolicyTamperRule",
+    "StateTableTamperRule",
+    "EvidenceBucketTamperRule",
+    "FunctionTamperRule",
+]
 
 
 def placeholders(value: Any) -> Any:
@@ -1357,6 +1376,18 @@ def table_event(name: str, arn: str) -> dict[str, Any]:
     return cloudtrail_event("aws.dynamodb", name, requestParameters={"resourceArn": arn})
 
 
+def table_named(name: str, table: str) -> dict[str, Any]:
+    return cloudtrail_event("aws.dynamodb", name, requestParameters={"tableName": table})
+
+
+def bucket_event(name: str, bucket: str) -> dict[str, Any]:
+    return cloudtrail_event("aws.s3", name, requestParameters={"bucketName": bucket})
+
+
+def function_event(name: str, function: str) -> dict[str, Any]:
+    return cloudtrail_event("aws.lambda", name, requestParameters={"functionName": function})
+
+
 OTHER_KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f0f0f0f-0000-0000-0000-000000000000"
 TAMPER_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ("evidence key disabled", key_event("DisableKey", "<AuditKey.Arn>"), "KeyTamperRule"),
@@ -1378,6 +1409,49 @@ TAMPER_CASES: list[tuple[str, dict[str, Any], str | None]] = [
     ),
     ("state table policy replaced", table_event("PutResourcePolicy", "<AuditStateTable.Arn>"), "StatePolicyTamperRule"),
     ("another table's policy deleted", table_event("DeleteResourcePolicy", TABLE_ARN + "-other"), None),
+    ("signing key policy replaced", key_event("PutKeyPolicy", "<SigningKey.Arn>"), "KeyTamperRule"),
+    ("signing key granted to someone", key_event("CreateGrant", "<SigningKey.Arn>"), "KeyTamperRule"),
+    ("signing key scheduled for deletion", key_event("ScheduleKeyDeletion", "<SigningKey.Arn>"), "KeyTamperRule"),
+    ("signing key used to sign", key_event("Sign", "<SigningKey.Arn>"), None),
+    *[
+        (f"state table: {name}", table_named(name, "<AuditStateTable>"), "StateTableTamperRule")
+        for name in ("UpdateTable", "DeleteTable", "UpdateContinuousBackups")
+    ],
+    (
+        "state table restored to a point in time",
+        cloudtrail_event(
+            "aws.dynamodb",
+            "RestoreTableToPointInTime",
+            requestParameters={"sourceTableName": "<AuditStateTable>", "targetTableName": "copy"},
+        ),
+        "StateTableTamperRule",
+    ),
+    ("another table deleted", table_named("DeleteTable", "other-table"), None),
+    ("the state table described", table_named("DescribeTable", "<AuditStateTable>"), None),
+    *[
+        (f"evidence bucket: {name}", bucket_event(name, "<EvidenceBucket>"), "EvidenceBucketTamperRule")
+        for name in (
+            "PutBucketPolicy",
+            "DeleteBucketPolicy",
+            "PutObjectLockConfiguration",
+            "PutBucketVersioning",
+            "PutBucketLifecycle",
+            "DeleteBucketLifecycle",
+        )
+    ],
+    ("another bucket's policy replaced", bucket_event("PutBucketPolicy", "other-bucket"), None),
+    ("an evidence object read", bucket_event("GetObject", "<EvidenceBucket>"), None),
+    *[
+        (f"function: {name}", function_event(name, "<AuditorFunction>"), "FunctionTamperRule")
+        for name in ("UpdateFunctionCode20150331v2", "UpdateFunctionConfiguration20150331v2", "DeleteFunction20150331")
+    ],
+    (
+        "function code changed (by ARN)",
+        function_event("UpdateFunctionCode20150331v2", "<AuditorFunction.Arn>"),
+        "FunctionTamperRule",
+    ),
+    ("another function deleted", function_event("DeleteFunction20150331", "other-function"), None),
+    ("the function invoked", function_event("Invoke", "<AuditorFunction>"), None),
 ]
 
 

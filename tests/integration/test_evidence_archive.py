@@ -27,13 +27,14 @@ from pr_auditor.audit.ports import Document, MemoryState, ObjectStore
 from pr_auditor.aws.evidence_store import S3Store
 from pr_auditor.aws.state_table import StateDocuments, StateTable
 from pr_auditor.cli import main
-from pr_auditor.core.errors import ArchiveError
 from pr_auditor.evidence.archive import S3Archive, iter_archived_records, manifest_key, sha256_hex
 from pr_auditor.evidence.dir_store import DirStore
 from pr_auditor.evidence.verify import verify_archive
 
 from evidence import (
     BUCKET,
+    FORGER,
+    SIGNER,
     START,
     BucketCopy,
     Copy,
@@ -65,7 +66,7 @@ def s3() -> Iterator[Any]:
 @pytest.fixture
 def archived(s3: Any) -> Any:
     """A bucket holding 12 hourly chunks of the scheduled stream, written by the real writer."""
-    archive = S3Archive(BUCKET, MemoryState(), client=s3, clock=lambda: NOW)
+    archive = S3Archive(BUCKET, MemoryState(), client=s3, clock=lambda: NOW, signer=SIGNER)
     for chunk in hourly_chunks(CHUNKS):
         archive.write_chunk(chunk)
     return s3
@@ -228,10 +229,14 @@ def test_a_removed_manifest_is_detected(forged: Forged) -> None:
     assert_detected(forged, "acme/scheduled seq 6: manifest seq 5 missing: the chain is broken", changed=[key])
 
 
-def test_a_missing_window_is_detected_even_when_the_forger_rebuilt_the_chain(forged: Forged) -> None:
-    """The careful forger removes chunk 5 and renumbers and re-hashes every later manifest, so every hash
-    and link checks out. With hourly runs re-scanning 120 minutes, the hour is still inside a window; what
-    gives it away is that seq 5 (formerly 6) re-scans 60 minutes of seq 4, not the configured 120."""
+def test_a_missing_window_is_detected_even_when_the_forger_rebuilt_the_chain_with_the_signing_key(
+    forged: Forged,
+) -> None:
+    """The careful forger, who could even use the signing key, removes chunk 5 and renumbers, re-hashes and
+    re-signs every later manifest, so every hash, link and signature checks out. With hourly runs
+    re-scanning 120 minutes, the hour is still inside a window; what gives it away is that seq 5 (formerly
+    6) re-scans 60 minutes of seq 4, not the configured 120. (Without the key, every rebuilt manifest is
+    foreign: test_a_chain_rebuilt_with_another_key_is_foreign.)"""
     archive = forged.copy
     removed = manifest(archive, 5)["records_key"]
     archive.delete(removed)
@@ -242,7 +247,7 @@ def test_a_missing_window_is_detected_even_when_the_forger_rebuilt_the_chain(for
             "previous_manifest_key": manifest_key("acme", "scheduled", seq - 2),
         }
         document["previous_manifest_sha256"] = previous_sha
-        previous_sha = rewrite_manifest(archive, seq - 1, document)
+        previous_sha = rewrite_manifest(archive, seq - 1, document, signer=SIGNER)
     archive.delete(manifest_key("acme", "scheduled", CHUNKS))
     problem = (
         "acme/scheduled seq 5: window starts 60 min before seq 4's ends, neither right after it nor the 120 min "
@@ -256,7 +261,7 @@ def test_a_missing_window_is_detected_even_when_the_forger_rebuilt_the_chain(for
 def test_a_changed_count_is_detected(forged: Forged) -> None:
     document = manifest(forged.copy, 5)
     document["counts"]["by_kind"]["pull_request"]["non_compliant"] -= 1
-    rewrite_manifest(forged.copy, 5, document)
+    rewrite_manifest(forged.copy, 5, document, signer=SIGNER)  # even with the signing key
     problem = (
         "acme/scheduled seq 5: counts.by_kind.pull_request.non_compliant: the manifest says 0, the records object "
         "holds 1"
@@ -269,7 +274,7 @@ def test_a_changed_count_is_detected(forged: Forged) -> None:
 
 def test_an_edited_previous_hash_is_detected(forged: Forged) -> None:
     document = manifest(forged.copy, 5) | {"previous_manifest_sha256": "0" * 64}
-    rewrite_manifest(forged.copy, 5, document)
+    rewrite_manifest(forged.copy, 5, document, signer=SIGNER)  # even with the signing key
     problems = verify_archive(forged.store).problems
     link = next(p for p in problems if "previous_manifest_sha256 000000000000" in p)
     assert link.startswith("acme/scheduled seq 5: previous_manifest_sha256 000000000000… does not match seq 4")
@@ -351,10 +356,11 @@ def state(s3: Any) -> StateDocuments:
 
 
 def test_the_chain_head_lives_in_the_state_table(s3: Any, state: StateDocuments) -> None:
-    archive = S3Archive(BUCKET, state, client=s3, clock=lambda: NOW)
+    archive = S3Archive(BUCKET, state, client=s3, clock=lambda: NOW, signer=SIGNER)
     keys = [archive.write_chunk(chunk) for chunk in hourly_chunks(3)]
     head, revision = state.load("chain#acme#scheduled")
-    assert head is not None and head["key"] == keys[-1] and head["seq"] == 3 and revision == 3
+    assert head is not None and head["key"] == keys[-1] and head["seq"] == 3 and revision == 6
+    assert "pending" not in head  # reserved, stored, settled
     assert head["sha256"] == sha256_hex(s3.get_object(Bucket=BUCKET, Key=keys[-1])["Body"].read())
     item = boto3.client("dynamodb", region_name=REGION).get_item(
         TableName="state", Key={"pk": {"S": "doc#chain#acme#scheduled"}}
@@ -362,14 +368,60 @@ def test_the_chain_head_lives_in_the_state_table(s3: Any, state: StateDocuments)
     assert "Item" in item
 
 
-def test_a_writer_that_loses_a_race_fails_its_chunk_and_the_chain_stays_intact(s3: Any, state: StateDocuments) -> None:
+def test_a_writer_that_loses_the_race_for_the_head_takes_the_next_seq_and_the_chain_stays_intact(
+    s3: Any, state: StateDocuments
+) -> None:
     first, second, third = hourly_chunks(3)
-    S3Archive(BUCKET, state, client=s3).write_chunk(first)
-    rival = S3Archive(BUCKET, state, client=s3)
+    S3Archive(BUCKET, state, client=s3, signer=SIGNER).write_chunk(first)
+    rival = S3Archive(BUCKET, state, client=s3, signer=SIGNER)
     racing = RacingState(state, racer=lambda: rival.write_chunk(second))
-    with pytest.raises(ArchiveError, match="another writer moved it"):
-        S3Archive(BUCKET, racing, client=s3).write_chunk(third)  # seq 2 was taken, and then the head moved
-    assert state.load("chain#acme#scheduled")[0]["seq"] == 2  # type: ignore[index]
-    S3Archive(BUCKET, state, client=s3).write_chunk(third)  # a later run retries it
+    # The rival reserves seq 2 after this writer read the head: its reservation conflicts, it reads again.
+    assert S3Archive(BUCKET, racing, client=s3, signer=SIGNER).write_chunk(third) == manifest_key(
+        "acme", "scheduled", 3
+    )
+    assert len(list(S3Store(BUCKET, client=s3).list_keys("manifests/"))) == 3  # no fork: one manifest per seq
     code, lines = verify("--bucket", BUCKET)
     assert code == 0 and lines[0].startswith("chain intact: 3 chunks")
+
+
+# --------------------------------------------------------------------------- signatures: offline, with the public key only
+def public_key_file(tmp_path: Path) -> Path:
+    path = tmp_path / "signing-key.pem"
+    path.write_bytes(SIGNER.public_key_pem())
+    return path
+
+
+def test_verify_on_a_downloaded_copy_with_only_the_public_key_passes_offline(archived: Any, tmp_path: Path) -> None:
+    copy = download(archived, BUCKET, tmp_path / "copy")
+    code, lines = verify("--dir", str(copy), "--public-key", str(public_key_file(tmp_path)))
+    assert code == 0 and lines[0].startswith("chain intact: 12 chunks")
+
+
+def test_a_chain_rebuilt_and_signed_with_another_key_is_foreign(archived: Any, tmp_path: Path) -> None:
+    """The forger rebuilds every manifest (hashes and links all consistent) and signs them with a key of
+    their own under the writer's key id, and even replaces keys/ in the copy: the auditor's own copy of
+    the public key says no manifest is the writer's."""
+    copy = download(archived, BUCKET, tmp_path / "copy")
+    forged = DirCopy(copy)
+    previous: tuple[str, str] | None = None
+    for seq in range(1, CHUNKS + 1):
+        document = manifest(forged, seq) | {
+            "previous_manifest_key": previous[0] if previous else None,
+            "previous_manifest_sha256": previous[1] if previous else None,
+        }
+        previous = (manifest_key("acme", "scheduled", seq), rewrite_manifest(forged, seq, document, signer=FORGER))
+    forged.put(f"keys/{SIGNER.key_id}.pem", FORGER.public_key_pem())
+    assert verify("--dir", str(copy))[0] == 0  # the copy vouches for itself: that is why the key is pinned
+    code, lines = verify("--dir", str(copy), "--public-key", str(public_key_file(tmp_path)))
+    assert code == 1
+    foreign = [line for line in lines if line.startswith("tamper evidence: foreign object ")]
+    assert len(foreign) == CHUNKS
+    assert foreign[0] == (
+        f"tamper evidence: foreign object {manifest_key('acme', 'scheduled', 1)}: its signature (key "
+        f"'{SIGNER.key_id}') does not verify; not evidence (the auditor did not write it)"
+    )
+
+
+def test_a_public_key_file_that_is_not_one_is_bad_input(archived: Any, tmp_path: Path) -> None:
+    (tmp_path / "key.pem").write_text("not a key")
+    assert verify("--bucket", BUCKET, "--public-key", str(tmp_path / "key.pem"))[0] == 2

@@ -21,7 +21,7 @@ from pr_auditor.cli import main
 from pr_auditor.core.model import iso
 from pr_auditor.evidence.archive import S3Archive, manifest_key
 
-from evidence import BUCKET, START, BucketCopy, create_evidence_bucket, hourly_chunks, rewrite_records
+from evidence import BUCKET, SIGNER, START, BucketCopy, create_evidence_bucket, hourly_chunks, rewrite_records
 from harness import REGION, aws_environment
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,9 @@ def s3() -> Iterator[Any]:
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
         create_evidence_bucket(client)
-        archive = S3Archive(BUCKET, MemoryState(), client=client, clock=lambda: datetime(2026, 1, 2, tzinfo=UTC))
+        archive = S3Archive(
+            BUCKET, MemoryState(), client=client, clock=lambda: datetime(2026, 1, 2, tzinfo=UTC), signer=SIGNER
+        )
         for chunk in hourly_chunks(CHUNKS):
             archive.write_chunk(chunk)
         yield client

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from pr_auditor.core.branch_model import (
     Activity,
@@ -128,6 +128,17 @@ class Archive(Protocol):
 
     def write_chunk(self, chunk: ArchiveChunk) -> str:
         """Store the chunk; returns the manifest's key. Raises ArchiveError if either object failed."""
+        ...
+
+
+@runtime_checkable
+class HeadRestorer(Protocol):
+    """An archive that can tell (and repair) a state reset; the evidence archive is one, ``NoArchive`` not."""
+
+    def restore_heads(self, scope: str) -> list[Document]:
+        """Chains of ``scope`` whose head is gone from the state while the archive holds a signed chain: the
+        heads are restored from the archive, and each is returned (``scope``, ``stream``, ``manifest_key``,
+        ``seq``, ``sha256``) for a ``state_reset`` finding."""
         ...
 
 
@@ -262,6 +273,20 @@ class BypassSources:
     audit_log: AuditLogSource | None = None
 
 
+class Signer(Protocol):
+    """Signs the evidence archive's manifests with a private key the signer never reveals (an asymmetric KMS
+    key in AWS: only the function's role may use it). ``sign`` returns an ECDSA P-256 signature (DER) of
+    ``message`` under ECDSA_SHA_256 (the message is hashed with SHA-256 by the signer); ``public_key_pem``
+    is the matching public key (SubjectPublicKeyInfo PEM), which anyone may use to verify."""
+
+    key_id: str
+    algorithm: str
+
+    def sign(self, message: bytes) -> bytes: ...
+
+    def public_key_pem(self) -> bytes: ...
+
+
 # --- in-memory implementations: the CLI without a stack, and the fakes of the unit tests ------------------
 
 
@@ -384,6 +409,37 @@ class MemoryAuditLog:
     def pull_request_for(self, repository: str, sha: str) -> dict[str, Any] | None:
         self.requests += 1
         return self.pulls.get((repository, sha))
+
+
+@dataclass
+class LocalSigner:
+    """A P-256 key held in this process (``cryptography``): the tests, the demo, and anyone who wants to try
+    the archive without KMS. Same algorithm and encoding as the KMS signer, so ``verify`` treats both alike."""
+
+    private_key: Any
+    key_id: str = "local"
+    algorithm: str = "ECDSA_SHA_256"
+
+    @classmethod
+    def generate(cls, key_id: str = "local") -> LocalSigner:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        return cls(ec.generate_private_key(ec.SECP256R1()), key_id)
+
+    def sign(self, message: bytes) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        signature: bytes = self.private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+        return signature
+
+    def public_key_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        pem: bytes = self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return pem
 
 
 _: tuple[Ledger, LedgerReader, StateStore, Archive, Notifier, RunLease] = (

@@ -19,6 +19,7 @@ from pr_auditor.audit.policy_in_force import policy_history, record_policy_chang
 from pr_auditor.audit.ports import (
     Checkpoint,
     ConflictError,
+    HeadRestorer,
     Ledger,
     MemoryLedger,
     PullRequestSource,
@@ -29,7 +30,7 @@ from pr_auditor.core.errors import AuditError, ConfigError, SourceError, describ
 from pr_auditor.core.evaluate import evaluate, is_in_scope
 from pr_auditor.core.model import Window, iso
 from pr_auditor.core.policy import Policy
-from pr_auditor.core.records import RunStats, pull_request_record, run_summary_record
+from pr_auditor.core.records import RunStats, pull_request_record, run_summary_record, state_reset_record
 from pr_auditor.core.windows import chunked, plan_chunks
 
 log = logging.getLogger(__name__)
@@ -286,6 +287,7 @@ def _run_scheduled(
         extra.extend(record_policy_change(scope, ports.policy, state, delivery, run_id, policy_origin, now=ports.now()))
         bypasses = read_bypasses(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery)
         extra.extend(bypasses.records)
+        extra.extend(record_state_resets(scope, ports, delivery, run_id))
         try:
             extra.extend(audit_branch_heads(orgs, now=now, run_id=run_id, ports=ports, state=state, delivery=delivery))
         except Exception as exc:
@@ -432,6 +434,27 @@ def _sweep(
     return summaries
 
 
+def record_state_resets(scope: str, ports: AuditPorts, delivery: Delivery, run_id: str) -> list[Record]:
+    """A chain head gone from the state table while the archive holds the signed chain (the table was
+    emptied, restored or replaced): the chain continues from the archive, and a ``state_reset`` finding
+    says so, instead of starting afresh silently."""
+    if not isinstance(ports.archive, HeadRestorer):
+        return []  # no archive (the CLI), or one without chain heads
+    records: list[Record] = []
+    for restored in ports.archive.restore_heads(scope):
+        record = state_reset_record(
+            scope=scope,
+            stream=str(restored["stream"]),
+            manifest_key=str(restored["manifest_key"]),
+            seq=int(restored["seq"]),
+            sha256=str(restored["sha256"]),
+            run_id=run_id,
+        )
+        if delivery.deliver(record):
+            records.append(record)
+    return records
+
+
 def run_backfill(
     orgs: tuple[str, ...],
     window: Window,
@@ -456,7 +479,8 @@ def run_backfill(
         if state is not None:
             run.records.extend(record_policy_change(scope_of(orgs), ports.policy, state, delivery, run_id,
                                                     policy_origin, now=ports.now()))  # fmt: skip
-            delivery.preamble = list(run.records)
+        run.records.extend(record_state_resets(scope_of(orgs), ports, delivery, run_id))
+        delivery.preamble = list(run.records)
         for index, summary in _audit_chunks(
             orgs, chunks, stream="backfill", run_id=run_id, ports=ports, delivery=delivery, has_time=has_time,
             policy_at=judged_by_history(ports.policy, state),

@@ -658,3 +658,31 @@ def protection_change_record(event: AuditEvent, *, run_id: str, policy_version: 
         "policy_version": policy_version,
         "message": f"{repository} protection changed ({event.action}) by {event.actor or 'a deleted account'}",
     }
+
+
+def state_reset_record(
+    *, scope: str, stream: str, manifest_key: str, seq: int, sha256: str, run_id: str
+) -> dict[str, Any]:
+    """The state table had lost the head of an evidence chain while the archive holds a chain signed by the
+    auditor: the table was emptied, restored or replaced (which also resets the watermark, the branch heads
+    and the policy in force). The chain continues from its last signed manifest; this record says so."""
+    return {
+        "kind": "state_reset",
+        "schema_version": SCHEMA_VERSION,
+        # One per lost head: the same chain restored from the same manifest is the same reset.
+        "record_id": record_id("state_reset", scope, stream, str(seq), sha256),
+        "scope": scope,
+        "stream": stream,
+        "restored_from": {"manifest_key": manifest_key, "seq": seq, "sha256": sha256},
+        "verdict": Verdict.NON_COMPLIANT.value,
+        "violations": [
+            {
+                "code": "state_reset",
+                "detail": f"the chain head of {scope}/{stream} was gone from the state table; "
+                f"continued from seq {seq} in the archive",
+            }
+        ],
+        "run_id": run_id,
+        "message": f"audit state was reset: the evidence chain {scope}/{stream} lost its head (restored from "
+        f"seq {seq}); the watermark, branch heads and policy history may be gone too",
+    }

@@ -16,26 +16,40 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
 import re
+import secrets
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from pr_auditor.audit.ports import Archive, ArchiveChunk, ConflictError, Document, ObjectStore, Record, StateStore
+from pr_auditor.audit.ports import (
+    Archive,
+    ArchiveChunk,
+    ConflictError,
+    Document,
+    HeadRestorer,
+    ObjectStore,
+    Record,
+    Signer,
+    StateStore,
+)
 from pr_auditor.aws.evidence_store import S3Store
 from pr_auditor.core.errors import ArchiveError, ObjectExistsError, StateError
 from pr_auditor.core.model import iso
 from pr_auditor.evidence.dir_store import DirStore
+from pr_auditor.evidence.signing import TrustedKeys, canonical_json, keys_in, public_key_object, sign_manifest
 
 SCHEMA_VERSION = 1
 STREAMS = ("scheduled", "backfill", "sweep")
 MANIFESTS = "manifests/"
 RECORDS = "records/"
-_MANIFEST_NAME = re.compile(r"(\d{12})\.json")
+_MANIFEST_NAME = re.compile(r"(\d{12})(?:-[0-9a-f]{16})?\.json")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+log = logging.getLogger("pr_auditor")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -52,8 +66,10 @@ def manifest_prefix(scope: str, stream: str) -> str:
     return f"{MANIFESTS}{scope}/{stream}/"
 
 
-def manifest_key(scope: str, stream: str, seq: int) -> str:
-    return f"{manifest_prefix(scope, stream)}{seq:012d}.json"
+def manifest_key(scope: str, stream: str, seq: int, nonce: str | None = None) -> str:
+    """``<seq>.json``; ``<seq>-<nonce>.json`` when someone else took that key first (the nonce is random:
+    nobody can take the writer's next key before it does)."""
+    return f"{manifest_prefix(scope, stream)}{seq:012d}{f'-{nonce}' if nonce else ''}.json"
 
 
 def seq_of(key: str) -> int | None:
@@ -127,10 +143,6 @@ def span_of(window: Mapping[str, str], records: Iterable[Record]) -> dict[str, s
     return {"since": iso(since), "until": iso(until)}
 
 
-def canonical_json(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False).encode()
-
-
 def sha256_hex(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
@@ -144,16 +156,27 @@ def meets(window: Mapping[str, Any], since: datetime | None, until: datetime | N
 
 @dataclass(frozen=True, slots=True)
 class ChainHead:
+    """The state document of a chain: its last manifest (key, SHA-256 of its bytes, seq). ``pending`` holds
+    the manifest's text from the moment its key is reserved until the object is stored (then it is
+    dropped): a write that stops in between is finished by the next one, never forked."""
+
     key: str
     sha256: str
     seq: int
+    pending: str | None = None
 
     @classmethod
     def from_document(cls, name: str, document: Document | None) -> ChainHead | None:
         if document is None:
             return None
         try:
-            return cls(str(document["key"]), str(document["sha256"]), int(document["seq"]))
+            pending = document.get("pending")
+            return cls(
+                str(document["key"]),
+                str(document["sha256"]),
+                int(document["seq"]),
+                pending if isinstance(pending, str) else None,
+            )
         except (KeyError, TypeError, ValueError):
             raise ArchiveError(f"state document {name}: not a chain head (key, sha256, seq)") from None
 
@@ -201,100 +224,187 @@ def _check_chunk(chunk: ArchiveChunk) -> None:
 
 # --------------------------------------------------------------------------- the writer (the Archive port)
 class EvidenceArchive:
-    """Writes each chunk as a records object plus the next manifest of its chain, over any ObjectStore."""
+    """Writes each chunk as a records object plus the next signed manifest of its chain, over any ObjectStore.
+
+    The head in the state table is reserved before the manifest is stored (key, hash and the manifest's
+    text): two writers cannot both extend the chain, and a write cut off between the two steps is finished
+    by the next write. The writer reads nothing of the chain from the bucket except its own reserved key
+    (and, when the head is gone, the last manifest signed with its key), so nothing another principal put
+    there is ever adopted, and an object at the writer's next key is skipped, not a stall."""
 
     def __init__(
         self,
         store: ObjectStore,
         state: StateStore,
         *,
+        signer: Signer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         attempts: int = 3,
     ) -> None:
         self._store = store
         self._state = state
+        self._signer = signer
         self._clock = clock
         self._attempts = attempts
+        self._published = False
 
     def write_chunk(self, chunk: ArchiveChunk) -> str:
         _check_chunk(chunk)
         body = encode_records((*chunk.records, chunk.summary))
         key = records_key(chunk.scope, chunk.stream, chunk.window, chunk.run_id)
-        self._put_records(key, body)
+        put_records(self._store, key, body)
+        if not self._published:
+            publish_key(self._store, self._signer)
+            self._published = True
         name = chain_name(chunk.scope, chunk.stream)
         for _ in range(self._attempts):
-            head, revision = self._load_head(name)
+            head, revision = self._load_head(name, chunk.scope, chunk.stream)
+            if head is not None and head.pending is not None:
+                settled = self._settle(name, head, revision)  # an earlier write reserved the head and stopped
+                if _is_chunk_of(head.pending, key, body):
+                    return settled  # it was this very chunk (a retry in the same run): written once
+                continue
             seq = head.seq + 1 if head else 1
             manifest = build_manifest(
                 chunk, seq=seq, records_key=key, records_body=body, previous=head, written_at=self._clock()
             )
-            data = canonical_json(manifest)
+            data = sign_manifest(manifest, self._signer)
             target = manifest_key(chunk.scope, chunk.stream, seq)
-            try:
-                self._store.put_new(target, data, content_type="application/json")
-            except ObjectExistsError:
-                self._adopt(name, target, head, revision)  # an earlier write got this far; the head follows it
+            reserved = ChainHead(target, sha256_hex(data), seq, data.decode("ascii"))
+            if self._save_head(name, reserved, revision, conflict_ok=True):
+                return self._settle(name, reserved, revision + 1)
+        raise ArchiveError(f"evidence chain {name}: another writer kept moving the head; the chunk is retried")
+
+    def restore_heads(self, scope: str) -> list[Document]:
+        """Every chain of ``scope`` whose head document is gone while the archive holds manifests signed with
+        this writer's key: the head is restored from the last of them (the chain continues, never restarts)
+        and the facts are returned, one per chain, for a ``state_reset`` finding."""
+        restored: list[Document] = []
+        for stream in STREAMS:
+            name = chain_name(scope, stream)
+            if self._load(name)[0] is not None:
                 continue
-            self._save_head(name, ChainHead(target, sha256_hex(data), seq), revision)
-            return target
-        raise ArchiveError(f"evidence chain {name}: another writer kept taking the next manifest")
+            head = last_signed_head(self._store, scope, stream, TrustedKeys.of_signer(self._signer))
+            if head is not None and self._save_head(name, head, 0, conflict_ok=True):
+                restored.append({"scope": scope, "stream": stream, "manifest_key": head.key, "seq": head.seq,
+                                 "sha256": head.sha256})  # fmt: skip
+        return restored
 
-    def _put_records(self, key: str, body: bytes) -> None:
-        """Write the records object once. The same key again (a retry within the same run) is fine when it
-        holds the same bytes; other bytes under it fail the chunk, which a later run retries."""
-        try:
-            self._store.put_new(key, body, content_type="application/gzip")
-        except ObjectExistsError:
-            if self._store.read(key) != body:
-                raise ArchiveError(f"{key}: exists already with other records; the chunk is retried") from None
+    def _settle(self, name: str, head: ChainHead, revision: int) -> str:
+        """Store the reserved manifest, then drop it from the head. Its key taken by an object that is not
+        this manifest (someone else's put) is skipped: the head is moved to a key with a random part."""
+        assert head.pending is not None
+        data = head.pending.encode("ascii")
+        for _ in range(self._attempts):
+            try:
+                self._store.put_new(head.key, data, content_type="application/json")
+            except ObjectExistsError:
+                if self._store.read(head.key) != data:
+                    log.warning("evidence: %s was taken by a foreign object; skipping that key", head.key)
+                    scope, stream = head.key[len(MANIFESTS) :].split("/")[:2]
+                    head = replace(head, key=manifest_key(scope, stream, head.seq, secrets.token_hex(8)))
+                    self._save_head(name, head, revision)
+                    revision += 1
+                    continue
+            self._save_head(name, replace(head, pending=None), revision)
+            return head.key
+        raise ArchiveError(f"evidence chain {name}: seq {head.seq} keys kept being taken; the chunk is retried")
 
-    def _adopt(self, name: str, key: str, head: ChainHead | None, revision: int) -> None:
-        """A manifest exists at the head's next seq: a writer stored it and then failed to move the head.
-        If it links to the head, the head moves onto it (it is part of the chain); otherwise someone else is
-        writing this chain, and the chunk fails."""
-        data = self._store.read(key)
-        try:
-            document = json.loads(data) if data is not None else None
-        except ValueError:
-            document = None
-        linked = isinstance(document, dict) and (
-            document.get("previous_manifest_key") == (head.key if head else None)
-            and document.get("previous_manifest_sha256") == (head.sha256 if head else None)
-        )
-        if data is None or not linked:
-            raise ArchiveError(f"{key}: exists but does not follow the chain head {name} (run pr-auditor verify)")
-        self._save_head(name, ChainHead(key, sha256_hex(data), (head.seq if head else 0) + 1), revision)
-
-    def _load_head(self, name: str) -> tuple[ChainHead | None, int]:
+    def _load(self, name: str) -> tuple[ChainHead | None, int]:
         try:
             document, revision = self._state.load(name)
         except StateError as exc:
             raise ArchiveError(f"evidence chain head {name}: {exc}") from exc
         return ChainHead.from_document(name, document), revision
 
-    def _save_head(self, name: str, head: ChainHead, revision: int) -> None:
+    def _load_head(self, name: str, scope: str, stream: str) -> tuple[ChainHead | None, int]:
+        """The head; when its document is gone, the last manifest signed with this writer's key (a chain
+        is continued, never started afresh over a signed one)."""
+        head, revision = self._load(name)
+        if head is None and revision == 0:
+            found = last_signed_head(self._store, scope, stream, TrustedKeys.of_signer(self._signer))
+            if found is not None:
+                log.warning("evidence: chain head %s was gone; continuing from %s", name, found.key)
+            return found, revision
+        return head, revision
+
+    def _save_head(self, name: str, head: ChainHead, revision: int, *, conflict_ok: bool = False) -> bool:
         document: Document = {"key": head.key, "sha256": head.sha256, "seq": head.seq, "written_at": iso(self._clock())}
+        if head.pending is not None:
+            document["pending"] = head.pending
         try:
             self._state.save(name, document, revision=revision)
         except ConflictError:
+            if conflict_ok:
+                return False
             raise ArchiveError(f"evidence chain head {name}: another writer moved it; the chunk is retried") from None
         except StateError as exc:
             raise ArchiveError(f"evidence chain head {name}: {exc}") from exc
+        return True
+
+
+def put_records(store: ObjectStore, key: str, body: bytes) -> None:
+    """Write the records object once. The same key again (a retry within the same run) is fine when it
+    holds the same bytes; other bytes under it fail the chunk, which a later run retries."""
+    try:
+        store.put_new(key, body, content_type="application/gzip")
+    except ObjectExistsError:
+        if store.read(key) != body:
+            raise ArchiveError(f"{key}: exists already with other records; the chunk is retried") from None
+
+
+def publish_key(store: ObjectStore, signer: Signer) -> None:
+    """Write the signer's public key once (``keys/<key id>.pem``). Other bytes there are left to ``verify``
+    (which then finds no valid signature under that key, or pass it ``--public-key``)."""
+    key, pem = public_key_object(signer.key_id), signer.public_key_pem()
+    try:
+        store.put_new(key, pem, content_type="application/x-pem-file")
+    except ObjectExistsError:
+        if store.read(key) != pem:
+            log.warning("evidence: %s holds another key; verify will say so (pin --public-key)", key)
+
+
+def last_signed_head(store: ObjectStore, scope: str, stream: str, keys: TrustedKeys) -> ChainHead | None:
+    """The chain's last manifest that carries a valid signature (listing the chain: only when the head
+    document is gone); foreign objects above it are passed over."""
+    for key in sorted(manifest_keys(store, scope, stream), key=lambda k: (seq_of(k) or 0, k), reverse=True):
+        data = store.read(key)
+        document = _json_object(data)
+        if data is not None and document is not None and keys.why_foreign(document) is None:
+            return ChainHead(key, sha256_hex(data), int(document.get("seq") or seq_of(key) or 0))
+    return None
+
+
+def _is_chunk_of(manifest_text: str, records_key: str, body: bytes) -> bool:
+    document = _json_object(manifest_text.encode("ascii"))
+    return document is not None and (document.get("records_key"), document.get("records_sha256")) == (
+        records_key,
+        sha256_hex(body),
+    )
+
+
+def _json_object(data: bytes | None) -> dict[str, Any] | None:
+    try:
+        document = json.loads(data) if data is not None else None
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 class S3Archive(EvidenceArchive):
-    """The deployed archive: the evidence bucket (Object Lock, COMPLIANCE default retention, KMS by default)
-    and the chain heads in the state table."""
+    """The deployed archive: the evidence bucket (Object Lock, COMPLIANCE default retention, KMS by default),
+    the chain heads in the state table, and the KMS signing key."""
 
     def __init__(
         self,
         bucket: str,
         state: StateStore,
         *,
+        signer: Signer,
         client: Any = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        super().__init__(S3Store(bucket, client=client), state, clock=clock)
+        super().__init__(S3Store(bucket, client=client), state, signer=signer, clock=clock)
 
 
 # --------------------------------------------------------------------------- readers
@@ -339,34 +449,42 @@ def iter_records(
     since: datetime | None = None,
     until: datetime | None = None,
     workers: int = 8,
+    keys: TrustedKeys | None = None,
 ) -> Iterator[Record]:
     """Every record (and each chunk's ``run_summary``) of the chunks whose span meets [since, until), chain
-    by chain and in seq order, read through the manifests; records are deduplicated by ``record_id`` (a
-    record can be archived twice when a chunk is retried). A records object whose bytes differ from its
+    by chain and in seq order, read through the manifests signed by a trusted key (default: the archive's
+    ``keys/``); foreign manifests are never read as evidence. A record archived twice with the same content
+    (a retried chunk) is yielded once; the same ``record_id`` with *other* content is yielded again, so the
+    reader sees the conflict (``verify`` names both objects). A records object whose bytes differ from its
     manifest's hash raises ArchiveError: run ``pr-auditor verify``. Filter on each record's own time for an
     exact period."""
-    seen: set[str] = set()
+    trusted = keys if keys is not None else keys_in(store)
+    seen: dict[str, set[str]] = {}
     for chain_scope, stream in chains_in(store, scope=scope):
 
         def load(key: str) -> list[Record]:
-            return _chunk_records(store, key, since, until)
+            return _chunk_records(store, key, since, until, trusted)
 
         for records in in_order(load, manifest_keys(store, chain_scope, stream), workers=workers):
             for record in records:
                 record_id = record.get("record_id")
                 if isinstance(record_id, str):
-                    if record_id in seen:
+                    versions = seen.setdefault(record_id, set())
+                    content = sha256_hex(canonical_json(record))
+                    if content in versions:
                         continue
-                    seen.add(record_id)
+                    versions.add(content)
                 yield record
 
 
-def _chunk_records(store: ObjectStore, key: str, since: datetime | None, until: datetime | None) -> list[Record]:
+def _chunk_records(
+    store: ObjectStore, key: str, since: datetime | None, until: datetime | None, keys: TrustedKeys
+) -> list[Record]:
     try:
-        data = store.read(key)
-        manifest = json.loads(data) if data is not None else None
-        if not isinstance(manifest, dict):
-            raise ArchiveError(f"{key}: not a manifest")
+        manifest = _json_object(store.read(key))
+        if manifest is None or keys.why_foreign(manifest) is not None:
+            log.warning("evidence: %s is not a manifest signed by the archive's key; not read", key)
+            return []
         if not meets(manifest.get("span") or manifest["window"], since, until):
             return []
         body = store.read(str(manifest["records_key"]))
@@ -390,3 +508,4 @@ def iter_archived_records(
 
 
 _archives: tuple[type[Archive], ...] = (EvidenceArchive, S3Archive)
+_restorers: tuple[type[HeadRestorer], ...] = (EvidenceArchive, S3Archive)

@@ -11,6 +11,7 @@ every chain is intact, 1 when one was tampered with or has gaps, 2 for bad input
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -32,13 +33,14 @@ from pr_auditor.evidence.archive import (
     count_records,
     decode_records,
     in_order,
-    manifest_keys,
+    manifest_prefix,
     meets,
     parse_instant,
     seq_of,
     sha256_hex,
 )
 from pr_auditor.evidence.dir_store import DirStore
+from pr_auditor.evidence.signing import KEYS, TrustedKeys, canonical_json, keys_in
 
 DEFAULT_OVERLAP = timedelta(minutes=120)
 EXIT_INTACT, EXIT_BROKEN = 0, 1
@@ -184,18 +186,44 @@ class ChunkCheck:
     in_range: bool
     records: int
     problems: tuple[Problem, ...]
+    #: Why the object is not the writer's (unsigned, another key, a bad signature); None for a signed one.
+    foreign: str | None = None
+    #: (record_id, SHA-256 of the record's canonical JSON) of every record with an id in the records object.
+    fingerprints: tuple[tuple[str, str], ...] = ()
+
+
+def _foreign(seq: int, key: str, why: str) -> ChunkCheck:
+    text = f"foreign object {key}: {why}; not evidence (the auditor did not write it)"
+    return ChunkCheck(None, None, None, False, 0, (Problem(seq, STRUCTURE, text),), foreign=why)
 
 
 def check_chunk(
-    store: ObjectStore, key: str, *, scope: str, stream: str, since: datetime | None, until: datetime | None
+    store: ObjectStore,
+    key: str,
+    *,
+    scope: str,
+    stream: str,
+    since: datetime | None,
+    until: datetime | None,
+    keys: TrustedKeys | None = None,
 ) -> ChunkCheck:
     seq = seq_of(key) or 0
+    if seq_of(key) is None:
+        return _foreign(0, key, "not a manifest's key (<seq>.json)")
     data = store.read(key)
     if data is None:
         return ChunkCheck(None, None, None, False, 0, (Problem(seq, STRUCTURE, f"{key} vanished while verifying"),))
     try:
         manifest = json.loads(data)
-        if not isinstance(manifest, dict) or any(field not in manifest for field in _REQUIRED):
+        if not isinstance(manifest, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as exc:
+        return _foreign(seq, key, f"not a manifest ({exc})")
+    why = (keys or TrustedKeys()).why_foreign(manifest)
+    if why is not None:
+        return _foreign(seq, key, why)
+    try:
+        if any(field not in manifest for field in _REQUIRED):
             raise ValueError(f"not a manifest (needs {', '.join(_REQUIRED)})")
         span = Span(seq, parse_instant(manifest["window"]["since"]), parse_instant(manifest["window"]["until"]))
     except (ValueError, TypeError, KeyError) as exc:
@@ -231,12 +259,19 @@ def check_chunk(
             )
         else:
             try:
-                actual = count_records(decode_records(body))
+                lines = decode_records(body)
             except (ValueError, OSError) as exc:
                 problems.append(Problem(seq, RECORDS_HASH, f"records object {records_key} does not decode: {exc}"))
             else:
+                actual = count_records(lines)
                 records = int(actual["records"])
                 problems.extend(count_problems(seq, manifest["counts"], actual))
+                fingerprints = tuple(
+                    (record["record_id"], sha256_hex(canonical_json(record)))
+                    for record in lines
+                    if isinstance(record.get("record_id"), str)
+                )
+                return ChunkCheck(link, span, records_key, in_range, records, tuple(problems), None, fingerprints)
     return ChunkCheck(link, span, records_key, in_range, records, tuple(problems))
 
 
@@ -251,6 +286,8 @@ class ChainResult:
     head: Link | None
     problems: tuple[Problem, ...]
     warnings: tuple[str, ...]
+    #: record_id → (content hash, records object) of every record in this chain's signed chunks.
+    stories: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -266,17 +303,18 @@ def verify_chain(
     until: datetime | None = None,
     overlap: timedelta = DEFAULT_OVERLAP,
     workers: int = 8,
+    trusted: TrustedKeys | None = None,
 ) -> ChainResult:
-    keys = manifest_keys(store, scope, stream)
+    keys = sorted(store.list_keys(manifest_prefix(scope, stream)), key=lambda k: (seq_of(k) or 0, k))
     log.info("verifying %s/%s: %d manifests", scope, stream, len(keys))
 
     def check(key: str) -> ChunkCheck:
-        return check_chunk(store, key, scope=scope, stream=stream, since=since, until=until)
+        return check_chunk(store, key, scope=scope, stream=stream, since=since, until=until, keys=trusted)
 
     checks = list(in_order(check, keys, workers=workers))
     problems = [problem for c in checks for problem in c.problems]
     links = [c.link for c in checks if c.link is not None]
-    problems += link_problems(links)
+    problems += link_problems(links) + fork_problems(links)
     spans = [c.span for c in checks if c.span is not None and c.in_range]
     if not keys:
         problems.append(Problem(0, STRUCTURE, f"no manifests under {MANIFESTS}{scope}/{stream}/"))
@@ -312,7 +350,34 @@ def verify_chain(
         head=links[-1] if links else None,
         problems=tuple(sorted(problems)),
         warnings=tuple(warnings),
+        stories=tuple((rid, digest, c.records_key or "") for c in checks for rid, digest in c.fingerprints),
     )
+
+
+def fork_problems(links: Sequence[Link]) -> list[Problem]:
+    """Two signed manifests at one seq: the writer reserves each seq once (the head in the state table),
+    so a second one means the signing key was used outside the writer."""
+    by_seq: dict[int, list[str]] = {}
+    for link in links:
+        by_seq.setdefault(link.seq, []).append(link.key)
+    return [
+        Problem(seq, LINK, f"{len(keys)} signed manifests at seq {seq}: {', '.join(keys)}")
+        for seq, keys in sorted(by_seq.items())
+        if len(keys) > 1
+    ]
+
+
+def story_problems(chains: Sequence[ChainResult]) -> list[str]:
+    """One story per record: the same ``record_id`` with other content in another object (any chain or
+    stream) is a conflict, named with both objects. The same content twice (a retried chunk) is fine."""
+    first: dict[str, tuple[str, str]] = {}
+    problems: list[str] = []
+    for chain in chains:
+        for record_id, digest, key in chain.stories:
+            seen = first.setdefault(record_id, (digest, key))
+            if seen[0] != digest:
+                problems.append(f"record {record_id} tells two stories: {seen[1]} and {key} differ")
+    return problems
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,10 +385,18 @@ class Verification:
     chains: tuple[ChainResult, ...]
     since: datetime | None
     until: datetime | None
+    #: Problems of the archive as a whole: its public keys, and records told two ways.
+    archive_problems: tuple[str, ...] = ()
 
     @property
     def problems(self) -> list[str]:
-        return [f"{chain.name} seq {p.seq}: {p.text}" for chain in self.chains for p in chain.problems]
+        chained = [f"{chain.name} seq {p.seq}: {p.text}" for chain in self.chains for p in chain.problems]
+        return [*self.archive_problems, *chained]
+
+    @property
+    def foreign(self) -> list[str]:
+        """The tamper evidence: every object found where only the auditor writes and not written by it."""
+        return [p.text for chain in self.chains for p in chain.problems if p.text.startswith("foreign object ")]
 
     @property
     def intact(self) -> bool:
@@ -342,6 +415,10 @@ class Verification:
             lines = [f"chain intact: {facts}"]
         else:
             lines = [f"chain NOT intact ({len(problems):,} problems): {facts}", f"first problem: {problems[0]}"]
+            evidence = [*self.foreign, *(p for p in self.archive_problems if " tells two stories: " in p)]
+            lines += [f"tamper evidence: {text}" for text in evidence[:20]]
+            if len(evidence) > 20:
+                lines.append(f"tamper evidence: … and {len(evidence) - 20} more")
         warnings = [w for c in self.chains for w in c.warnings]
         lines += [f"warning: {w}" for w in warnings[:5]]
         if len(warnings) > 5:
@@ -359,12 +436,34 @@ def verify_archive(
     until: datetime | None = None,
     overlap: timedelta = DEFAULT_OVERLAP,
     workers: int = 8,
+    public_key: TrustedKeys | None = None,
 ) -> Verification:
+    """Verify every chain (or those asked for). The trusted key is ``public_key`` (the auditor's own copy,
+    ``--public-key``) or else the archive's ``keys/``; more than one key there is reported (a stack has
+    one signing key; pin it)."""
+    trusted = public_key if public_key is not None else keys_in(store)
+    archive_problems = [f"{KEYS}: {text}" for text in trusted.rejected]
+    if public_key is None and len(trusted.keys) != 1 and chains_in(store, scope=scope, stream=stream):
+        found = ", ".join(sorted(trusted.keys)) or "none"
+        archive_problems.append(f"{KEYS}: expected the one public key of the stack, found {found} (pass --public-key)")
+    with contextlib.suppress(ArchiveError):  # unlistable versions are reported per chain as a warning
+        archive_problems += [
+            f"{key} was overwritten or deleted after it was written" for key in store.rewritten_keys(KEYS)
+        ]
     chains = tuple(
-        verify_chain(store, chain_scope, chain_stream, since=since, until=until, overlap=overlap, workers=workers)
+        verify_chain(
+            store,
+            chain_scope,
+            chain_stream,
+            since=since,
+            until=until,
+            overlap=overlap,
+            workers=workers,
+            trusted=trusted,
+        )
         for chain_scope, chain_stream in chains_in(store, scope=scope, stream=stream)
     )
-    return Verification(chains, since, until)
+    return Verification(chains, since, until, tuple(archive_problems + story_problems(chains)))
 
 
 # --------------------------------------------------------------------------- the CLI command
@@ -372,6 +471,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--bucket", help="the evidence bucket (needs boto3 and read access)")
     where.add_argument("--dir", type=Path, help="a local copy of the archive with the same layout (aws s3 sync)")
+    parser.add_argument(
+        "--public-key",
+        type=Path,
+        help="the signing key's public key (PEM; the stack's SigningKeyArn, `aws kms get-public-key`): trust "
+        "only it. Default: the archive's own keys/ folder",
+    )
     parser.add_argument("--scope", help="one scope (sorted, comma-joined organisations); default: every scope")
     parser.add_argument("--stream", choices=STREAMS, help="one stream; default: every stream")
     parser.add_argument("--since", help="inclusive, ISO-8601: the scheduled windows must cover [since, until)")
@@ -390,6 +495,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     if args.overlap_minutes < 0:
         raise ConfigError(f"--overlap-minutes: expected 0 or more, got {args.overlap_minutes}")
     store: ObjectStore = S3Store(args.bucket) if args.bucket else DirStore(args.dir)
+    public_key = _public_key(args.public_key) if args.public_key else None
     try:
         result = verify_archive(
             store,
@@ -398,6 +504,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             since=since,
             until=until,
             overlap=timedelta(minutes=args.overlap_minutes),
+            public_key=public_key,
         )
     except MissingBucketError as exc:
         raise ConfigError(str(exc)) from None
@@ -406,6 +513,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     for line in result.lines():
         out.write(line + "\n")
     return EXIT_INTACT if result.intact else EXIT_BROKEN
+
+
+def _public_key(path: Path) -> TrustedKeys:
+    try:
+        return TrustedKeys.from_pem(None, path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"--public-key {path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise ConfigError(f"--public-key {path}: not a P-256 public key in PEM ({exc})") from None
 
 
 def _short(digest: Any) -> str:

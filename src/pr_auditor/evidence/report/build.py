@@ -38,7 +38,7 @@ from pr_auditor.evidence.report.core import (
     sample_row,
 )
 from pr_auditor.evidence.report.html import render_report
-from pr_auditor.evidence.report.tally import Tally
+from pr_auditor.evidence.report.tally import Story, Tally
 
 FILES = ("population.csv", "exceptions.csv", "sample.csv", "summary.json", "report.html")
 SUMMARY_SCHEMA_VERSION = 1
@@ -205,15 +205,19 @@ def _changes_in_period(records: Iterable[Record], tally: Tally) -> Iterator[tupl
     and changes outside the period go to ``tally`` and are not yielded. A change that carries no time of its
     own (a history rewrite says only which run found it) waits for the end, when every run's window is known,
     and counts from the start of its run's window; one whose run is unknown is listed as undated."""
-    seen: set[str] = set()
+    seen: dict[str, Story] = {}  # a digest and two fields per record id: memory stays small
     undated: list[Record] = []
     for record in records:
         tally.input.records_read += 1
         key = dedupe_key(record)
+        story = Story.of(record)
         if key in seen:
-            tally.input.duplicates += 1
+            if seen[key].digest == story.digest:
+                tally.input.duplicates += 1  # the same record twice: a retried chunk
+            else:
+                tally.input.add_conflict(key, seen[key], story)  # listed, never dropped silently
             continue
-        seen.add(key)
+        seen[key] = story
         if record.get("kind") == "run_summary":
             tally.add_run_summary(record)
         elif record.get("kind") == "policy_change":

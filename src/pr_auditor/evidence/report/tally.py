@@ -5,6 +5,8 @@ No I/O; one record at a time, so a period of any size is summarised in constant 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -263,6 +265,21 @@ class PolicyHistory:
         return sorted(self.changes, key=lambda change: str(change["changed_at"]))
 
 
+@dataclass(frozen=True, slots=True)
+class Story:
+    """What the report keeps of a record to tell a repeat (same content) from a conflict (other content)."""
+
+    digest: bytes
+    kind: Any
+    brief: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: Record) -> Story:
+        text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+        brief = {"verdict": record.get("verdict"), "run_id": record.get("run_id")}
+        return cls(hashlib.sha256(text.encode()).digest()[:16], record.get("kind"), brief)
+
+
 @dataclass
 class InputCounts:
     """What was read and not counted as a change of the period: repeats, changes outside it, undated ones."""
@@ -272,11 +289,19 @@ class InputCounts:
     outside_period: int = 0
     undated: list[str] = field(default_factory=list)  # record ids of changes nothing could place in time
     other_kinds: Counter[str] = field(default_factory=Counter)
+    #: The same record id with other content in two objects: the archive tells two stories (never dropped).
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_conflict(self, key: str, counted: Story, other: Story) -> None:
+        """A record id seen before with other content: the archive tells two stories. The first one read
+        is the one counted; both are listed."""
+        self.conflicts.append({"record_id": key, "kind": counted.kind, "counted": counted.brief, "other": other.brief})
 
     def summary(self) -> dict[str, Any]:
         return {
             "records_read": self.records_read,
             "duplicates_dropped": self.duplicates,
+            "conflicts": len(self.conflicts),
             "changes_outside_period": self.outside_period,
             "undated_changes": self.undated,
             "other_records": dict(sorted(self.other_kinds.items())),
@@ -321,6 +346,7 @@ class Tally:
             "counts": self.counts.counts(self.since, self.until),
             "completeness": self.coverage.completeness(chain),
             "policy_versions": self.policy.versions_in_force(),
+            "conflicts": self.input.conflicts,
             "policy_changes": self.policy.changes_in_period(),
             "sample": dict(sample),
             "input": self.input.summary(),
