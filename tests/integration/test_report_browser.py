@@ -21,7 +21,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pr_auditor.audit.ports import ArchiveChunk, MemoryState
+from pr_auditor.audit.ports import ArchiveChunk, LocalSigner, MemoryState
 from pr_auditor.cli import main
 from pr_auditor.core.model import Window, iso
 from pr_auditor.core.policy import canonical_policy, parse_policy, policy_changes, policy_from_mapping
@@ -155,7 +155,13 @@ def page(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, dict
     with mock_aws():
         client = boto3.client("s3", region_name=REGION)
         create_evidence_bucket(client)
-        archive = S3Archive(BUCKET, MemoryState(), client=client, clock=lambda: datetime(2026, 12, 1, tzinfo=UTC))
+        archive = S3Archive(
+            BUCKET,
+            MemoryState(),
+            client=client,
+            clock=lambda: datetime(2026, 12, 1, tzinfo=UTC),
+            signer=LocalSigner.generate(),
+        )
         for chunk in _daily_chunks(_period_records(period), period):
             archive.write_chunk(chunk)
         (tmp_path / "policy.yaml").write_text(POLICY_TEXT, encoding="utf-8")
