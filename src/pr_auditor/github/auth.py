@@ -18,9 +18,10 @@ from github import Auth, GithubException, GithubIntegration
 from github.Installation import Installation
 
 from pr_auditor.core.errors import AuthError, ConfigError, UnavailableError, UnknownOrgError
+from pr_auditor.github.connection import Connection, client_options
 from pr_auditor.github.per_org import PerOrgSource
 from pr_auditor.github.search import GitHubSource
-from pr_auditor.github.transport import Connection, Transport, client_options
+from pr_auditor.github.transport import Transport
 
 
 @dataclass(frozen=True, slots=True)
