@@ -54,7 +54,10 @@ environment:
   GITHUB_APP_INSTALLATION_ID   optional: use this one installation
                                (with a GitHub App, --org '*' audits every installation)
   GITHUB_API_URL               default https://api.github.com (Enterprise Server: https://HOST/api/v3)
-  GITHUB_THROTTLE_SECONDS      pause between requests (default 0.25)
+  GITHUB_GRAPHQL_POINTS_PER_MINUTE  pace GraphQL requests to this budget (default 1800; GitHub's
+                               secondary limit is 2,000 points a minute)
+  GITHUB_REST_POINTS_PER_MINUTE     the same for REST (default 800; GitHub's limit is 900)
+  GITHUB_THROTTLE_SECONDS      an extra least time between request starts (default 0: none)
   GITHUB_RETRIES               retries per request after a failure: 5xx, time-out, dropped
                                connection, GraphQL errors (default 4; 0..10)
   GITHUB_BACKOFF_SECONDS       first pause before a retry, doubled each time (default 1)

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from github import GithubException
+from github.GithubException import RateLimitExceededException
 
 from pr_auditor.core.errors import (
     AuthError,
@@ -64,3 +65,31 @@ def header(headers: Mapping[str, Any] | None, name: str) -> float | None:
             except (TypeError, ValueError):
                 return None
     return None
+
+
+#: GitHub: with neither ``Retry-After`` nor an exhausted ``x-ratelimit-remaining``, "wait for at least one
+#: minute before retrying", longer each time: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit
+SECONDARY_WAIT_SECONDS = 60.0
+
+
+def is_rate_limited(exc: GithubException) -> bool:
+    """A rate-limit answer: a 429, or a 403 that GitHub marks as one (its message, or a ``Retry-After``)."""
+    if exc.status == 429 or isinstance(exc, RateLimitExceededException):
+        return True
+    return exc.status == 403 and header(exc.headers, "retry-after") is not None
+
+
+def rate_limited(exc: GithubException, now: float, *, earlier_hits: int = 0) -> RateLimitError:
+    """How long GitHub asks us to wait: ``Retry-After`` seconds; else, when the budget is spent
+    (``x-ratelimit-remaining: 0``), until ``x-ratelimit-reset``; else a minute, doubled per earlier hit."""
+    retry_after = header(exc.headers, "retry-after")
+    reset = header(exc.headers, "x-ratelimit-reset")
+    if retry_after is not None:
+        wait = retry_after
+    elif header(exc.headers, "x-ratelimit-remaining") == 0 and reset is not None:
+        wait = max(0.0, reset - now) + 1
+    else:
+        wait = SECONDARY_WAIT_SECONDS * 2 ** min(earlier_hits, 6)
+    return RateLimitError(
+        f"GitHub rate limit exceeded (HTTP {exc.status}); it asks for a {wait:.0f} s wait", retry_in=wait
+    )

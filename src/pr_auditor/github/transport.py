@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import requests
 from github import Auth, Github, GithubException
-from github.GithubException import BadCredentialsException, RateLimitExceededException
+from github.GithubException import BadCredentialsException
 
 from pr_auditor.core.errors import (
     AuthError,
@@ -24,8 +24,8 @@ from pr_auditor.core.errors import (
     UnavailableError,
 )
 from pr_auditor.github.connection import PAGE_SIZE, Connection, check_token, client_options, connect
-from pr_auditor.github.failures import REDIRECTED, translate
-from pr_auditor.github.pacing import Spacing
+from pr_auditor.github.failures import REDIRECTED, is_rate_limited, rate_limited, translate
+from pr_auditor.github.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +44,11 @@ __all__ = [
 
 
 class Transport:
-    """Sends GraphQL requests and retries what may pass.
+    """Sends GraphQL requests and REST reads, one at a time, paced by GitHub's budget, and retries what may pass.
 
-    Failures — 5xx, time-outs and dropped connections, GraphQL ``errors`` (partial data is a failure),
+    A rate-limit answer (a secondary limit's 403 or 429, an exhausted budget) pauses the pacer for as long as
+    GitHub asks (``Retry-After``, ``x-ratelimit-reset``, else a minute, doubled while it repeats) when that is
+    within ``max_wait_seconds``, and the request is sent again. Failures — 5xx, time-outs and dropped connections, GraphQL ``errors`` (partial data is a failure),
     malformed or null fields — are retried here up to ``attempts - 1`` times with exponential backoff, and
     an exhausted GraphQL point budget is waited out when its reset is within ``max_wait_seconds``. Then the
     error is raised: the caller fails the run and the same work is done again later. A bad token or an
@@ -61,12 +63,16 @@ class Transport:
         backoff_seconds: float = 2.0,
         max_wait_seconds: float = 120.0,
         throttle_seconds: float = 0.0,
+        points_per_minute: Mapping[str, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         now: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._github = github
-        self._pacing = Spacing(throttle_seconds, sleep=lambda seconds: self.sleep(seconds), monotonic=monotonic)
+        self.pacing = Pacer(
+            points_per_minute, throttle_seconds=throttle_seconds, sleep=lambda s: self.sleep(s), monotonic=monotonic
+        )
+        self._rate_limit_hits = 0  # rate-limit answers in a row: each wait without a hint is twice the last
         self._attempts = max(1, attempts)
         self._backoff = backoff_seconds
         self._max_wait = max_wait_seconds
@@ -83,20 +89,22 @@ class Transport:
             backoff_seconds=connection.backoff_seconds,
             max_wait_seconds=connection.max_wait_seconds,
             throttle_seconds=connection.throttle_seconds,
+            points_per_minute={
+                "graphql": connection.graphql_points_per_minute,
+                "rest": connection.rest_points_per_minute,
+            },
         )
 
     def query(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """One GraphQL request → its ``data``. Raises a SourceError for anything but a clean answer."""
-        self._pacing.before_request()
+        self.pacing.before_request("graphql")
         self.requests += 1
         try:
             headers, body = self._github.requester.graphql_query(document, dict(variables))
         except BadCredentialsException as exc:
             raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
-        except RateLimitExceededException as exc:
-            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
         except GithubException as exc:
-            raise translate(exc, self.now()) from exc
+            raise self._failure(exc) from exc
         except (requests.exceptions.RequestException, OSError) as exc:
             # A dropped connection or a time-out (PyGithub does not retry those here, see client_options).
             raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
@@ -110,28 +118,34 @@ class Transport:
         data = body.get("data") if isinstance(body, Mapping) else None
         if not isinstance(data, dict):
             raise UnavailableError("GitHub GraphQL answer has no data")
+        self._rate_limit_hits = 0
         return data
 
     def rest_get(self, path: str) -> dict[str, Any] | None:
         """One REST GET (``path`` under the API base, e.g. ``/repos/o/r/compare/a...b``) → its JSON body;
         None when GitHub answers 404."""
-        self._pacing.before_request()
+        self.pacing.before_request("rest")
         self.requests += 1
         try:
             _, body = self._github.requester.requestJsonAndCheck("GET", path)
         except BadCredentialsException as exc:
             raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
-        except RateLimitExceededException as exc:
-            raise RateLimitError("GitHub rate limit exceeded and would outlast the allowed wait") from exc
         except GithubException as exc:
             if exc.status == 404:
                 return None
-            raise translate(exc, self.now()) from exc
+            raise self._failure(exc) from exc
         except (requests.exceptions.RequestException, OSError) as exc:
             raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
         if not isinstance(body, dict):
             raise UnavailableError(f"GitHub answered {path} with something other than an object")
+        self._rate_limit_hits = 0
         return body
+
+    def _failure(self, exc: GithubException) -> Exception:
+        if is_rate_limited(exc):
+            self._rate_limit_hits += 1
+            return rate_limited(exc, self.now(), earlier_hits=self._rate_limit_hits - 1)
+        return translate(exc, self.now())
 
     def attempt(self, action: Callable[..., T], *args: Any) -> T:
         """Run ``action(*args)`` (a request and the reading of its answer), retrying what may pass."""
@@ -145,8 +159,8 @@ class Transport:
             except RateLimitError as exc:
                 if exc.retry_in is None or exc.retry_in > self._max_wait or attempt >= self._attempts:
                     raise
-                log.warning("GraphQL rate limit exhausted: waiting %.0f s for its reset", exc.retry_in)
-                self.sleep(exc.retry_in)
+                log.warning("%s: waiting before the next request", exc)
+                self.pacing.pause(exc.retry_in)
             except UnavailableError as exc:
                 if attempt >= self._attempts:
                     raise
