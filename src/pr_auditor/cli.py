@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import TextIO
 
 from pr_auditor.audit.branch_audit import commits_in_window
-from pr_auditor.audit.ports import Ledger, MemoryLedger, Record
-from pr_auditor.audit.runs import AuditPorts, AuditRequest, ReadOnlyLedger, run_audit, run_backfill
+from pr_auditor.audit.ports import Ledger, Record, RecordIds
+from pr_auditor.audit.runs import AuditPorts, AuditRequest, Delivery, ReadOnlyLedger, run_audit, run_backfill
 from pr_auditor.aws.state_table import StateTable
 from pr_auditor.core.errors import AuditError, ConfigError, PolicyError
 from pr_auditor.core.model import Window, iso
@@ -183,6 +183,14 @@ def _github(env: Env, orgs: tuple[str, ...]) -> tuple[GitHubSource | PerOrgSourc
     return open_github(credentials, connection, require_orgs(orgs, credentials, name="--org"))
 
 
+def streaming_ports(
+    source: GitHubSource | PerOrgSource, policy: Policy, emit: _JsonLines, ledger: Ledger | None = None
+) -> AuditPorts:
+    """A terminal run's ports: records go to stdout and are released at once; the in-run dedupe keeps
+    record ids (``RecordIds``, or a deployed stack's ledger read through ``ReadOnlyLedger``), never records."""
+    return AuditPorts(source, policy, emit, ledger if ledger is not None else RecordIds(), streaming=True)
+
+
 def describe(orgs: tuple[str, ...], window: Window) -> str:
     return f"{', '.join(orgs)} from {iso(window.since)} to {iso(window.until)}"
 
@@ -195,21 +203,21 @@ def audit(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     request = AuditRequest(orgs=orgs, window=window, run_id=f"cli-{uuid.uuid4()}")
     log.info("auditing %s", describe(orgs, window))
 
-    def direct_pushes() -> list[Record]:
+    def direct_pushes() -> Iterator[Record]:
         # Best effort: by committed date, which the client sets (the deployed stack walks branch heads).
-        return [
-            record
-            for group, reader in branch_readers(source, orgs)
-            for record in commits_in_window(
+        # A generator: each record is written and released before the next branch is read.
+        for group, reader in branch_readers(source, orgs):
+            yield from commits_in_window(
                 group, window.since, window.until, source=reader, policy=policy, run_id=request.run_id
             )
-        ]
 
+    emit = _JsonLines(out)
     summary = run_audit(
         request,
         source=source,
         policy=policy,
-        emit=_JsonLines(out),
+        emit=emit,
+        delivery=Delivery(streaming_ports(source, policy, emit)),
         extra_records=None if args.no_direct_pushes else direct_pushes,
     )
     counts = summary["counts"]
@@ -236,7 +244,7 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
         # backfill event (README "Backfill").
         ledger = stack = ReadOnlyLedger(StateTable(args.state_table))
     else:
-        ledger = MemoryLedger()
+        ledger = RecordIds()
         log.warning("no --state-table: a change is recorded once within this backfill, not across runs")
     source, orgs = _github(env, wanted)
     log.info("backfilling %s in chunks of %g hours", describe(orgs, window), args.chunk_hours)
@@ -247,7 +255,7 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
             chunk=chunk,
             run_id=f"cli-backfill-{uuid.uuid4()}",
             progress=progress,
-            ports=AuditPorts(source, policy, _JsonLines(out), ledger),
+            ports=streaming_ports(source, policy, _JsonLines(out), ledger),
         )
     result = run.as_result()
     if stack is not None:

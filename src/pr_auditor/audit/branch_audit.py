@@ -11,7 +11,7 @@ between repeats the walk (same ``record_id``s, deduplicated by the ledger) inste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -269,11 +269,11 @@ def _parse_time(value: Any) -> datetime | None:
 
 def commits_in_window(
     orgs: tuple[str, ...], since: datetime, until: datetime, *, source: WindowSource, policy: Policy, run_id: str
-) -> list[Record]:
+) -> Iterator[Record]:
     """Best effort for ``pr-auditor audit`` over a window: in-scope commits whose *committed date* falls in
     [since, until) that no merged PR brought in. Commit dates are set by the client, so a backdated push
-    escapes this; only the scheduled head walk guarantees completeness."""
-    records: list[Record] = []
+    escapes this; only the scheduled head walk guarantees completeness. Records are yielded branch by branch,
+    so one branch's history is held at a time."""
     for repo in source.repositories(
         orgs, pushed_since=since, all_branches=lambda name: policy.for_repository(name).branches is not None
     ):
@@ -286,8 +286,8 @@ def commits_in_window(
             for commit in commits:
                 if commit.oid in brought or not since <= commit.committed_date < until:
                     continue
-                records.append(push_record(repo.repository, branch, commit, rules, run_id, policy.version))
-    return records
+                yield push_record(repo.repository, branch, commit, rules, run_id, policy.version)
+            del commits, brought  # released before the next branch's history is read
 
 
 class WindowSource(Protocol):

@@ -23,6 +23,7 @@ from pr_auditor.audit.ports import (
     Notifier,
     PullRequestSource,
     Record,
+    RecordIds,
 )
 from pr_auditor.core.errors import NotifyError
 from pr_auditor.core.messages import is_finding
@@ -52,6 +53,9 @@ class AuditPorts:
     #: Branch readers for the direct-push, rewrite and protection audit, per group of organisations
     #: (None: PRs only).
     branches: Callable[[tuple[str, ...]], Sequence[tuple[tuple[str, ...], BranchSource]]] | None = None
+    #: The CLI: no archive, no notifier and an in-run ledger (``RecordIds``), so a record is released as
+    #: soon as it is written: nothing is kept for the chunk's confirmation or evidence object.
+    streaming: bool = False
 
 
 def scope_of(orgs: tuple[str, ...]) -> str:
@@ -88,7 +92,9 @@ class Delivery:
             return False
         self._ports.emit(record)
         entry = LedgerEntry(str(record["record_id"]), record, now, recorded=True, needs_notification=notify)
-        self._written.append(self._notify(entry))
+        entry = self._notify(entry)
+        if not self._ports.streaming:
+            self._written.append(entry)
         return True
 
     def recover(self, *, lease: timedelta = LEASE) -> int:
@@ -168,7 +174,7 @@ class ReadOnlyLedger:
 
     def __init__(self, reader: LedgerReader) -> None:
         self._reader = reader
-        self._local = MemoryLedger()
+        self._local = RecordIds()  # ids only: the CLI releases every record once it is written
         self.skipped = 0
 
     def claim(self, record: Record, *, notify: bool, now: datetime) -> bool:
