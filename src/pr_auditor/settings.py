@@ -15,8 +15,8 @@ from pr_auditor.audit.runs import Schedule
 from pr_auditor.core.errors import ConfigError
 from pr_auditor.core.parse import ALL_ORGS, parse_orgs, parse_time
 from pr_auditor.github import pacing
-from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials
-from pr_auditor.github.transport import Connection
+from pr_auditor.github.connection import Connection
+from pr_auditor.github.credentials import AppCredentials, Credentials, TokenCredentials
 
 _APP_ID = re.compile(r"^(?:[1-9][0-9]{0,19}|Iv[0-9A-Za-z.]{4,40})$")  # App ID, or the App's client ID
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)

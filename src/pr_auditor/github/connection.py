@@ -9,13 +9,14 @@ rate-limit answer reaches the transport, which pauses its pacer for as long as G
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from github import Auth, Github
+from typing import TYPE_CHECKING, Any
 
 from pr_auditor.core.errors import ConfigError
 from pr_auditor.github.pacing import GRAPHQL_POINTS_PER_MINUTE, REST_POINTS_PER_MINUTE
 from pr_auditor.github.redact import protect_pygithub_logs
+
+if TYPE_CHECKING:
+    from github import Auth, Github
 
 PAGE_SIZE = 100  # GitHub's maximum for a connection
 
@@ -69,5 +70,8 @@ def client_options(connection: Connection) -> dict[str, Any]:
 
 
 def connect(auth: str | Auth.Auth, connection: Connection) -> Github:
-    """A PyGithub client; ``auth`` is a token or any PyGithub auth (a GitHub App installation's)."""
+    """A PyGithub client; ``auth`` is a token or any PyGithub auth (a GitHub App installation's). PyGithub is
+    imported here, when the first client is made, not when settings are read at a cold start."""
+    from github import Auth, Github
+
     return Github(auth=Auth.Token(check_token(auth)) if isinstance(auth, str) else auth, **client_options(connection))
