@@ -488,6 +488,9 @@ class GitHubState:
     requests: list[RequestRecord] = field(default_factory=list)
     #: GitHub's secondary limits in points per minute (None: not enforced)
     secondary: PointsBudget | None = field(default_factory=PointsBudget)
+    #: The bench's shortcut (None: off): a GraphQL request body seen before gets the same answer again,
+    #: without executing it (for contenders that ask the same questions of unchanging data)
+    answer_cache: dict[bytes, Any] | None = None
     #: bumped by add_pr/touch; search indexes are rebuilt when it changes
     version: int = 0
     #: False: the token may not read branch protection or ruleset bypass actors (no admin rights / no

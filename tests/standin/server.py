@@ -203,11 +203,17 @@ class _Handler(BaseHTTPRequestHandler):
                     None,
                     0,
                 )
+            cache = state.answer_cache if fault is None else None
+            if cache is not None and raw in cache:
+                return cache[raw]  # type: ignore[no-any-return]
             res = graphql_api.handle(
                 state, raw, origin=origin, fault=fault, request_id=rid, visible_orgs=visible or None
             )
             headers = self._rate_headers(res.bucket or bucket)
-            return res.status, res.payload, headers, fault_kind, res.cost
+            answer = res.status, res.payload, headers, fault_kind, res.cost
+            if cache is not None and res.status == 200:
+                cache[raw] = answer
+            return answer
 
         free = path.rstrip("/") == REST_PREFIX + "/rate_limit"
         if not free:
