@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from pr_auditor.audit.ports import (
     Archive,
@@ -21,6 +22,7 @@ from pr_auditor.audit.ports import (
     NoArchive,
     NoNotifier,
     Notifier,
+    PackedRecords,
     PullRequestSource,
     Record,
     RecordIds,
@@ -63,6 +65,39 @@ def scope_of(orgs: tuple[str, ...]) -> str:
     return ",".join(sorted({org.casefold() for org in orgs}))
 
 
+class PendingEntries:
+    """Ledger entries a chunk still has to confirm or archive: their states, and their records packed
+    (``PackedRecords``) rather than held as dicts, so a chunk of 100,000 records stays small."""
+
+    SAVE_BATCH = 500  # entries rebuilt and saved at a time
+
+    def __init__(self) -> None:
+        self._states: list[tuple[str, datetime, bool, bool, bool]] = []
+        self.records = PackedRecords()
+
+    def append(self, entry: LedgerEntry) -> None:
+        self._states.append(
+            (entry.record_id, entry.claimed_at, entry.recorded, entry.needs_notification, entry.notified)
+        )
+        self.records.append(entry.record)
+
+    def extend(self, other: PendingEntries) -> None:
+        self._states.extend(other._states)
+        self.records.extend(other.records)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def entries(self, *, archived: bool = False) -> Iterator[LedgerEntry]:
+        for (record_id, claimed_at, recorded, needs, notified), record in zip(self._states, self.records, strict=True):
+            yield LedgerEntry(record_id, record, claimed_at, recorded, archived, needs, notified)
+
+    def save(self, ledger: Ledger, *, archived: bool = False) -> None:
+        entries = self.entries(archived=archived)
+        while batch := list(islice(entries, self.SAVE_BATCH)):
+            ledger.save(batch)
+
+
 class Delivery:
     """The life of every record of one invocation: claim → write → confirm, notify, archive.
 
@@ -75,8 +110,8 @@ class Delivery:
 
     def __init__(self, ports: AuditPorts) -> None:
         self._ports = ports
-        self._written: list[LedgerEntry] = []  # recorded in this chunk, not yet confirmed in the ledger
-        self._to_archive: list[LedgerEntry] = []  # confirmed, waiting for the chunk's evidence object
+        self._written = PendingEntries()  # recorded in this chunk, not yet confirmed in the ledger
+        self._to_archive = PendingEntries()  # confirmed, waiting for the chunk's evidence object
         self.recovered = 0
         self.notify_failed = 0
         #: Written by this invocation before its first chunk (branch findings, a policy change), and the
@@ -140,9 +175,9 @@ class Delivery:
     def confirm(self) -> None:
         """Mark every record written so far as recorded (one batch), so no later run re-emits it."""
         if self._written:
-            self._ports.ledger.save(self._written)
+            self._written.save(self._ports.ledger)
             self._to_archive.extend(self._written)
-            self._written = []
+            self._written = PendingEntries()
 
     def write(self, record: Record) -> None:
         """Write a record that is not a change (a run summary): no ledger entry."""
@@ -152,19 +187,18 @@ class Delivery:
         """Confirm, store the chunk's evidence, then close its entries. Raises ArchiveError (the chunk then
         does not count: the caller leaves the watermark, and the entries stay open for a later run)."""
         self.confirm()
-        entries, self._to_archive = self._to_archive, []
+        entries, self._to_archive = self._to_archive, PendingEntries()
         self._ports.archive.write_chunk(
             ArchiveChunk(
                 scope=scope_of(summary["orgs"]),
                 stream=stream,
                 window=window.as_dict(),
                 run_id=run_id,
-                records=tuple(e.record for e in entries),
+                records=entries.records,
                 summary=summary,
             )
         )
-        if entries:
-            self._ports.ledger.save([replace(e, archived=True) for e in entries])
+        entries.save(self._ports.ledger, archived=True)
 
 
 class ReadOnlyLedger:
