@@ -7,22 +7,43 @@ budget is a ``RATE_LIMITED`` error with the reset in ``x-ratelimit-reset``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+import requests
 from github import GithubException
-from github.GithubException import RateLimitExceededException
+from github.GithubException import BadCredentialsException, RateLimitExceededException
 
 from pr_auditor.core.errors import (
     AuthError,
     IncompleteSearchError,
     NotFoundError,
     RateLimitError,
+    RedirectedError,
     SourceError,
     UnavailableError,
 )
 
 REDIRECTED = "GitHub answered with a redirect, which is not followed; check GITHUB_API_URL"
+T = TypeVar("T")
+
+
+def translated(call: Callable[[], T], failure: Callable[[GithubException], Exception]) -> T:
+    """``call()`` (one PyGithub request), its exceptions raised as our error tree; ``failure`` translates a
+    ``GithubException`` (the transport's, which also counts rate-limit hits)."""
+    try:
+        return call()
+    except BadCredentialsException as exc:
+        raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
+    except GithubException as exc:
+        raise failure(exc) from exc
+    except (requests.exceptions.RequestException, OSError) as exc:
+        # A dropped connection or a time-out (PyGithub does not retry those here, see client_options).
+        raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
+    except RuntimeError as exc:
+        # PyGithub refuses a 301 to another scheme, host or the same path with a RuntimeError; its text
+        # names the server's Location, which we do not repeat.
+        raise RedirectedError(REDIRECTED) from exc
 
 
 def translate(exc: GithubException, now: float) -> SourceError:

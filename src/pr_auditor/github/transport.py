@@ -12,19 +12,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-import requests
 from github import Auth, Github, GithubException
-from github.GithubException import BadCredentialsException
 
 from pr_auditor.core.errors import (
-    AuthError,
     IncompleteSearchError,
     RateLimitError,
     RedirectedError,
     UnavailableError,
 )
 from pr_auditor.github.connection import PAGE_SIZE, Connection, check_token, client_options, connect
-from pr_auditor.github.failures import REDIRECTED, is_rate_limited, rate_limited, translate
+from pr_auditor.github.failures import REDIRECTED, is_rate_limited, rate_limited, translate, translated
 from pr_auditor.github.pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -97,49 +94,39 @@ class Transport:
 
     def query(self, document: str, variables: Mapping[str, Any]) -> dict[str, Any]:
         """One GraphQL request → its ``data``. Raises a SourceError for anything but a clean answer."""
-        self.pacing.before_request("graphql")
-        self.requests += 1
-        try:
-            headers, body = self._github.requester.graphql_query(document, dict(variables))
-        except BadCredentialsException as exc:
-            raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
-        except GithubException as exc:
-            raise self._failure(exc) from exc
-        except (requests.exceptions.RequestException, OSError) as exc:
-            # A dropped connection or a time-out (PyGithub does not retry those here, see client_options).
-            raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
-        except RuntimeError as exc:
-            # PyGithub refuses a 301 to another scheme, host or the same path with a RuntimeError; its text
-            # names the server's Location, which we do not repeat.
-            raise RedirectedError(REDIRECTED) from exc
+        headers, body = self._send("graphql", lambda: self._github.requester.graphql_query(document, dict(variables)))
         if any(str(key).lower() == "location" for key in (headers or {})):
             # Other redirects (302, 307, 308) come back as an answer: a 200 never carries a Location.
             raise RedirectedError(REDIRECTED)
         data = body.get("data") if isinstance(body, Mapping) else None
         if not isinstance(data, dict):
             raise UnavailableError("GitHub GraphQL answer has no data")
-        self._rate_limit_hits = 0
         return data
 
     def rest_get(self, path: str) -> dict[str, Any] | None:
         """One REST GET (``path`` under the API base, e.g. ``/repos/o/r/compare/a...b``) → its JSON body;
         None when GitHub answers 404."""
-        self.pacing.before_request("rest")
-        self.requests += 1
-        try:
-            _, body = self._github.requester.requestJsonAndCheck("GET", path)
-        except BadCredentialsException as exc:
-            raise AuthError("GitHub rejected the token (401 Bad credentials)") from exc
-        except GithubException as exc:
-            if exc.status == 404:
-                return None
-            raise self._failure(exc) from exc
-        except (requests.exceptions.RequestException, OSError) as exc:
-            raise UnavailableError(f"GitHub unreachable or failing after retries: {type(exc).__name__}") from exc
-        if not isinstance(body, dict):
+
+        def get() -> Any:
+            try:
+                return self._github.requester.requestJsonAndCheck("GET", path)[1]
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        body = self._send("rest", get)
+        if body is not None and not isinstance(body, dict):
             raise UnavailableError(f"GitHub answered {path} with something other than an object")
-        self._rate_limit_hits = 0
         return body
+
+    def _send(self, family: str, call: Callable[[], T]) -> T:
+        """One request of ``family`` when the pacer allows it; PyGithub's exceptions → our error tree."""
+        self.pacing.before_request(family)
+        self.requests += 1
+        answer = translated(call, self._failure)
+        self._rate_limit_hits = 0
+        return answer
 
     def _failure(self, exc: GithubException) -> Exception:
         if is_rate_limited(exc):
