@@ -11,7 +11,7 @@ between repeats the walk (same ``record_id``s, deduplicated by the ledger) inste
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -24,7 +24,14 @@ from pr_auditor.core.branch_model import (
     Unreadable,
     Walk,
 )
-from pr_auditor.core.branch_rules import digest, is_exempt_pusher, is_rewrite, pull_request_commits, weaknesses
+from pr_auditor.core.branch_rules import (
+    digest,
+    is_exempt_pusher,
+    is_merged_into,
+    is_rewrite,
+    pull_request_commits,
+    weaknesses,
+)
 from pr_auditor.core.model import iso
 from pr_auditor.core.policy import Policy, RepoPolicy
 from pr_auditor.core.records import direct_push_record, history_rewrite_record, protection_record
@@ -281,13 +288,33 @@ def commits_in_window(
         for branch in sorted(repo.heads):
             if not rules.branch_in_scope(branch, repo.default_branch):
                 continue
-            commits = source.commits_between(repo.repository, branch, since, until)
+            commits, candidates = _streamed_history(
+                source.commits_between(repo.repository, branch, since, until), branch
+            )
             brought = pull_request_commits(commits, branch)
-            for commit in commits:
-                if commit.oid in brought or not since <= commit.committed_date < until:
+            for oid, commit in candidates.items():
+                if oid in brought or not since <= commit.committed_date < until:
                     continue
                 yield push_record(repo.repository, branch, commit, rules, run_id, policy.version)
-            del commits, brought  # released before the next branch's history is read
+            del commits, candidates, brought  # released before the next branch's history is read
+
+
+def _streamed_history(history: Iterable[Commit], branch: str) -> tuple[list[Commit], dict[str, Commit]]:
+    """A branch's history as it streams in, kept small: for ``pull_request_commits`` each commit keeps only
+    its oid, parents, date and the PRs merged into this branch (oids shared, not repeated per parent); the
+    whole commit (URL, author, committer) is kept only when no PR names it as its merge commit, since only
+    those can become a direct-push record."""
+    strings: dict[str, str] = {}
+    slim: list[Commit] = []
+    candidates: dict[str, Commit] = {}
+    for commit in history:
+        pulls = tuple(pull for pull in commit.pulls if is_merged_into(pull, branch))
+        oid = strings.setdefault(commit.oid, commit.oid)
+        parents = tuple(strings.setdefault(parent, parent) for parent in commit.parents)
+        slim.append(Commit(oid, parents, commit.committed_date, "", None, None, pulls))
+        if not any(pull.merge_commit == commit.oid for pull in pulls):
+            candidates[oid] = commit
+    return slim, candidates
 
 
 class WindowSource(Protocol):
@@ -297,4 +324,4 @@ class WindowSource(Protocol):
         self, orgs: tuple[str, ...], *, pushed_since: datetime | None, all_branches: Callable[[str], bool]
     ) -> list[RepoHeads]: ...
 
-    def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> list[Commit]: ...
+    def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> Iterable[Commit]: ...

@@ -12,7 +12,7 @@ GitHub no longer has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -129,9 +129,9 @@ class BranchReader:
                     pending.append(w)
         return {key: Walked(tuple(commits), reached[key]) for key, commits in collected.items()}
 
-    def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> list[Commit]:
+    def commits_between(self, repository: str, branch: str, since: datetime, until: datetime) -> Iterator[Commit]:
+        """The branch's commits by committed date in [since, until), newest first, streamed page by page."""
         owner, name = _split(repository)
-        found: list[Commit] = []
         after: str | None = None
         while True:
             variables = {
@@ -145,12 +145,12 @@ class BranchReader:
             data = self._query(queries.COMMITS_BETWEEN, variables)
             ref = required(data, "repository").get("ref")
             if not ref:
-                return found
+                return
             connection = required(required(ref, "target"), "history")
-            found.extend(decode_commit(node) for node in required(connection, "nodes"))
             page = required(connection, "pageInfo")
+            yield from [decode_commit(node) for node in required(connection, "nodes")]  # the page decodes whole
             if not page.get("hasNextPage"):
-                return found
+                return
             after = page.get("endCursor")
 
     def compare(self, repository: str, base: str, head: str) -> Comparison | None:
