@@ -146,6 +146,11 @@ $(PY313_VENV)/.stamp:
 # (aws-lambda-builders' second pip pass). So the wheels are fetched first, hash-checked against the lock, for
 # this machine and for aarch64, and sam build's pip may use only those (no index).
 WHEELS := .aws-sam/wheels
+# Lambda's code directory is read-only, so a module without bytecode is compiled from source at every cold
+# start. The build ships it: compiled by the runtime's own version (the .pyc magic number must match), as
+# unchecked-hash .pyc files, which the import system uses without comparing source timestamps (zip archives
+# keep those only to two seconds). compileall writes them whatever PYTHONDONTWRITEBYTECODE says.
+BUILT_CODE := .aws-sam/build/AuditorFunction .aws-sam/build/DependenciesLayer
 LAYER_PLATFORMS := --platform manylinux2014_aarch64 --platform manylinux_2_28_aarch64 --platform manylinux_2_34_aarch64
 build: $(SAM_VENV)/.stamp $(PY313_VENV)/.stamp  ## sam build: the function + its arm64 layer from the hashed lock
 	@echo "== layer wheels, checked against the hashes in $(LAYER_LOCK)"
@@ -156,6 +161,8 @@ build: $(SAM_VENV)/.stamp $(PY313_VENV)/.stamp  ## sam build: the function + its
 	@echo "== sam build (layer: arm64 wheels)"
 	PATH="$(CURDIR)/$(PY313_VENV)/bin:$$PATH" PIP_NO_INDEX=1 PIP_FIND_LINKS="$(CURDIR)/$(WHEELS)" \
 	  $(SAM) build --template template.yaml --build-dir .aws-sam/build --parallel
+	@echo "== bytecode for python3.13 in the function and the layer (docs/cold-start.md)"
+	$(PY313_VENV)/bin/python -m compileall -q -f -j 0 --invalidation-mode unchecked-hash $(BUILT_CODE)
 
 # The preflight (standard library only: any python3 3.11+, no venv) checks the parameters, the region, the
 # credentials, Python 3.13 and Node, in that order, before anything is installed or built, and stops at the first

@@ -1,29 +1,29 @@
-"""`make bench`: the auditor against a naive REST baseline, measured in one run on the same stand-in.
+"""`make bench`: the auditor's costs, each checked against its goal in the same run (PASS only if all hold).
 
-- GitHub requests and wall time to audit N PRs merged in one day (default 5,000), with the stand-in adding
-  a fixed latency per request (default 20 ms) — counted by the stand-in, server-side.
-- Peak memory (max RSS) of each contender, each run in a fresh process of its own.
-- Import time of the Lambda handler module (a cold-start proxy), against `import boto3` (which any Python
-  Lambda that talks to AWS pays).
-- PR search requests against the floor ceil(N/100) at N = 5,000, 50,000 and 100,000 (target
-  1.02 x floor + 3). N = 5,000 is counted by the stand-in over HTTP; the larger sizes run the same search
-  code against the stand-in's search index in process (GitHub's cap, issueCount, creation order, 100 a
-  page) without GraphQL execution, so that the bench stays within minutes.
-- Branch audit cost: 500 repositories of which 50 were pushed since the last run (target
-  ceil(active/20) + ceil(new commits/100) requests), counted by the stand-in.
-- Wall time of the 5,000-PR audit at the shipped throttle (0.25 s between request starts) against
-  throttle 0: the ratio says how much the throttle costs when requests already take time.
+- Requests, wall time and peak RSS of the auditor against a naive REST baseline (REST search in hour slices,
+  then ``GET /pulls/N`` and ``/reviews`` per PR through PyGithub) for N PRs merged in one day (default 1,000,
+  20 ms stand-in latency), counted by the stand-in: search pages + access <= 1.02 x ceil(N/100) + 3, and the
+  baseline >= 50x the auditor's requests.
+- Search requests at 50,000 and 100,000 PRs (the search code against the stand-in's index in process) and
+  the branch audit's requests for 500 repositories of which 50 were pushed, each within its bound.
+- Memory (docs/memory.md): peak RSS of ``pr-auditor audit`` (direct-push check included) and of the
+  function's backfill, each in a fresh process, at 10,000, 50,000 and 100,000 PRs in one window: <= 128 MiB
+  and <= 256 MiB. The stand-in runs in its own process; a GraphQL request it answered before is answered
+  from its cache (both contenders ask the same questions; GraphQL execution is the slow part). Requests by
+  source at the largest size: search, activity, compare, rule suites, audit log ("not built" when the source's
+  module does not exist yet), counted by the stand-in by URL path or GraphQL operation.
+- Pacing (docs/pacing.md): the shipped settings against no pacing, alternated on one stand-in at 50 ms
+  latency that enforces GitHub's secondary limits (2,000 GraphQL / 900 REST points a minute): wall <= 1.3x,
+  and 0 secondary-limit refusals.
+- Cold start (docs/cold-start.md): ``import pr_auditor.handler`` <= 1.5x ``import boto3``, both in python3.13
+  from the built artifact (``make build`` first), interleaved; every module of the function ships bytecode.
 - Hostile input: the 449-byte YAML alias bomb, a 1 MB policy, a scheduled event in year 9999, and catastrophic
-  or merely slow ticket patterns on a 64 KB body; each must end (with a one-line error or a verdict) in < 1 s
-  (`python -m bench --only hostile` runs just these).
-- `pr-auditor verify` over a year of hourly evidence chunks (8,760, written to a local folder by the real
-  writer): wall time and peak RSS, in a fresh process (`python -m bench --only verify` runs just this).
-- `pr-auditor report` over a 90-day period of N generated changes (default 200,000) from a local JSON-lines
-  file: wall time and peak RSS, in a fresh process (the file is written beforehand, untimed; `--only report`).
+  or merely slow ticket patterns on a 64 KB body; each must end in < 1 s.
+- ``pr-auditor verify`` over a year of hourly evidence chunks (8,760), and ``pr-auditor report`` over 90 days
+  of N generated changes (default 200,000) in < 60 s, each in a fresh process.
 
-The baseline is what the reference tools do: REST search (hour slices, so the 1,000-result cap is never
-hit), then `GET /pulls/N` (merged_by, base and merge commit are not in search items) and `GET /pulls/N/reviews`
-per PR, through PyGithub with the same throttle setting (none) as the auditor here.
+``python -m bench --only memory --only pacing`` runs some sections; ``BENCH_MEMORY_SIZES=10000`` shrinks the
+memory table for a quick look (the goal needs the 100,000 row).
 """
 
 from __future__ import annotations
@@ -34,12 +34,15 @@ import math
 import multiprocessing as mp
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -52,12 +55,21 @@ TOKEN = "bench-token"
 
 
 # --------------------------------------------------------------------------- the stand-in, in its own process
-def serve(n_prs: int, latency_ms: float, pipe: Connection) -> None:
+def serve(n_prs: int, latency_ms: float, pipe: Connection, budget: bool = False, cache: bool = False) -> None:
+    """The stand-in for ``n_prs`` PRs merged in one day. ``budget``: it enforces GitHub's secondary limits
+    (2,000 GraphQL and 900 REST points a minute, 403 + Retry-After beyond them) instead of none. ``cache``:
+    a GraphQL request identical to an earlier one gets the earlier answer again (the contenders of the memory
+    table ask the same questions; GraphQL execution, not the client, is what takes the time)."""
     sys.path.insert(0, str(TESTS))
     from standin.generate import generate_org
+    from standin.model import PointsBudget
     from standin.server import StandIn
 
     state = generate_org(seed=5000, n_prs=n_prs, since=SINCE, until=UNTIL, tokens=(TOKEN,)).unlimited()
+    if budget:
+        state.secondary = PointsBudget()
+    if cache:
+        state.answer_cache = {}
     in_window = sum(1 for p in state.prs if p.merged_at is not None and SINCE <= p.merged_at < UNTIL)
     with StandIn(state) as server:
         state.latency_ms = latency_ms
@@ -70,7 +82,44 @@ def serve(n_prs: int, latency_ms: float, pipe: Connection) -> None:
                 state.reset_counters()
                 pipe.send(None)
             elif command == "count":
-                pipe.send({kind: state.count(kind) for kind in ("graphql", "rest", "search")} | {"all": state.count()})
+                counts = {kind: state.count(kind) for kind in ("graphql", "rest", "search")} | {"all": state.count()}
+                with state._lock:
+                    counts["by_source"] = dict(Counter(source_of(r.kind, r.path, r.operation) for r in state.requests))
+                    counts["refused"] = sum(1 for r in state.requests if r.fault == "secondary_budget")
+                pipe.send(counts)
+
+
+#: Where a request goes, by URL path (REST) or operation (GraphQL): the sources of issue-by-issue growth.
+#: A source whose module is not in the package yet shows "not built".
+SOURCES = {
+    "search": "pr_auditor/github/search.py",
+    "activity": "pr_auditor/github/activity.py",
+    "compare": "pr_auditor/github/history.py",
+    "rule suites": "pr_auditor/github/rule_suites.py",
+    "audit log": "pr_auditor/github/audit_log.py",
+}
+
+
+def source_of(kind: str, path: str, operation: str | None) -> str:
+    if kind == "graphql":
+        if operation == "AuditSearch":
+            return "search"
+        if operation == "AuditFollowUp":
+            return "search follow-ups"
+        if operation in ("AuditRepositoriesByPush", "AuditOrgRepositories", "AuditBranchRefs"):
+            return "push check: listing"
+        if operation in ("AuditCommitsBetween", "AuditHistory"):
+            return "push check: history"
+        return f"graphql {operation or 'anonymous'}"
+    if "/compare/" in path:
+        return "compare"
+    if path.rstrip("/").endswith("/activity"):
+        return "activity"
+    if "/rule-suites" in path:
+        return "rule suites"
+    if path.rstrip("/").endswith("/audit-log"):
+        return "audit log"
+    return "rest other"
 
 
 # --------------------------------------------------------------------------- contenders (each in a fresh process)
@@ -103,15 +152,23 @@ def run_auditor(base_url: str) -> dict[str, Any]:
     return {"prs": audited, "client_requests": source.requests, "operations": dict(operations)}
 
 
-def run_throttled(base_url: str) -> dict[str, Any]:
-    """The auditor at the shipped throttle (settings' default), for the throttle's wall-time cost."""
+def run_paced(base_url: str, *, paced: bool, spaced: bool = False) -> dict[str, Any]:
+    """The auditor with the shipped settings (``paced``: the environment's defaults, as the function and
+    the CLI read them) or with pacing off (budgets no run can reach), for the pacing's wall-time cost."""
+    from dataclasses import replace
+
     from pr_auditor.audit.runs import AuditRequest, run_audit
     from pr_auditor.core.model import Window
     from pr_auditor.core.policy import policy_from_mapping
-    from pr_auditor.github import Connection as GitHubConnection
     from pr_auditor.github import open_source
+    from pr_auditor.settings import connection_from_env
 
-    source = open_source(TOKEN, GitHubConnection(api_url=base_url))  # throttle_seconds: the shipped default
+    connection = connection_from_env({"GITHUB_API_URL": base_url}, max_wait_seconds=120.0)
+    if not paced:
+        connection = replace(connection, graphql_points_per_minute=1e9, rest_points_per_minute=1e9)
+    if spaced:  # what shipped before: PyGithub's 0.25 s between requests, kept from their starts
+        connection = replace(connection, throttle_seconds=0.25)
+    source = open_source(TOKEN, connection)
     policy = policy_from_mapping({"branches": ["*"]})
     audited = 0
 
@@ -120,7 +177,77 @@ def run_throttled(base_url: str) -> dict[str, Any]:
         audited += record["kind"] == "pull_request"
 
     run_audit(AuditRequest(("acme",), Window(SINCE, UNTIL), "bench"), source=source, policy=policy, emit=count)
-    return {"prs": audited, "client_requests": source.requests}
+    return {"prs": audited, "client_requests": source.requests, "paced_wait_s": source.transport.pacing.waited}
+
+
+def run_cli(base_url: str) -> dict[str, Any]:
+    """``pr-auditor audit`` over the day, direct-push check included, records to a sink that counts them."""
+    import io
+
+    os.environ.update(GITHUB_TOKEN=TOKEN, GITHUB_API_URL=base_url)
+    from pr_auditor.cli import main as cli_main
+
+    class Counted(io.TextIOBase):
+        prs = 0
+
+        def write(self, text: str) -> int:
+            self.prs += text.count('"kind":"pull_request"')
+            return len(text)
+
+    out = Counted()
+    with tempfile.TemporaryDirectory(prefix="pr-auditor-bench-") as folder:
+        policy = Path(folder) / "policy.yaml"
+        policy.write_text('branches: ["*"]\n')  # every PR in scope: each one is recorded
+        argv = ["audit", "--org", "acme", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat()]
+        code = cli_main([*argv, "--policy", str(policy), "--quiet"], out=out)  # type: ignore[arg-type]
+    return {"exit": code, "prs": out.prs}
+
+
+def run_lambda_backfill(base_url: str) -> dict[str, Any]:
+    """The function's backfill of the day in one chunk (its default chunk is a day): the real run — search,
+    evaluation, delivery, the evidence archive's encoding and hash chain — with the function's settings and
+    boto3 with its three clients loaded as in the function. Two stand-ins: the ledger (DynamoDB, which keeps
+    its entries elsewhere) keeps nothing here, and the archive writes to a temporary folder instead of S3."""
+    from datetime import datetime as _datetime
+
+    import boto3
+
+    session = boto3.session.Session(region_name="eu-west-1", aws_access_key_id="bench", aws_secret_access_key="bench")
+    clients = [session.client(name) for name in ("dynamodb", "s3", "sns")]  # noqa: F841 - resident, as in the function
+    from pr_auditor.audit.ports import LedgerEntry, MemoryState, Record
+    from pr_auditor.audit.runs import AuditPorts, run_backfill
+    from pr_auditor.core.model import Window
+    from pr_auditor.core.policy import policy_from_mapping
+    from pr_auditor.evidence.archive import EvidenceArchive
+    from pr_auditor.evidence.dir_store import DirStore
+    from pr_auditor.github import open_source
+    from pr_auditor.handler import json_line
+    from pr_auditor.settings import connection_from_env
+
+    class RemoteLedger:
+        def claim(self, record: Record, *, notify: bool, now: _datetime) -> bool:
+            return True
+
+        def save(self, entries: Any) -> None:
+            pass
+
+        def open_entries(self, *, claimed_before: _datetime) -> list[LedgerEntry]:
+            return []
+
+    prs = 0
+    with open(os.devnull, "w") as sink, tempfile.TemporaryDirectory(prefix="pr-auditor-bench-") as folder:
+
+        def emit(record: Record) -> None:
+            nonlocal prs
+            prs += record["kind"] == "pull_request"
+            sink.write(json_line(record) + "\n")
+
+        source = open_source(TOKEN, connection_from_env({"GITHUB_API_URL": base_url}, max_wait_seconds=120.0))
+        archive = EvidenceArchive(DirStore(Path(folder)), MemoryState())
+        policy = policy_from_mapping({"branches": ["*"]})  # every PR in scope: each one is recorded
+        ports = AuditPorts(source, policy, emit, RemoteLedger(), archive)
+        run = run_backfill(("acme",), Window(SINCE, UNTIL), chunk=timedelta(days=1), run_id="bench", ports=ports)
+    return {"prs": prs, "chunks": len(run.summaries)}
 
 
 def run_baseline(base_url: str) -> dict[str, Any]:
@@ -180,7 +307,16 @@ def peak_rss_mb() -> float:
 def contender(name: str, base_url: str) -> dict[str, Any]:
     """Run one contender in this (fresh) process; ``base_url`` is the stand-in's URL, or the report's input."""
     started = time.perf_counter()
-    runs = {"auditor": run_auditor, "throttled": run_throttled, "baseline": run_baseline, "report": run_report}
+    runs = {
+        "auditor": run_auditor,
+        "baseline": run_baseline,
+        "report": run_report,
+        "paced": lambda url: run_paced(url, paced=True),
+        "unpaced": lambda url: run_paced(url, paced=False),
+        "spaced": lambda url: run_paced(url, paced=False, spaced=True),
+        "cli": run_cli,
+        "lambda": run_lambda_backfill,
+    }
     result = runs[name](base_url)
     result["wall_s"] = time.perf_counter() - started
     result["peak_rss_mb"] = peak_rss_mb()
@@ -203,6 +339,190 @@ def measure(name: str, base_url: str, pipe: Connection) -> dict[str, Any]:
     pipe.send("count")
     result["requests"] = pipe.recv()
     return result
+
+
+# --------------------------------------------------------------------------- memory, pacing, cold start: goals
+MEMORY_SIZES = tuple(int(n) for n in os.environ.get("BENCH_MEMORY_SIZES", "10000,50000,100000").split(","))
+CLI_RSS_GOAL_MB = 128.0
+LAMBDA_RSS_GOAL_MB = 256.0
+PACING_LATENCY_MS = 50.0
+PACING_GOAL = 1.3  # shipped pacing's wall time / no pacing's, same stand-in, same run
+IMPORT_GOAL = 1.5  # import pr_auditor.handler / import boto3, both from the built artifact
+Goal = tuple[str, bool]
+Row = tuple[str, str, str]
+
+
+@contextmanager
+def standin(n_prs: int, latency_ms: float, *, budget: bool = False, cache: bool = False) -> Iterator[Any]:
+    """A stand-in in a process of its own (its memory is not the contenders'); yields a ``measure`` function."""
+    parent, child = mp.Pipe()
+    context = mp.get_context("spawn")
+    server = context.Process(target=serve, args=(n_prs, latency_ms, child, budget, cache), daemon=True)
+    server.start()
+    info = parent.recv()
+    try:
+        yield info, lambda name: measure(name, info["base_url"], parent)
+    finally:
+        parent.send("stop")
+        server.join(timeout=10)
+
+
+def memory_table() -> tuple[list[Row], list[Goal], dict[str, Any]]:
+    """Peak RSS of the CLI and of the function's backfill at 10k, 50k and 100k PRs in one window."""
+    rows: list[Row] = []
+    goals: list[Goal] = []
+    at_largest: dict[str, Any] = {}
+    for size in MEMORY_SIZES:
+        with standin(size, 0.0, cache=True) as (info, run):
+            cli = run("cli")
+            backfill = run("lambda")
+        n = info["in_window"]
+        cli_ok = cli["exit"] == 0 and cli["prs"] == n and cli["peak_rss_mb"] <= CLI_RSS_GOAL_MB
+        lambda_ok = backfill["prs"] == n and backfill["peak_rss_mb"] <= LAMBDA_RSS_GOAL_MB
+        rows.append(
+            (
+                f"peak RSS, {size:,} PRs",
+                f"{cli['peak_rss_mb']:.0f} MiB",
+                f"CLI (goal <= {CLI_RSS_GOAL_MB:.0f}) {cli['wall_s']:.0f} s; function backfill "
+                f"{backfill['peak_rss_mb']:.0f} MiB (goal <= {LAMBDA_RSS_GOAL_MB:.0f}) {backfill['wall_s']:.0f} s; "
+                f"{cli['prs']:,} and {backfill['prs']:,} of {n:,} PRs recorded",
+            )
+        )
+        goals += [
+            (f"CLI peak RSS at {size:,} PRs <= {CLI_RSS_GOAL_MB:.0f} MiB", cli_ok),
+            (f"function backfill peak RSS at {size:,} PRs <= {LAMBDA_RSS_GOAL_MB:.0f} MiB", lambda_ok),
+        ]
+        at_largest = {"size": size, "in_window": n, "cli": cli}
+    return rows, goals, at_largest
+
+
+def requests_by_source(largest: dict[str, Any]) -> tuple[list[Row], list[Goal]]:
+    """The CLI's requests at the largest size, by source (counted by the stand-in, by URL path or operation)."""
+    counted: dict[str, int] = largest["cli"]["requests"]["by_source"]
+    n = largest["in_window"]
+    rows: list[Row] = []
+    package = TESTS.parent / "src"
+    for name, module in SOURCES.items():
+        built = (package / module).is_file()
+        rows.append((f"  requests: {name}", f"{counted.get(name, 0)}" if built else "not built", ""))
+    for name in sorted(set(counted) - set(SOURCES)):
+        rows.append((f"  requests: {name}", f"{counted[name]}", ""))
+    search_bound = 1.02 * math.ceil(n / 100) + 3
+    search = counted.get("search", 0)
+    rows[0] = (rows[0][0], rows[0][1], f"{n:,} PRs; bound 1.02 x ceil(N/100) + 3 = {search_bound:.0f}")
+    total = sum(counted.values())
+    rows.insert(0, (f"CLI requests at {largest['size']:,} PRs", f"{total}", "by source, counted by the stand-in"))
+    return rows, [(f"search requests at {largest['size']:,} PRs within 1.02 x floor + 3", search <= search_bound)]
+
+
+def pacing_ratio(n_prs: int) -> tuple[list[Row], list[Goal]]:
+    """Shipped pacing against none, alternated twice on one stand-in at 50 ms latency that enforces GitHub's
+    secondary limits (2,000 GraphQL / 900 REST points a minute); best of two each."""
+    with standin(n_prs, PACING_LATENCY_MS, budget=True) as (info, run):
+        runs: dict[str, list[dict[str, Any]]] = {"unpaced": [], "paced": []}
+        for _ in range(2):
+            for name in runs:
+                runs[name].append(run(name))
+        spaced = run("spaced")  # for comparison only: the fixed spacing this pacing replaced
+    n = info["in_window"]
+    best = {name: min(results, key=lambda r: r["wall_s"]) for name, results in runs.items()}
+    ratio = best["paced"]["wall_s"] / best["unpaced"]["wall_s"]
+    refused = sum(r["requests"]["refused"] for results in runs.values() for r in results)
+    refused_paced = sum(r["requests"]["refused"] for r in runs["paced"])
+    rows = [
+        (f"wall, shipped pacing, {PACING_LATENCY_MS:g} ms", f"{best['paced']['wall_s']:.1f} s",
+         f"{ratio:.2f}x no pacing ({best['unpaced']['wall_s']:.1f} s; goal <= {PACING_GOAL}); {n:,} PRs, "
+         f"{best['paced']['client_requests']} requests, {best['paced']['paced_wait_s']:.1f} s waited for the budget"),
+        ("wall, fixed 0.25 s spacing", f"{spaced['wall_s']:.1f} s",
+         f"{spaced['wall_s'] / best['unpaced']['wall_s']:.2f}x no pacing: what shipped before (for comparison)"),
+        ("secondary-limit refusals", f"{refused_paced}",
+         f"shipped pacing, stand-in enforcing 2,000 points/min (goal 0); {refused} in all four runs"),
+    ]  # fmt: skip
+    prs_ok = all(r["prs"] == n for results in runs.values() for r in results)
+    return rows, [
+        (f"shipped pacing <= {PACING_GOAL}x no pacing at {PACING_LATENCY_MS:g} ms", ratio <= PACING_GOAL and prs_ok),
+        ("0 secondary-limit errors at the shipped pacing", refused_paced == 0),
+    ]
+
+
+BUILD = TESTS.parent / ".aws-sam" / "build"
+FUNCTION_DIR, LAYER_DIR = BUILD / "AuditorFunction", BUILD / "DependenciesLayer" / "python"
+HOST = TESTS.parent / ".aws-sam" / "bench-host"  # what this machine needs besides the artifact, cached
+
+
+def _python313() -> str | None:
+    venv = TESTS.parent / ".venv-py313" / "bin" / "python"
+    return str(venv) if venv.exists() else shutil.which("python3.13")
+
+
+def _host_paths(python: str) -> list[Path]:
+    """The layer's native extensions are aarch64 (the function's architecture); on another machine the same
+    locked distributions are installed for it (hash-checked, from layer/requirements.txt) and compiled as the
+    build compiles. boto3 is the runtime's, not the layer's: the development lock's versions, compiled."""
+    import platform
+
+    pip = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", "--target"]
+    paths: list[Path] = []
+    if platform.machine() not in ("aarch64", "arm64"):
+        layer = HOST / "layer"
+        if not layer.is_dir():
+            subprocess.run(  # noqa: S603 - pip, from this repository's lock
+                [*pip, str(layer), "--require-hashes", "-r", str(TESTS.parent / "layer" / "requirements.txt")],
+                check=True,
+            )
+        paths.append(layer)
+    runtime = HOST / "boto3"
+    if not runtime.is_dir():
+        lock = (TESTS.parent / "requirements-dev.lock").read_text()
+        names = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3")
+        pins = [line.split()[0] for line in lock.splitlines() if line.split("==")[0] in names]
+        subprocess.run([*pip, str(runtime), *pins], check=True)  # noqa: S603
+    paths.append(runtime)
+    subprocess.run(  # noqa: S603 - compileall on our own folders
+        [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", *map(str, paths)],
+        check=True,
+    )
+    return paths
+
+
+def import_ratio(repeat: int = 9) -> tuple[list[Row], list[Goal]]:
+    """``import pr_auditor.handler`` against ``import boto3``, each in a fresh python3.13 on the built
+    artifact's paths (function, then layer, then the runtime's boto3, as Lambda orders them), interleaved."""
+    python = _python313()
+    goal = f"import pr_auditor.handler <= {IMPORT_GOAL}x import boto3, from the built artifact"
+    if python is None or not FUNCTION_DIR.is_dir():
+        return [("import ratio", "not built", "run `make build` first (needs python3.13)")], [(goal, False)]
+    paths = [FUNCTION_DIR, *([LAYER_DIR] if _layer_runs_here() else []), *_host_paths(python)]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join(map(str, paths)),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    sources = list(FUNCTION_DIR.rglob("*.py"))
+    compiled = sum(1 for f in sources if any((f.parent / "__pycache__").glob(f"{f.stem}.cpython-313*.pyc")))
+    samples: dict[str, list[float]] = {"boto3": [], "pr_auditor.handler": []}
+    for _ in range(repeat):
+        for module in samples:
+            code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+            done = subprocess.run([python, "-s", "-c", code], capture_output=True, text=True, check=True, env=env)  # noqa: S603
+            samples[module].append(float(done.stdout))
+    boto3_s, handler_s = (statistics.median(samples[m]) for m in ("boto3", "pr_auditor.handler"))
+    ratio = handler_s / boto3_s
+    rows = [
+        ("import pr_auditor.handler", f"{handler_s * 1000:.0f} ms",
+         f"{ratio:.2f}x import boto3 ({boto3_s * 1000:.0f} ms; goal <= {IMPORT_GOAL}); medians of {repeat}, "
+         f"interleaved, python3.13 on .aws-sam/build; {compiled} of {len(sources)} modules ship bytecode"),
+    ]  # fmt: skip
+    return rows, [
+        (goal, ratio <= IMPORT_GOAL),
+        ("every module of the function ships 3.13 bytecode", compiled == len(sources)),
+    ]
+
+
+def _layer_runs_here() -> bool:
+    import platform
+
+    return platform.machine() in ("aarch64", "arm64")
 
 
 # --------------------------------------------------------------------------- verify over a year of hourly chunks
@@ -280,15 +600,6 @@ def bench_report(n: int) -> tuple[list[tuple[str, str, str]], bool]:
     return rows, report["exit"] == 0 and report["changes"] == n and report["wall_s"] < 60
 
 
-def import_seconds(statement: str, repeat: int = 7) -> float:
-    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    samples = [
-        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)  # noqa: S603
-        for _ in range(repeat)
-    ]
-    return statistics.median(samples)
-
-
 def hostile_input() -> list[tuple[str, float, str]]:
     """Seconds each hostile input takes to reject or judge (best of 3), with what it ended in."""
     sys.path.insert(0, str(TESTS))
@@ -334,14 +645,72 @@ def hostile_input() -> list[tuple[str, float, str]]:
     return results
 
 
+def auditor_against_baseline(n_prs: int, latency_ms: float) -> tuple[list[Row], list[Goal]]:
+    """Requests, wall time and memory of the auditor and the naive REST baseline, on one stand-in."""
+    with standin(n_prs, latency_ms) as (info, run):
+        auditor = run("auditor")
+        baseline = run("baseline")
+    n = info["in_window"]
+    floor = math.ceil(n / 100)
+    requests_auditor = auditor["requests"]["all"]
+    requests_baseline = baseline["requests"]["all"]
+    operations = auditor["operations"]
+    search_and_access = operations.get("AuditSearch", 0) + operations.get("AuditAccess", 0)
+    bound = 1.02 * floor + 3
+    rows = [
+        ("PRs merged in the window", f"{n}", f"auditor recorded {auditor['prs']}, baseline read {baseline['prs']}; {latency_ms:g} ms latency"),
+        ("GitHub requests, auditor", f"{requests_auditor}", f"by operation {operations} (counted by the stand-in too)"),
+        ("  search pages + access", f"{search_and_access}", f"floor ceil(N/100) = {floor}; bound 1.02 x floor + 3 = {bound:.1f}"),
+        ("GitHub requests, baseline", f"{requests_baseline}", f"{requests_baseline / requests_auditor:.1f}x the auditor's"),
+        ("wall time, auditor", f"{auditor['wall_s']:.1f} s", "shipped pacing"),
+        ("wall time, baseline", f"{baseline['wall_s']:.1f} s", f"{baseline['wall_s'] / auditor['wall_s']:.1f}x the auditor's"),
+        ("peak RSS, auditor", f"{auditor['peak_rss_mb']:.0f} MiB", f"{auditor['peak_rss_mb'] / baseline['peak_rss_mb']:.2f}x the baseline's"),
+        ("peak RSS, baseline", f"{baseline['peak_rss_mb']:.0f} MiB", ""),
+    ]  # fmt: skip
+    return rows, [
+        ("every PR recorded by the auditor", auditor["prs"] == n),
+        ("search pages + access within 1.02 x floor + 3", search_and_access <= bound),
+        ("every request the auditor sent counted by the stand-in", requests_auditor == sum(operations.values())),
+        (">= 50x fewer requests than the REST baseline", requests_baseline >= 50 * requests_auditor),
+    ]
+
+
+def search_and_branch_costs() -> tuple[list[Row], list[Goal]]:
+    rows: list[Row] = []
+    goals: list[Goal] = []
+    for size in (50_000, 100_000):
+        counted = search_requests(size)
+        size_floor = math.ceil(counted["prs"] / 100)
+        size_bound = 1.02 * size_floor + 3
+        rows.append((f"search requests, N={size:,}", f"{counted['requests']}",
+                     f"floor {size_floor}; bound {size_bound:.1f}; {counted['found']} of {counted['prs']} PRs found"))  # fmt: skip
+        goals.append((f"search at N={size:,}: every PR found within the bound",
+                      counted["found"] == counted["prs"] and counted["requests"] <= size_bound))  # fmt: skip
+    history = branch_cost(repos=500, active=50)
+    history_bound = math.ceil(history["active"] / 20) + math.ceil(history["new_commits"] / 100)
+    rows.append(("branch audit requests", f"{history['requests']}",
+                 f"{history['repos']} repos, {history['active']} pushed, {history['new_commits']} new commits, "
+                 f"{history['findings']} findings; bound ceil(active/20) + ceil(new/100) = {history_bound}"))  # fmt: skip
+    goals.append(("branch audit within ceil(active/20) + ceil(new/100)", history["requests"] <= history_bound))
+    return rows, goals
+
+
+def hostile_rows() -> tuple[list[Row], list[Goal]]:
+    hostile = hostile_input()
+    rows = [(f"hostile: {name}", f"{seconds * 1000:.1f} ms", outcome) for name, seconds, outcome in hostile]
+    return rows, [("hostile input handled in < 1 s each", all(seconds < 1.0 for _, seconds, _ in hostile))]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "5000")))
+    parser.add_argument("--prs", type=int, default=int(os.environ.get("BENCH_PRS", "1000")))
     parser.add_argument("--latency-ms", type=float, default=float(os.environ.get("BENCH_LATENCY_MS", "20")))
+    parser.add_argument("--pacing-prs", type=int, default=int(os.environ.get("BENCH_PACING_PRS", "5000")))
     parser.add_argument("--report-records", type=int, default=int(os.environ.get("BENCH_REPORT_RECORDS", "200000")))
-    contenders = ["auditor", "throttled", "baseline", "verify", "report"]
+    contenders = ["auditor", "baseline", "verify", "report", "paced", "unpaced", "spaced", "cli", "lambda"]
     parser.add_argument("--contender", choices=contenders, help=argparse.SUPPRESS)
-    parser.add_argument("--only", choices=["verify", "report", "hostile"], help="run one measurement only")
+    sections = ["requests", "costs", "hostile", "verify", "report", "memory", "pacing", "import"]
+    parser.add_argument("--only", choices=sections, action="append", help="run these measurements only (repeatable)")
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.contender:
@@ -351,97 +720,45 @@ def main() -> int:
             )
         )
         return 0
-    if args.only == "hostile":
-        hostile_only = hostile_input()
-        for name, seconds, outcome in hostile_only:
-            print(f"  hostile: {name:<32} {seconds * 1000:>8.1f} ms   {outcome}")
-        return 0 if all(seconds < 1.0 for _, seconds, _ in hostile_only) else 1
-    if args.only:
-        only_rows, only_ok = bench_verify() if args.only == "verify" else bench_report(args.report_records)
-        for name, value, note in only_rows:
-            print(f"  {name:<28} {value:>10}   {note}")
-        return 0 if only_ok else 1
+    chosen = args.only or sections
+    print(f"pr-auditor bench: {', '.join(chosen)}")
+    rows: list[Row] = []
+    goals: list[Goal] = []
 
-    print(f"pr-auditor bench: {args.prs} merged PRs in one day, {args.latency_ms:g} ms stand-in latency per request")
-    parent, child = mp.Pipe()
-    server = mp.get_context("spawn").Process(target=serve, args=(args.prs, args.latency_ms, child), daemon=True)
-    server.start()
-    info = parent.recv()
-    try:
-        auditor = measure("auditor", info["base_url"], parent)
-        print(f"  auditor : {auditor}")
-        throttled = measure("throttled", info["base_url"], parent)
-        print(f"  throttled: {throttled}")
-        baseline = measure("baseline", info["base_url"], parent)
-        print(f"  baseline: {baseline}")
-    finally:
-        parent.send("stop")
-        server.join(timeout=10)
-    handler_import = import_seconds("import pr_auditor.handler")
-    hostile = hostile_input()
-    boto3_import = import_seconds("import boto3")
+    def add(section: tuple[list[Row], list[Goal]]) -> None:
+        rows.extend(section[0])
+        goals.extend(section[1])
+        for name, value, note in section[0]:
+            print(f"  {name:<32} {value:>10}   {note}", flush=True)
 
-    n = info["in_window"]
-    floor = math.ceil(n / 100)
-    requests_auditor = auditor["requests"]["all"]
-    requests_baseline = baseline["requests"]["all"]
-    operations = auditor["operations"]
-    search_and_access = operations.get("AuditSearch", 0) + operations.get("AuditAccess", 0)
-    bound = 1.02 * floor + 3
-    throttle_ratio = throttled["wall_s"] / auditor["wall_s"]
-    rows = [
-        ("PRs merged in the window", f"{n}", f"auditor recorded {auditor['prs']}, baseline read {baseline['prs']}"),
-        ("GitHub requests, auditor", f"{requests_auditor}", f"by operation {operations} (counted by the stand-in too)"),
-        ("  search pages + access", f"{search_and_access}", f"floor ceil(N/100) = {floor}; bound 1.02 x floor + 3 = {bound:.1f}"),
-        ("GitHub requests, baseline", f"{requests_baseline}", f"{requests_baseline / requests_auditor:.1f}x the auditor's"),
-        ("wall time, auditor", f"{auditor['wall_s']:.1f} s", "throttle 0"),
-        ("wall time, shipped throttle", f"{throttled['wall_s']:.1f} s", f"{throttle_ratio:.2f}x throttle 0 (0.25 s between request starts)"),
-        ("wall time, baseline", f"{baseline['wall_s']:.1f} s", f"{baseline['wall_s'] / auditor['wall_s']:.1f}x the auditor's"),
-        ("peak RSS, auditor", f"{auditor['peak_rss_mb']:.0f} MiB", f"{auditor['peak_rss_mb'] / baseline['peak_rss_mb']:.2f}x the baseline's"),
-        ("peak RSS, baseline", f"{baseline['peak_rss_mb']:.0f} MiB", ""),
-        ("import pr_auditor.handler", f"{handler_import * 1000:.0f} ms", f"{handler_import / boto3_import:.2f}x import boto3 ({boto3_import * 1000:.0f} ms)"),
-    ]  # fmt: skip
-    search_ok = True
-    for size in (50_000, 100_000):
-        counted = search_requests(size)
-        size_floor = math.ceil(counted["prs"] / 100)
-        size_bound = 1.02 * size_floor + 3
-        search_ok = search_ok and counted["found"] == counted["prs"] and counted["requests"] <= size_bound
-        rows.append(
-            (
-                f"search requests, N={size:,}",
-                f"{counted['requests']}",
-                f"floor {size_floor}; bound {size_bound:.1f}; {counted['found']} of {counted['prs']} PRs found",
-            )
-        )
-    history = branch_cost(repos=500, active=50)
-    history_bound = math.ceil(history["active"] / 20) + math.ceil(history["new_commits"] / 100)
-    rows.append(
-        (
-            "branch audit requests",
-            f"{history['requests']}",
-            f"{history['repos']} repos, {history['active']} pushed, {history['new_commits']} new commits, "
-            f"{history['findings']} findings; bound ceil(active/20) + ceil(new/100) = {history_bound}",
-        )
-    )
-    rows += [(f"hostile: {name}", f"{seconds * 1000:.1f} ms", outcome) for name, seconds, outcome in hostile]
-    verify_rows, verify_ok = bench_verify()
-    report_rows, report_ok = bench_report(args.report_records)
-    rows += verify_rows + report_rows
+    if "requests" in chosen:
+        add(auditor_against_baseline(args.prs, args.latency_ms))
+    if "costs" in chosen:
+        add(search_and_branch_costs())
+    if "hostile" in chosen:
+        add(hostile_rows())
+    if "pacing" in chosen:
+        add(pacing_ratio(args.pacing_prs))
+    if "import" in chosen:
+        add(import_ratio())
+    if "memory" in chosen:
+        table, memory_goals, largest = memory_table()
+        add((table, memory_goals))
+        add(requests_by_source(largest))
+    if "verify" in chosen:
+        verify_rows, verify_ok = bench_verify()
+        add((verify_rows, [("the year's chain intact", verify_ok)]))
+    if "report" in chosen:
+        report_rows, report_ok = bench_report(args.report_records)
+        add((report_rows, [(f"the report over {args.report_records:,} changes in under 60 s", report_ok)]))
     print()
-    for name, value, note in rows:
-        print(f"  {name:<28} {value:>10}   {note}")
-    fast = all(seconds < 1.0 for _, seconds, _ in hostile)
-    ok = auditor["prs"] == n and search_and_access <= bound and requests_auditor == sum(operations.values())
-    ok = ok and requests_baseline >= 50 * requests_auditor
-    ok = ok and throttled["prs"] == n and search_ok and history["requests"] <= history_bound and verify_ok
-    ok = ok and report_ok and fast
+    for text, ok in goals:
+        print(f"  {'ok  ' if ok else 'MISS'} {text}")
+    passed = all(ok for _, ok in goals)
     print(
-        f"\n  {'PASS' if ok else 'FAIL'}: every PR recorded, requests within the bounds, >= 50x fewer than the"
-        f" baseline, the year's chain intact, the report over {args.report_records:,} changes in under 60 s,"
-        " hostile input handled in < 1 s each"
+        f"\n  {'PASS' if passed else 'FAIL'}: {sum(ok for _, ok in goals)} of {len(goals)} goals held, each measured in this run"
     )
-    return 0 if ok else 1
+    return 0 if passed else 1
 
 
 # --------------------------------------------------------------------------- search and branch costs, in process

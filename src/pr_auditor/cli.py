@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TextIO
 
 from pr_auditor.audit.branch_audit import commits_in_window
-from pr_auditor.audit.ports import Ledger, MemoryLedger, Record
-from pr_auditor.audit.runs import AuditPorts, AuditRequest, ReadOnlyLedger, run_audit, run_backfill
+from pr_auditor.audit.ports import Ledger, Record, RecordIds
+from pr_auditor.audit.runs import AuditPorts, AuditRequest, Delivery, ReadOnlyLedger, run_audit, run_backfill
 from pr_auditor.aws.state_table import StateTable
 from pr_auditor.core.errors import AuditError, ConfigError, PolicyError
 from pr_auditor.core.model import Window, iso
@@ -55,7 +55,10 @@ GITHUB_ENVIRONMENT = """\
   GITHUB_APP_INSTALLATION_ID   optional: use this one installation
                                (with a GitHub App, --org '*' audits every installation)
   GITHUB_API_URL               default https://api.github.com (Enterprise Server: https://HOST/api/v3)
-  GITHUB_THROTTLE_SECONDS      pause between requests (default 0.25)
+  GITHUB_GRAPHQL_POINTS_PER_MINUTE  pace GraphQL requests to this budget (default 1800; GitHub's
+                               secondary limit is 2,000 points a minute)
+  GITHUB_REST_POINTS_PER_MINUTE     the same for REST (default 800; GitHub's limit is 900)
+  GITHUB_THROTTLE_SECONDS      an extra least time between request starts (default 0: none)
   GITHUB_RETRIES               retries per request after a failure: 5xx, time-out, dropped
                                connection, GraphQL errors (default 4; 0..10)
   GITHUB_BACKOFF_SECONDS       first pause before a retry, doubled each time (default 1)
@@ -242,6 +245,14 @@ def _github(env: Env, orgs: tuple[str, ...]) -> tuple[GitHubSource | PerOrgSourc
     return open_github(credentials, connection, require_orgs(orgs, credentials, name="--org"))
 
 
+def streaming_ports(
+    source: GitHubSource | PerOrgSource, policy: Policy, emit: _JsonLines, ledger: Ledger | None = None
+) -> AuditPorts:
+    """A terminal run's ports: records go to stdout and are released at once; the in-run dedupe keeps
+    record ids (``RecordIds``, or a deployed stack's ledger read through ``ReadOnlyLedger``), never records."""
+    return AuditPorts(source, policy, emit, ledger if ledger is not None else RecordIds(), streaming=True)
+
+
 def describe(orgs: tuple[str, ...], window: Window) -> str:
     return f"{', '.join(orgs)} from {iso(window.since)} to {iso(window.until)}"
 
@@ -254,22 +265,22 @@ def audit(args: argparse.Namespace, env: Env, out: TextIO) -> int:
     request = AuditRequest(orgs=orgs, window=window, run_id=f"cli-{uuid.uuid4()}")
     log.info("auditing %s", describe(orgs, window))
 
-    def direct_pushes() -> list[Record]:
+    def direct_pushes() -> Iterator[Record]:
         # Pushed in the window, from GitHub's repository activity (who pushed, when); where activity is not
-        # served (older GHES), best effort by committed date, which the client sets.
-        return [
-            record
-            for group, reader in branch_readers(source, orgs)
-            for record in commits_in_window(
+        # served (older GHES), best effort by committed date, which the client sets. A generator: each
+        # organisation group's records are written and released before the next group is read.
+        for group, reader in branch_readers(source, orgs):
+            yield from commits_in_window(
                 group, window.since, window.until, source=reader, policy=policy, run_id=request.run_id
             )
-        ]
 
+    emit = _JsonLines(out)
     summary = run_audit(
         request,
         source=source,
         policy=policy,
-        emit=_JsonLines(out),
+        emit=emit,
+        delivery=Delivery(streaming_ports(source, policy, emit)),
         extra_records=None if args.no_direct_pushes else direct_pushes,
     )
     counts = summary["counts"]
@@ -296,7 +307,7 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
         # backfill event (README, "7. First run").
         ledger = stack = ReadOnlyLedger(StateTable(args.state_table))
     else:
-        ledger = MemoryLedger()
+        ledger = RecordIds()
         log.warning("no --state-table: a change is recorded once within this backfill, not across runs")
     source, orgs = _github(env, wanted)
     log.info("backfilling %s in chunks of %g hours", describe(orgs, window), args.chunk_hours)
@@ -307,7 +318,7 @@ def backfill(args: argparse.Namespace, env: Env, out: TextIO) -> int:
             chunk=chunk,
             run_id=f"cli-backfill-{uuid.uuid4()}",
             progress=progress,
-            ports=AuditPorts(source, policy, _JsonLines(out), ledger),
+            ports=streaming_ports(source, policy, _JsonLines(out), ledger),
         )
     result = run.as_result()
     if stack is not None:

@@ -11,7 +11,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities import parameters
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pr_auditor.audit.invocation import BackfillRun, ScheduledRun, parse_event
@@ -36,8 +35,7 @@ from pr_auditor.core.model import Window, iso
 from pr_auditor.core.policy import DEFAULT_POLICY, Policy, parse_policy
 from pr_auditor.core.redact import REDACTOR, install_log_guard
 from pr_auditor.evidence.archive import S3Archive
-from pr_auditor.github import branch_readers, bypass_readers
-from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials, open_github
+from pr_auditor.github.credentials import AppCredentials, Credentials, TokenCredentials
 from pr_auditor.settings import (
     Settings,
     credentials_from_secret,
@@ -125,6 +123,8 @@ def _policy_from_text(text: str) -> Policy:
 def current_policy(config: Settings) -> Policy:
     if config.policy_parameter is None:
         return DEFAULT_POLICY
+    from aws_lambda_powertools.utilities import parameters  # imports boto3: at the first read, not at import
+
     text = parameters.get_parameter(config.policy_parameter, max_age=CACHE_SECONDS)
     try:
         return _policy_from_text(str(text))
@@ -180,6 +180,13 @@ def run_invocation(
 ) -> ChunkedRun:
     """Wire the adapters and run the scheduled catch-up or the backfill. ``now`` is the function's clock at
     the start of the invocation: the scheduled window ends there, whatever time the event names."""
+    # Imported where they are needed, not at a cold start's import: Powertools' parameters (boto3) and the
+    # GitHub side (PyGithub, its JWT and cryptography).
+    from aws_lambda_powertools.utilities import parameters
+
+    from pr_auditor.github import branch_readers, bypass_readers
+    from pr_auditor.github.auth import open_github
+
     assert config.state_table is not None
     table = state_table(config.state_table, config.dedupe_ttl_days)
     origin = (lambda: policy_origin(parameter)) if (parameter := config.policy_parameter) else None

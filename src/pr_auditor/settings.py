@@ -14,8 +14,9 @@ from pr_auditor.audit.invocation import DEFAULT_BACKFILL_MAX_DAYS
 from pr_auditor.audit.runs import Schedule
 from pr_auditor.core.errors import ConfigError
 from pr_auditor.core.parse import ALL_ORGS, parse_orgs, parse_time
-from pr_auditor.github.auth import AppCredentials, Credentials, TokenCredentials
-from pr_auditor.github.transport import Connection
+from pr_auditor.github import pacing
+from pr_auditor.github.connection import Connection
+from pr_auditor.github.credentials import AppCredentials, Credentials, TokenCredentials
 
 _APP_ID = re.compile(r"^(?:[1-9][0-9]{0,19}|Iv[0-9A-Za-z.]{4,40})$")  # App ID, or the App's client ID
 _PEM = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.+-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
@@ -106,11 +107,25 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 def connection_from_env(env: Mapping[str, str], *, max_wait_seconds: float) -> Connection:
     return Connection(
         api_url=parse_api_url(env.get("GITHUB_API_URL") or "https://api.github.com"),
-        throttle_seconds=_float(env, "GITHUB_THROTTLE_SECONDS", 0.25),
+        throttle_seconds=_float(env, "GITHUB_THROTTLE_SECONDS", 0.0),
         retries=_int(env, "GITHUB_RETRIES", 4, low=0, high=10),
         backoff_seconds=_float(env, "GITHUB_BACKOFF_SECONDS", 1.0),
         max_wait_seconds=_float(env, "GITHUB_MAX_WAIT_SECONDS", max_wait_seconds),
+        graphql_points_per_minute=points_per_minute(env, "GITHUB_GRAPHQL_POINTS_PER_MINUTE", graphql=True),
+        rest_points_per_minute=points_per_minute(env, "GITHUB_REST_POINTS_PER_MINUTE", graphql=False),
     )
+
+
+def points_per_minute(env: Mapping[str, str], name: str, *, graphql: bool) -> float:
+    """A pacer budget: at least 1, and low enough that a bucket's burst plus a minute's refill stays within
+    GitHub's secondary limit for the endpoint family (2,000 GraphQL, 900 REST points a minute)."""
+    default = pacing.GRAPHQL_POINTS_PER_MINUTE if graphql else pacing.REST_POINTS_PER_MINUTE
+    github_limit = pacing.GITHUB_GRAPHQL_POINTS_PER_MINUTE if graphql else pacing.GITHUB_REST_POINTS_PER_MINUTE
+    value = _float(env, name, default)
+    if value < 1 or pacing.most_points_in_a_minute(value) > github_limit:
+        highest = int(github_limit / pacing.most_points_in_a_minute(1))
+        raise ConfigError(f"{name}: expected 1..{highest} (GitHub allows {github_limit} a minute), got {value:g}")
+    return value
 
 
 def settings_from_env(env: Mapping[str, str]) -> Settings:

@@ -22,7 +22,7 @@ from pr_auditor.core.policy import policy_from_mapping
 from pr_auditor.github import Connection, GitHubSource, open_source
 
 from standin.generate import add_pr, generate_org, make_state, review
-from standin.model import Fault, GitHubState, LabelEvent, Repository, User
+from standin.model import Fault, GitHubState, LabelEvent, PointsBudget, Repository, User
 from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
@@ -372,3 +372,32 @@ def test_an_exhausted_graphql_budget_that_resets_too_late_fails_the_run_at_once(
     with pytest.raises(RateLimitError, match="budget exhausted"):
         list(source_for(server).merged_pull_requests(("acme",), WINDOW))
     assert state.count("graphql") == 1
+
+
+def test_a_client_without_pacing_survives_the_secondary_budget_by_waiting_retry_after(
+    github: tuple[GitHubState, StandIn],
+) -> None:
+    # Given a stand-in allowing 3 GraphQL points in any 2 seconds, and a client that does not pace itself
+    state, server = github
+    state.secondary = PointsBudget(graphql=3, rest=900, window_s=2)
+    transport = source_for(server, retries=4, graphql_points_per_minute=10**6).transport
+    # When it sends 7 queries
+    answers = [transport.attempt(transport.query, "query Viewer { viewer { login } }", {}) for _ in range(7)]
+    # Then every one was answered in the end: the refusals (403 + Retry-After) were waited out
+    assert all(answer["viewer"]["login"] == "auditor" for answer in answers)
+    assert state.count("graphql", status=403) >= 1
+    assert state.count("graphql", status=200) == 7
+
+
+def test_the_shipped_pacing_is_never_refused_by_a_budget_it_keeps_below(github: tuple[GitHubState, StandIn]) -> None:
+    # Given a stand-in allowing 10 GraphQL points in any 3 seconds (200 a minute) and a client paced at
+    # 120 a minute: its 4-point burst plus 3 seconds' refill (6) never exceed 10
+    state, server = github
+    state.secondary = PointsBudget(graphql=10, rest=900, window_s=3)
+    transport = source_for(server, graphql_points_per_minute=120).transport
+    # When it sends 12 queries as fast as the pacer lets it
+    for _ in range(12):
+        transport.attempt(transport.query, "query Viewer { viewer { login } }", {})
+    # Then none was refused
+    assert state.count("graphql", status=403) == 0
+    assert state.count("graphql", status=200) == 12

@@ -9,7 +9,8 @@ Conventions that mirror GitHub:
 * Timestamps are aware UTC datetimes; GitHub has second precision, the generator produces that.
 
 Rate limits default to GitHub's published budgets — core 5,000 requests/h, search 30 requests/min
-(REST ``/search/...``), GraphQL 5,000 points/h — so a REST client paging through 1,000 search
+(REST ``/search/...``), GraphQL 5,000 points/h, and the secondary limits of 2,000 GraphQL and 900 REST
+points a minute (``state.secondary``, a :class:`PointsBudget`) — so a REST client paging through 1,000 search
 results with ``per_page=30`` really waits for the reset. ``state.unlimited()`` lifts them;
 ``state.rate["graphql"].set(3)`` makes one nearly exhausted.
 
@@ -456,6 +457,41 @@ class RateBucket:
         self.remaining = remaining
 
 
+@dataclass
+class PointsBudget:
+    """GitHub's secondary rate limit as points per minute, per endpoint family: 2,000 for GraphQL, 900 for
+    REST (GitHub's REST rate-limit docs, "About secondary rate limits"); a GET or a query without mutations
+    costs 1 point, a POST/PATCH/PUT/DELETE or a mutation 5. The stand-in keeps a sliding window of
+    ``window_s`` seconds (stricter than any fixed minute): a request that would take a family over its
+    points is answered 403 with ``Retry-After`` (the seconds until enough points leave the window), and
+    costs nothing. ``state.secondary = PointsBudget(graphql=20, rest=20, window_s=2)`` makes it small for
+    tests; ``state.unlimited()`` switches it off."""
+
+    graphql: int = 2000
+    rest: int = 900
+    window_s: float = 60.0
+    spent: dict[str, list[tuple[float, int]]] = field(default_factory=lambda: {"graphql": [], "rest": []})
+    rejected: int = 0
+
+    def charge(self, family: str, points: int, now: float) -> float | None:
+        """Spend ``points`` now; None when allowed, else the seconds to wait (the request is refused)."""
+        limit = self.graphql if family == "graphql" else self.rest
+        window = [(at, p) for at, p in self.spent[family] if at > now - self.window_s]
+        self.spent[family] = window
+        used = sum(p for _, p in window)
+        if used + points <= limit:
+            window.append((now, points))
+            return None
+        self.rejected += 1
+        freed, wait = 0, self.window_s
+        for at, p in window:  # the oldest points leave the window first
+            freed += p
+            if used - freed + points <= limit:
+                wait = at + self.window_s - now
+                break
+        return max(wait, 0.001)
+
+
 # --------------------------------------------------------------------------- request log
 
 
@@ -468,6 +504,8 @@ class RequestRecord:
     duration_ms: float
     fault: str | None = None
     cost: int = 0
+    #: the GraphQL operation's name (``query AuditSearch(...)`` → ``AuditSearch``), None for REST
+    operation: str | None = None
 
 
 # --------------------------------------------------------------------------- state
@@ -494,6 +532,11 @@ class GitHubState:
         }
     )
     requests: list[RequestRecord] = field(default_factory=list)
+    #: GitHub's secondary limits in points per minute (None: not enforced)
+    secondary: PointsBudget | None = field(default_factory=PointsBudget)
+    #: The bench's shortcut (None: off): a GraphQL request body seen before gets the same answer again,
+    #: without executing it (for contenders that ask the same questions of unchanging data)
+    answer_cache: dict[bytes, Any] | None = None
     #: bumped by add_pr/touch; search indexes are rebuilt when it changes
     version: int = 0
     #: False: the token may not read branch protection or ruleset bypass actors (no admin rights / no
@@ -619,6 +662,7 @@ class GitHubState:
         GraphQL 5,000 points/h) — for benchmarks and long demos."""
         for bucket in self.rate.values():
             bucket.set(10**9, limit=10**9)
+        self.secondary = None
         return self
 
     def bucket_for(self, kind: RequestKind) -> RateBucket:

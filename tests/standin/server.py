@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import re
 import sys
 import threading
 import time
@@ -113,7 +115,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         headers.setdefault("X-GitHub-Request-Id", rid)
         # recorded before answering, so a client that got its response sees it counted
-        state.record(RequestRecord(method, path, status, kind, (time.perf_counter() - t0) * 1000, fault_kind, cost))
+        operation = _operation(raw) if kind == "graphql" else None
+        elapsed = (time.perf_counter() - t0) * 1000
+        state.record(RequestRecord(method, path, status, kind, elapsed, fault_kind, cost, operation))
         self._send(status, body, headers)
 
     def _send(self, status: int, body: Any, headers: dict[str, str]) -> None:
@@ -177,6 +181,9 @@ class _Handler(BaseHTTPRequestHandler):
         visible = self._visible_orgs(state)
         if visible is None:
             return 401, {"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest"}, {}, None, 0
+        refused = self._over_secondary_budget(state, method, raw, kind, bucket, rid)
+        if refused is not None:
+            return (*refused, "secondary_budget", 0)
 
         is_search = kind == "search" or (
             kind == "graphql" and graphql_api.selects_search(raw.decode("utf-8", "replace"))
@@ -196,11 +203,17 @@ class _Handler(BaseHTTPRequestHandler):
                     None,
                     0,
                 )
+            cache = state.answer_cache if fault is None else None
+            if cache is not None and raw in cache:
+                return cache[raw]  # type: ignore[no-any-return]
             res = graphql_api.handle(
                 state, raw, origin=origin, fault=fault, request_id=rid, visible_orgs=visible or None
             )
             headers = self._rate_headers(res.bucket or bucket)
-            return res.status, res.payload, headers, fault_kind, res.cost
+            answer = res.status, res.payload, headers, fault_kind, res.cost
+            if cache is not None and res.status == 200:
+                cache[raw] = answer
+            return answer
 
         free = path.rstrip("/") == REST_PREFIX + "/rate_limit"
         if not free:
@@ -212,6 +225,26 @@ class _Handler(BaseHTTPRequestHandler):
         resp = rest_api.handle(state, method, path, params, origin=origin, fault=fault)
         headers = {**self._rate_headers(bucket), **resp.headers}
         return resp.status, resp.body, headers, fault_kind, 1
+
+    def _over_secondary_budget(
+        self, state: GitHubState, method: str, raw: bytes, kind: RequestKind, bucket: RateBucket, rid: str
+    ) -> tuple[int, Any, dict[str, str]] | None:
+        """GitHub's secondary limit in points per minute (``state.secondary``): over it, a 403 with
+        ``Retry-After``, as GitHub answers (the same body as the ``secondary_rate_limit`` fault)."""
+        if state.secondary is None:
+            return None
+        family = "graphql" if kind == "graphql" else "rest"
+        write = method != "GET" and not (family == "graphql" and not _is_mutation(raw))
+        with state._lock:
+            wait = state.secondary.charge(family, 5 if write else 1, time.monotonic())
+        if wait is None:
+            return None
+        body = {
+            "message": SECONDARY_MESSAGE.format(rid=rid),
+            "documentation_url": "https://docs.github.com/free-pro-team@latest/rest/overview/"
+            "rate-limits-for-the-rest-api#about-secondary-rate-limits",
+        }
+        return 403, body, {**self._rate_headers(bucket), "Retry-After": str(max(1, math.ceil(wait)))}
 
     def _transport_fault(
         self, state: GitHubState, fault: Fault, kind: RequestKind, bucket: RateBucket, rid: str
@@ -245,6 +278,25 @@ class _Handler(BaseHTTPRequestHandler):
             body = {"message": PRIMARY_MESSAGE.format(uid=uid, rid=rid), "documentation_url": RATE_DOCS}
             return 403, body, self._rate_headers(bucket, remaining=0, reset=reset)
         return None
+
+
+def _graphql_text(raw: bytes) -> str:
+    try:
+        document = json.loads(raw or b"{}")
+    except ValueError:
+        return ""
+    query = document.get("query") if isinstance(document, dict) else None
+    return query if isinstance(query, str) else ""
+
+
+def _operation(raw: bytes) -> str | None:
+    """``query AuditSearch($q: String!) {...}`` → ``AuditSearch``; None for an anonymous query."""
+    match = re.match(r"\s*(?:query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)", _graphql_text(raw))
+    return match.group(1) if match else None
+
+
+def _is_mutation(raw: bytes) -> bool:
+    return re.match(r"\s*mutation\b", _graphql_text(raw)) is not None
 
 
 class StandIn:

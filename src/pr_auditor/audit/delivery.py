@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from pr_auditor.audit.ports import (
     Archive,
@@ -22,8 +23,10 @@ from pr_auditor.audit.ports import (
     NoArchive,
     NoNotifier,
     Notifier,
+    PackedRecords,
     PullRequestSource,
     Record,
+    RecordIds,
 )
 from pr_auditor.core.errors import NotifyError
 from pr_auditor.core.messages import is_finding
@@ -56,11 +59,47 @@ class AuditPorts:
     #: Readers of GitHub's own bypass records (rule suites, the audit log), per group of organisations
     #: (None: not read). See audit/bypasses.py.
     bypasses: Callable[[tuple[str, ...]], Sequence[tuple[tuple[str, ...], BypassSources]]] | None = None
+    #: The CLI: no archive, no notifier and an in-run ledger (``RecordIds``), so a record is released as
+    #: soon as it is written: nothing is kept for the chunk's confirmation or evidence object.
+    streaming: bool = False
 
 
 def scope_of(orgs: tuple[str, ...]) -> str:
     """The checkpoint key of a set of organisations (order and case do not matter)."""
     return ",".join(sorted({org.casefold() for org in orgs}))
+
+
+class PendingEntries:
+    """Ledger entries a chunk still has to confirm or archive: their states, and their records packed
+    (``PackedRecords``) rather than held as dicts, so a chunk of 100,000 records stays small."""
+
+    SAVE_BATCH = 500  # entries rebuilt and saved at a time
+
+    def __init__(self) -> None:
+        self._states: list[tuple[str, datetime, bool, bool, bool]] = []
+        self.records = PackedRecords()
+
+    def append(self, entry: LedgerEntry) -> None:
+        self._states.append(
+            (entry.record_id, entry.claimed_at, entry.recorded, entry.needs_notification, entry.notified)
+        )
+        self.records.append(entry.record)
+
+    def extend(self, other: PendingEntries) -> None:
+        self._states.extend(other._states)
+        self.records.extend(other.records)
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def entries(self, *, archived: bool = False) -> Iterator[LedgerEntry]:
+        for (record_id, claimed_at, recorded, needs, notified), record in zip(self._states, self.records, strict=True):
+            yield LedgerEntry(record_id, record, claimed_at, recorded, archived, needs, notified)
+
+    def save(self, ledger: Ledger, *, archived: bool = False) -> None:
+        entries = self.entries(archived=archived)
+        while batch := list(islice(entries, self.SAVE_BATCH)):
+            ledger.save(batch)
 
 
 class Delivery:
@@ -75,8 +114,8 @@ class Delivery:
 
     def __init__(self, ports: AuditPorts) -> None:
         self._ports = ports
-        self._written: list[LedgerEntry] = []  # recorded in this chunk, not yet confirmed in the ledger
-        self._to_archive: list[LedgerEntry] = []  # confirmed, waiting for the chunk's evidence object
+        self._written = PendingEntries()  # recorded in this chunk, not yet confirmed in the ledger
+        self._to_archive = PendingEntries()  # confirmed, waiting for the chunk's evidence object
         self.recovered = 0
         self.notify_failed = 0
         #: Written by this invocation before its first chunk (branch findings, a policy change), and the
@@ -104,7 +143,9 @@ class Delivery:
             return False
         self._ports.emit(record)
         entry = LedgerEntry(str(record["record_id"]), record, now, recorded=True, needs_notification=notify)
-        self._written.append(self._notify(entry))
+        entry = self._notify(entry)
+        if not self._ports.streaming:
+            self._written.append(entry)
         return True
 
     def recover(self, *, lease: timedelta = LEASE) -> int:
@@ -155,9 +196,9 @@ class Delivery:
     def confirm(self) -> None:
         """Mark every record written so far as recorded (one batch), so no later run re-emits it."""
         if self._written:
-            self._ports.ledger.save(self._written)
+            self._written.save(self._ports.ledger)
             self._to_archive.extend(self._written)
-            self._written = []
+            self._written = PendingEntries()
 
     def write(self, record: Record) -> None:
         """Write a record that is not a change (a run summary): no ledger entry."""
@@ -167,19 +208,18 @@ class Delivery:
         """Confirm, store the chunk's evidence, then close its entries. Raises ArchiveError (the chunk then
         does not count: the caller leaves the watermark, and the entries stay open for a later run)."""
         self.confirm()
-        entries, self._to_archive = self._to_archive, []
+        entries, self._to_archive = self._to_archive, PendingEntries()
         self._ports.archive.write_chunk(
             ArchiveChunk(
                 scope=scope_of(summary["orgs"]),
                 stream=stream,
                 window=window.as_dict(),
                 run_id=run_id,
-                records=tuple(e.record for e in entries),
+                records=entries.records,
                 summary=summary,
             )
         )
-        if entries:
-            self._ports.ledger.save([replace(e, archived=True) for e in entries])
+        entries.save(self._ports.ledger, archived=True)
 
 
 class ReadOnlyLedger:
@@ -189,7 +229,7 @@ class ReadOnlyLedger:
 
     def __init__(self, reader: LedgerReader) -> None:
         self._reader = reader
-        self._local = MemoryLedger()
+        self._local = RecordIds()  # ids only: the CLI releases every record once it is written
         self.skipped = 0
 
     def claim(self, record: Record, *, notify: bool, now: datetime) -> bool:

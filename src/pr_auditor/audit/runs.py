@@ -25,6 +25,7 @@ from pr_auditor.audit.ports import (
     PullRequestSource,
     Record,
     StateStore,
+    compact_key,
 )
 from pr_auditor.core.errors import AuditError, ConfigError, SourceError, describe
 from pr_auditor.core.evaluate import evaluate, is_in_scope
@@ -110,7 +111,7 @@ def run_audit(
         delivery = Delivery(AuditPorts(source, policy, emit, ledger if ledger is not None else MemoryLedger()))
     started = clock()
     stats = RunStats()
-    seen: set[tuple[str, int, str]] = set()
+    seen: set[bytes] = set()  # compact keys of the PRs seen in this window (16 bytes each, nothing of the PR)
     requests_before, sub_windows_before = source.requests, source.sub_windows
     if delivery.requests_mark is not None:  # the first chunk also reports the work done before it
         requests_before, delivery.requests_mark = delivery.requests_mark, None
@@ -139,10 +140,11 @@ def run_audit(
     try:
         source.verify_access(request.orgs)
         for pr in source.merged_pull_requests(request.orgs, request.window):
-            if pr.key in seen:
+            key = compact_key("\x1f".join(map(str, pr.key)))
+            if key in seen:
                 stats.duplicates += 1
                 continue
-            seen.add(pr.key)
+            seen.add(key)
             in_force = policy_at(pr.merged_at) if policy_at is not None else policy
             rules = in_force.for_repository(pr.repository)
             if not is_in_scope(pr, rules):

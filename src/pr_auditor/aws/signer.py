@@ -37,7 +37,9 @@ class KmsSigner:
             try:
                 import boto3  # in the Lambda runtime
             except ImportError:  # pragma: no cover - depends on the installation
-                raise ConfigError("signing with KMS needs boto3: pip install '.[aws]' in the pr-auditor clone") from None
+                raise ConfigError(
+                    "signing with KMS needs boto3: pip install '.[aws]' in the pr-auditor clone"
+                ) from None
             self._client = boto3.client("kms")
         return self._client
 

@@ -19,11 +19,14 @@ import json
 import logging
 import re
 import secrets
+import struct
+import zlib
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, TypeVar
 
 from pr_auditor.audit.ports import (
@@ -95,12 +98,20 @@ def parse_instant(value: Any) -> datetime:
 
 
 def encode_records(records: Iterable[Record]) -> bytes:
-    """JSON lines (ASCII, sorted keys) in gzip with mtime 0: the same records always give the same bytes."""
-    text = "".join(
-        json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False) + "\n"
-        for record in records
-    )
-    return gzip.compress(text.encode("ascii"), compresslevel=6, mtime=0)
+    """JSON lines (ASCII, sorted keys) in gzip with mtime 0: the same records always give the same bytes.
+    Compressed line by line (a chunk's text is never held whole), into exactly the bytes ``gzip.compress``
+    gives for the whole text: its header, the same deflate stream, CRC-32 and length."""
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    parts = [gzip.compress(b"", compresslevel=6, mtime=0)[:10]]  # this Python's gzip header
+    crc = size = 0
+    for record in records:
+        line = (
+            json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False) + "\n"
+        ).encode("ascii")
+        crc, size = zlib.crc32(line, crc), size + len(line)
+        parts.append(deflate.compress(line))
+    parts += [deflate.flush(), struct.pack("<II", crc, size & 0xFFFFFFFF)]
+    return b"".join(parts)
 
 
 def decode_records(body: bytes) -> list[Record]:
@@ -199,7 +210,7 @@ def build_manifest(
         "span": span_of(chunk.window, chunk.records),
         "run_id": chunk.run_id,
         "status": chunk.summary.get("status"),
-        "counts": count_records((*chunk.records, chunk.summary)),
+        "counts": count_records(chain(chunk.records, (chunk.summary,))),
         "policy_version": chunk.summary.get("policy_version"),
         "records_key": records_key,
         "records_sha256": sha256_hex(records_body),
@@ -250,7 +261,7 @@ class EvidenceArchive:
 
     def write_chunk(self, chunk: ArchiveChunk) -> str:
         _check_chunk(chunk)
-        body = encode_records((*chunk.records, chunk.summary))
+        body = encode_records(chain(chunk.records, (chunk.summary,)))
         key = records_key(chunk.scope, chunk.stream, chunk.window, chunk.run_id)
         put_records(self._store, key, body)
         if not self._published:

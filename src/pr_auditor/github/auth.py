@@ -12,34 +12,19 @@ its debug log; nothing here logs them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from github import Auth, GithubException, GithubIntegration
 from github.Installation import Installation
 
 from pr_auditor.core.errors import AuthError, ConfigError, UnavailableError, UnknownOrgError
+from pr_auditor.github.connection import Connection, client_options
+from pr_auditor.github.credentials import AppCredentials as AppCredentials
+from pr_auditor.github.credentials import Credentials as Credentials
+from pr_auditor.github.credentials import TokenCredentials as TokenCredentials
 from pr_auditor.github.per_org import PerOrgSource
 from pr_auditor.github.source import GitHubSource
-from pr_auditor.github.transport import Connection, Transport, client_options
-
-
-@dataclass(frozen=True, slots=True)
-class TokenCredentials:
-    """A personal access token (classic or fine-grained) or another bearer token. Never printed."""
-
-    token: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class AppCredentials:
-    """A GitHub App: its ID (or client ID), its private key (PEM), optionally the one installation to use."""
-
-    app_id: str
-    private_key: str = field(repr=False)
-    installation_id: int | None = None
-
-
-Credentials = TokenCredentials | AppCredentials
+from pr_auditor.github.transport import Transport
 
 
 @dataclass(frozen=True, slots=True)
