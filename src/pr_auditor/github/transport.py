@@ -41,16 +41,11 @@ __all__ = [
 
 
 class Transport:
-    """Sends GraphQL requests and REST reads, one at a time, paced by GitHub's budget, and retries what may pass.
-
-    A rate-limit answer (a secondary limit's 403 or 429, an exhausted budget) pauses the pacer for as long as
-    GitHub asks (``Retry-After``, ``x-ratelimit-reset``, else a minute, doubled while it repeats) when that is
-    within ``max_wait_seconds``, and the request is sent again. Failures — 5xx, time-outs and dropped connections, GraphQL ``errors`` (partial data is a failure),
-    malformed or null fields — are retried here up to ``attempts - 1`` times with exponential backoff, and
-    an exhausted GraphQL point budget is waited out when its reset is within ``max_wait_seconds``. Then the
-    error is raised: the caller fails the run and the same work is done again later. A bad token or an
-    unknown organisation is never retried. (PyGithub itself only waits out REST rate limits.)
-    """
+    """Sends GraphQL requests and REST reads one at a time, paced by GitHub's budget (``pacing``), and retries
+    what may pass. A rate-limit answer pauses the pacer for as long as GitHub asks (``Retry-After``,
+    ``x-ratelimit-reset``, else a minute, doubled while it repeats) within ``max_wait_seconds``; 5xx, time-outs,
+    GraphQL ``errors`` (partial data too) and malformed fields are retried ``attempts - 1`` times with backoff,
+    then raised (the run fails and the work is done again later). A bad token or unknown organisation is final."""
 
     def __init__(
         self,
@@ -103,42 +98,13 @@ class Transport:
             raise UnavailableError("GitHub GraphQL answer has no data")
         return data
 
-    def rest_get(self, path: str) -> dict[str, Any] | None:
-        """One REST GET (``path`` under the API base, e.g. ``/repos/o/r/compare/a...b``) → its JSON body;
-        None when GitHub answers 404."""
-
-        def get() -> Any:
-            try:
-                return self._github.requester.requestJsonAndCheck("GET", path)[1]
-            except GithubException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-
-        body = self._send("rest", get)
-        if body is not None and not isinstance(body, dict):
-            raise UnavailableError(f"GitHub answered {path} with something other than an object")
-        return body
-
-    def rest_answer(self, path: str, params: Mapping[str, Any] | None = None) -> tuple[int, Any, dict[str, str]]:
-        """One REST GET → (status, JSON body, headers). A 403 or a 404 is an *answer* here (a source the
-        credentials or the plan do not serve: the audit log, rule suites), not an error; a rate limit, a bad
-        token and anything else is raised like ``rest_get`` does."""
-        return self._get(path, params, answered=(403, 404))
-
-    def rest_page(self, url: str, params: Mapping[str, str] | None = None) -> tuple[Any, str | None] | None:
-        """One REST GET of a listing (``url``: a path under the API base, or a ``Link`` URL GitHub gave) →
-        (JSON body, ``Link`` header or None); None when GitHub answers 404 (an endpoint this server lacks)."""
-        status, body, headers = self._get(url, params, answered=(404,))
-        if status == 404:
-            return None
-        return body, next((str(v) for k, v in headers.items() if str(k).lower() == "link"), None)
-
-    def _get(
-        self, url: str, params: Mapping[str, Any] | None, *, answered: tuple[int, ...]
+    def rest_answer(
+        self, url: str, params: Mapping[str, Any] | None = None, *, answered: tuple[int, ...] = (403, 404)
     ) -> tuple[int, Any, dict[str, str]]:
-        """One paced REST GET → (status, body, headers); the statuses in ``answered`` come back as answers
-        (a secondary rate limit's 403 never does: it is waited out like any rate limit)."""
+        """One paced REST GET (``url``: a path under the API base, or a ``Link`` URL GitHub gave) → (status,
+        JSON body, headers). The statuses in ``answered`` are *answers* (by default a 403 or a 404: a source the
+        credentials or the plan do not serve, such as the audit log or rule suites), never a secondary rate
+        limit's 403, which is waited out; anything else is raised in our error tree."""
 
         def get() -> tuple[int, Any, dict[str, str]]:
             try:
@@ -150,6 +116,14 @@ class Transport:
             return 200, body, dict(headers or {})
 
         return self._send("rest", get)
+
+    def rest_page(self, url: str, params: Mapping[str, str] | None = None) -> tuple[Any, str | None] | None:
+        """One page of a REST listing → (JSON body, ``Link`` header or None); None when GitHub answers 404 (an
+        endpoint this server lacks: an older GitHub Enterprise Server)."""
+        status, body, headers = self.rest_answer(url, params, answered=(404,))
+        if status == 404:
+            return None
+        return body, next((str(v) for k, v in headers.items() if str(k).lower() == "link"), None)
 
     def _send(self, family: str, call: Callable[[], T]) -> T:
         """One request of ``family`` when the pacer allows it; PyGithub's exceptions → our error tree."""
