@@ -686,12 +686,32 @@ def search_and_branch_costs() -> tuple[list[Row], list[Goal]]:
                      f"floor {size_floor}; bound {size_bound:.1f}; {counted['found']} of {counted['prs']} PRs found"))  # fmt: skip
         goals.append((f"search at N={size:,}: every PR found within the bound",
                       counted["found"] == counted["prs"] and counted["requests"] <= size_bound))  # fmt: skip
-    history = branch_cost(repos=500, active=50)
-    history_bound = math.ceil(history["active"] / 20) + math.ceil(history["new_commits"] / 100)
+    history = branch_cost(repos=500, active=100)
+    by_source = history["by_source"]
+    pushed, compares = history["pushed_repos"], by_source.get("compare", 0)
+    # The push detection bound: one activity read per repository pushed since the last run, one compare per
+    # push, the commits' follow-ups a page per 100, and the listing (100 repositories a page).
+    history_bound = (
+        math.ceil(history["repos"] / 100) + pushed + compares + math.ceil(max(history["new_commits"], 1) / 100)
+    )
     rows.append(("branch audit requests", f"{history['requests']}",
-                 f"{history['repos']} repos, {history['active']} pushed, {history['new_commits']} new commits, "
-                 f"{history['findings']} findings; bound ceil(active/20) + ceil(new/100) = {history_bound}"))  # fmt: skip
-    goals.append(("branch audit within ceil(active/20) + ceil(new/100)", history["requests"] <= history_bound))
+                 f"{history['repos']} repos, {pushed} pushed ({history['direct_pushes']} direct pushes, the rest "
+                 f"merges), {history['new_commits']} new commits; bound ceil(repos/100) + pushed + compares + "
+                 f"ceil(new/100) = {history_bound}"))  # fmt: skip
+    for source in ("listing", "activity", "compare", "commits", "history", "protection"):
+        rows.append((f"  requests by source: {source}", f"{by_source.get(source, 0)}", ""))
+    goals.append(("branch audit within ceil(repos/100) + pushed + compares + ceil(new/100)",
+                  history["requests"] <= history_bound))  # fmt: skip
+    goals.append(("activity: at most one request per pushed repository", by_source.get("activity", 0) <= pushed))
+    goals.append(("no head walk where activity explains every move", by_source.get("history", 0) == 0))
+    suites = rule_suite_cost(repos=100, bypasses=5)
+    rows.append(("requests by source: rule suites", f"{suites['requests']}",
+                 f"{suites['repos']} repos, {suites['bypasses']} bypasses; bound 1 per org + 1 per bypass = "
+                 f"{1 + suites['bypasses']}"))  # fmt: skip
+    goals.append(("rule suites within 1 per org + 1 per bypass", suites["requests"] <= 1 + suites["bypasses"]))
+    rows.append(("requests by source: audit log", f"{suites['audit_log_requests']}",
+                 "3 categories per org (Enterprise Cloud, opt-in), + 1 per 100 events"))  # fmt: skip
+    goals.append(("audit log: 3 requests per org on a quiet day", suites["audit_log_requests"] <= 3))
     return rows, goals
 
 
@@ -817,6 +837,7 @@ class SearchIndexOnly:
                 "labels": empty,
                 "reviews": empty,
                 "timelineItems": empty,
+                "commits": empty,
             }
             for pr in visible[start:end]
         ]
@@ -874,15 +895,50 @@ def branch_cost(*, repos: int, active: int) -> dict[str, int]:
                 merge_pr(state, repo, style=("squash", "merge", "rebase")[i % 3])
             else:
                 push(state, repo)
+        before = reader.requests_by_source
         state.reset_counters()
         audit = run("second")
+        after = reader.requests_by_source
         return {
             "repos": repos,
-            "active": audit.repositories,
+            "pushed_repos": audit.repositories,
             "new_commits": audit.new_commits,
-            "findings": sum(r["kind"] == "direct_push" for r in audit.records),
+            "direct_pushes": sum(r["kind"] == "direct_push" for r in audit.records),
             "requests": state.count(),
+            "by_source": {key: after.get(key, 0) - before.get(key, 0) for key in after},
         }
+
+
+def rule_suite_cost(*, repos: int, bypasses: int) -> dict[str, int]:
+    """One scheduled read of GitHub's bypass records for an organisation of ``repos`` repositories holding
+    ``bypasses`` ruleset bypasses in the last day: the rule suites (org endpoint) and the audit log."""
+    from pr_auditor.audit.ports import NotReadable
+    from pr_auditor.github.audit_log import AuditLogReader
+    from pr_auditor.github.rule_suites import RuleSuiteReader
+    from pr_auditor.github.transport import Connection, Transport
+
+    from standin.bypasses import ruleset_bypass
+    from standin.generate import make_state
+    from standin.server import StandIn
+
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    state = make_state(org="acme", repos=tuple(f"r{i:03}" for i in range(repos)), tokens=(TOKEN,), clock=lambda: now)
+    state.unlimited()
+    for i in range(bypasses):
+        ruleset_bypass(state, state.orgs["acme"][i], actor="olivia", before="a" * 40, after=f"{i:040x}",
+                       at=now - timedelta(hours=i + 1))  # fmt: skip
+    state.bypasses.audit_log = "enabled"
+    with StandIn(state) as server:
+        transport = Transport.open(TOKEN, Connection(api_url=server.base_url, throttle_seconds=0))
+        reader = RuleSuiteReader(transport)
+        listed = reader.bypasses("acme", period="day")
+        assert not isinstance(listed, NotReadable)
+        for suite in listed:
+            reader.evaluated("acme", suite)
+        log = AuditLogReader(transport)
+        for category in ("protected_branch", "repository_ruleset", "integration_installation.repositories_removed"):
+            log.events("acme", since=now - timedelta(hours=1), category=category)
+        return {"repos": repos, "bypasses": bypasses, "requests": reader.requests, "audit_log_requests": log.requests}
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pr_auditor.core.records import (
     RunStats,
     admin_bypass_record,
     coverage_gap_record,
+    head_change_record,
     mark_admin_bypass,
     protection_change_record,
     pull_request_record,
@@ -243,6 +244,19 @@ CASES = {
         ),
         {"StateResets"},  # non_compliant, but not a pull request: only its own metric
     ),
+    "unexplained-head-change": (
+        lambda: logged(
+            head_change_record(
+                repository="acme/web",
+                branch="main",
+                old_head="a" * 40,
+                new_head="b" * 40,
+                run_id="r",
+                policy_version="v",
+            )
+        ),
+        {"UnexplainedHeadChanges"},
+    ),
 }
 
 
@@ -265,6 +279,7 @@ def test_the_template_has_the_documented_filters() -> None:
         "Bypasses",
         "CoverageGaps",
         "StateResets",
+        "UnexplainedHeadChanges",
     }
 
 

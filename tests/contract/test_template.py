@@ -541,6 +541,7 @@ EXPECTED_FILTERS = {
     "Bypasses": '{ (($.kind = "ruleset_bypass") || ($.kind = "bypass")) && ($.verdict = "non_compliant") }',
     "CoverageGaps": '{ ($.kind = "coverage") && ($.verdict = "non_compliant") }',
     "StateResets": '{ $.kind = "state_reset" }',
+    "UnexplainedHeadChanges": '{ $.kind = "head_change" }',
 }
 
 
@@ -670,6 +671,7 @@ def test_given_every_alarm_when_it_fires_then_its_only_action_is_the_alarm_topic
         "BypassAlarm",
         "CoverageGapAlarm",
         "StateResetAlarm",
+        "UnexplainedHeadChangeAlarm",
         "AuditorErrorsAlarm",
         "AuditorStalledAlarm",
         "OpsQueueAgeAlarm",
@@ -930,7 +932,7 @@ EXPECTED_QUERIES = {
     "population-by-repository": ['filter kind = "pull_request"', "by repository, verdict", "count(*)"],
     "run-history": ['filter kind = "run_summary"', "status", "window.since", "window.until"],
     "other-findings": [
-        'filter kind in ["direct_push", "history_rewrite", "protection", "policy_change", "state_reset"]',
+        'filter kind in ["direct_push", "history_rewrite", "head_change", "protection", "policy_change", "state_reset"]',
         "record_id",
     ],
     "bypasses": [

@@ -111,6 +111,7 @@ def test_a_scheduled_run_routes_a_non_compliant_change_to_the_ops_queue(world: t
         "Bypasses": 0,
         "CoverageGaps": 0,
         "StateResets": 0,
+        "UnexplainedHeadChanges": 0,
     }
     # And each finding is one message on the ops queue, naming the change (SNS → SQS is moto's, for real)
     findings = read_queue(route)
