@@ -9,36 +9,25 @@ evaluated on the logged records) and alarm evaluation. See docs/bypasses.md.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
+import scheduled_runs
 from pr_auditor import handler
-from pr_auditor.evidence.archive import iter_archived_records
 
 from harness import (
-    REGION,
-    AwsRoute,
-    LambdaContext,
-    alarms_in_alarm,
     aws_environment,
-    captured_function_logs,
     deploy,
     function_environment,
-    metric_values,
-    read_queue,
-    ship,
 )
 from standin.bypasses import admin_merge, protection_change, repositories_removed, ruleset_bypass
 from standin.generate import make_state
 from standin.git import init_branch, merge_pr, push
-from standin.model import BranchRule, GitHubState, Repository
+from standin.model import BranchRule
 from standin.server import StandIn
 
 pytestmark = pytest.mark.integration
@@ -48,67 +37,8 @@ POLICY = "required_approvals: 1\n"
 FIRST_RUN = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 
-@dataclass
-class Run:
-    events: list[str]
-    error: BaseException | None
-    records: list[dict[str, Any]] = field(default_factory=list)
-
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [record for record in self.records if record.get("kind") == kind]
-
-    def sources(self) -> dict[str, Any]:
-        """The bypass sources' notes, on the run's first summary."""
-        return next(r["sources"] for r in self.of_kind("run_summary") if "sources" in r)
-
-
-class Deployment:
-    """The stand-in organisation (``acme/api``, ``main`` protected) and the stack, with one clock for both."""
-
-    def __init__(self, state: GitHubState, route: AwsRoute, clock: list[datetime]) -> None:
-        self.state, self.route, self._clock = state, route, clock
-        self.runs = 0
-
-    @property
-    def repo(self) -> Repository:
-        found = self.state.find_repo("acme", "api")
-        assert found is not None
-        return found
-
-    def at(self, moment: datetime) -> None:
-        self._clock[0] = moment
-
-    def scheduled_run(self, at: datetime) -> Run:
-        self.at(at)
-        self.runs += 1
-        event = {
-            "version": "0",
-            "id": str(self.runs),
-            "detail-type": "Scheduled Event",
-            "source": "aws.events",
-            "account": "123456789012",
-            "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "region": REGION,
-            "resources": [],
-            "detail": {},
-        }
-        with captured_function_logs(handler.logger) as lines:
-            try:
-                handler.lambda_handler(event, LambdaContext(aws_request_id=f"run-{self.runs}"))
-                error = None
-            except Exception as exc:  # the Lambda runtime would record it as a function error
-                error = exc
-        events = ship(self.route, lines)
-        return Run(events, error, [json.loads(event) for event in events])
-
-    def archived(self) -> list[dict[str, Any]]:
-        return list(iter_archived_records(self.route.client("s3"), self.route.evidence_bucket, scope="acme"))
-
-    def findings(self) -> list[dict[str, Any]]:
-        return [m for m in read_queue(self.route) if "record_id" in m["alarm"]]
-
-    def firing(self, run: Run) -> set[str]:
-        return {alarm.logical_id for alarm in alarms_in_alarm(self.route, metric_values(self.route, run.events))}
+class Deployment(scheduled_runs.Deployment):
+    """The shared scheduled-run world, with a push past a ruleset's bypass list."""
 
     def bypass_push(self, at: datetime) -> tuple[str, str]:
         """An admin on the ruleset's bypass list pushes straight to main at ``at``: GitHub records a rule suite."""
