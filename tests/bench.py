@@ -214,7 +214,7 @@ def run_lambda_backfill(base_url: str) -> dict[str, Any]:
 
     session = boto3.session.Session(region_name="eu-west-1", aws_access_key_id="bench", aws_secret_access_key="bench")
     clients = [session.client(name) for name in ("dynamodb", "s3", "sns")]  # noqa: F841 - resident, as in the function
-    from pr_auditor.audit.ports import LedgerEntry, MemoryState, Record
+    from pr_auditor.audit.ports import LedgerEntry, LocalSigner, MemoryState, Record
     from pr_auditor.audit.runs import AuditPorts, run_backfill
     from pr_auditor.core.model import Window
     from pr_auditor.core.policy import policy_from_mapping
@@ -243,7 +243,8 @@ def run_lambda_backfill(base_url: str) -> dict[str, Any]:
             sink.write(json_line(record) + "\n")
 
         source = open_source(TOKEN, connection_from_env({"GITHUB_API_URL": base_url}, max_wait_seconds=120.0))
-        archive = EvidenceArchive(DirStore(Path(folder)), MemoryState())
+        # Signed as the function signs every manifest (a local P-256 key standing in for KMS)
+        archive = EvidenceArchive(DirStore(Path(folder)), MemoryState(), signer=LocalSigner.generate())
         policy = policy_from_mapping({"branches": ["*"]})  # every PR in scope: each one is recorded
         ports = AuditPorts(source, policy, emit, RemoteLedger(), archive)
         run = run_backfill(("acme",), Window(SINCE, UNTIL), chunk=timedelta(days=1), run_id="bench", ports=ports)
