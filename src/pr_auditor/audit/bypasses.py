@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from pr_auditor.audit.delivery import AuditPorts, Delivery
@@ -103,6 +104,24 @@ class BypassRun:
                 log.warning("another run moved %s; its links are kept as that run left them", name)
 
 
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What reading one source of one organisation needs: the run's clock, id, policy, state and delivery,
+    and the ``BypassRun`` that gathers records, notes and links."""
+
+    now: datetime
+    run_id: str
+    policy: Policy
+    state: StateStore
+    delivery: Delivery
+    run: BypassRun
+
+    def deliver(self, record: Record) -> None:
+        record.setdefault("detected_at", iso(self.delivery.now()))
+        if self.delivery.deliver(record):
+            self.run.records.append(record)
+
+
 def read_bypasses(
     orgs: tuple[str, ...], *, now: datetime, run_id: str, ports: AuditPorts, state: StateStore, delivery: Delivery
 ) -> BypassRun:
@@ -115,12 +134,11 @@ def read_bypasses(
     counts: dict[str, int] = {"rule_suites": 0, "audit_log": 0}
     for group, sources in ports.bypasses(orgs):
         before = (sources.rule_suites.requests, sources.audit_log.requests if sources.audit_log else 0)
+        reading = _Reading(now, run_id, ports.policy, state, delivery, run)
         for org in group:
-            _guarded(run, "rule_suites", org, _rule_suites, sources.rule_suites, now, run_id, ports.policy, state,
-                     delivery)  # fmt: skip
-            if sources.audit_log is not None:
-                _guarded(run, "audit_log", org, _audit_log, sources.audit_log, now, run_id, ports.policy, state,
-                         delivery)  # fmt: skip
+            _guarded(run, "rule_suites", org, partial(_rule_suites, org, sources.rule_suites, reading))
+            if (audit_log := sources.audit_log) is not None:
+                _guarded(run, "audit_log", org, partial(_audit_log, org, audit_log, reading))
         counts["rule_suites"] += sources.rule_suites.requests - before[0]
         counts["audit_log"] += (sources.audit_log.requests if sources.audit_log else 0) - before[1]
     run.notes["requests_by_source"] = counts
@@ -129,26 +147,20 @@ def read_bypasses(
     return run
 
 
-def _guarded(run: BypassRun, source: str, org: str, read: Callable[..., None], *args: Any) -> None:
+def _guarded(run: BypassRun, source: str, org: str, read: Callable[[], None]) -> None:
     """Read one source of one organisation; a failure is noted and kept for the end of the run."""
     try:
-        read(org, *args, run)
+        read()
     except Exception as exc:
         log.exception("%s of %s could not be read; its watermark stays", source, org)
         run.notes.setdefault(source, {})[org] = {"status": "failed", "error": describe(exc)}
         run.failure = run.failure or exc
 
 
-def _rule_suites(
-    org: str,
-    source: RuleSuiteSource,
-    now: datetime,
-    run_id: str,
-    policy: Policy,
-    state: StateStore,
-    delivery: Delivery,
-    run: BypassRun,
-) -> None:
+def _rule_suites(org: str, source: RuleSuiteSource, reading: _Reading) -> None:
+    now, run_id, policy, state, delivery, run = (
+        reading.now, reading.run_id, reading.policy, reading.state, reading.delivery, reading.run
+    )  # fmt: skip
     name = f"rule-suites#{org.casefold()}"
     document, revision = state.load(name)
     read_until = _time((document or {}).get("read_until"))
@@ -158,7 +170,7 @@ def _rule_suites(
     if read_until is None or read_until < floor:
         if read_until is not None:
             # The stack was off longer than GitHub looks back: the days in between are lost for good.
-            _deliver(run, delivery, coverage_gap_record(scope=org, source="rule_suites", lost_since=read_until,
+            reading.deliver(coverage_gap_record(scope=org, source="rule_suites", lost_since=read_until,
                                                         lost_until=floor, run_id=run_id, policy_version=policy.version))  # fmt: skip
             delivery.confirm()
         # The watermark never falls further behind than the look-back: a gap is recorded once.
@@ -172,7 +184,7 @@ def _rule_suites(
     new = [s for s in listed if str(s.id) not in known and s.pushed_at >= since]
     for suite in sorted(new, key=lambda s: (s.pushed_at, s.id)):
         full = source.evaluated(org, suite)
-        _deliver(run, delivery, ruleset_bypass_record(full, run_id=run_id, policy_version=policy.version))
+        reading.deliver(ruleset_bypass_record(full, run_id=run_id, policy_version=policy.version))
         known[str(suite.id)] = iso(suite.pushed_at)
     delivery.confirm()
     keep = iso(since - timedelta(days=1))
@@ -181,16 +193,10 @@ def _rule_suites(
     run.notes.setdefault("rule_suites", {})[org] = {"status": "read", "bypasses": len(new), "since": iso(since)}
 
 
-def _audit_log(
-    org: str,
-    source: AuditLogSource,
-    now: datetime,
-    run_id: str,
-    policy: Policy,
-    state: StateStore,
-    delivery: Delivery,
-    run: BypassRun,
-) -> None:
+def _audit_log(org: str, source: AuditLogSource, reading: _Reading) -> None:
+    now, run_id, policy, state, delivery, run = (
+        reading.now, reading.run_id, reading.policy, reading.state, reading.delivery, reading.run
+    )  # fmt: skip
     name = f"audit-log#{org.casefold()}"
     document, revision = state.load(name)
     doc = dict(document or {})
@@ -200,7 +206,7 @@ def _audit_log(
     merges = {k: v for k, v in (doc.get("admin_merges") or {}).items() if v.get("at", "") >= keep_links}
     pending: list[Document] = list(doc.get("pending") or [])
     for change in [c for c in pending if c["at"] < iso(now - KEEP_CHANGES)]:
-        _deliver(run, delivery, protection_change_record(_event_of(change), run_id=run_id,
+        reading.deliver(protection_change_record(_event_of(change), run_id=run_id,
                                                           policy_version=policy.version))  # fmt: skip
         pending.remove(change)
     seen = {c["document_id"] for c in pending}
@@ -217,7 +223,7 @@ def _audit_log(
             if event.action in IGNORED or event.document_id in seen:
                 continue
             seen.add(event.document_id)
-            _judge_event(org, event, source, run_id, policy, delivery, run, merges, pending)
+            _judge_event(org, event, source, reading, merges, pending)
     delivery.confirm()
     run.admin_merges.update(merges)
     run.pending.extend(pending)
@@ -231,25 +237,23 @@ def _judge_event(
     org: str,
     event: AuditEvent,
     source: AuditLogSource,
-    run_id: str,
-    policy: Policy,
-    delivery: Delivery,
-    run: BypassRun,
+    reading: _Reading,
     merges: dict[str, Document],
     pending: list[Document],
 ) -> None:
+    run_id, policy = reading.run_id, reading.policy
     if event.action == "protected_branch.policy_override":
         after = str(event.fields.get("after") or "")
         from_merge = event.fields.get("from") == "pull_requests#merge"
         pull = source.pull_request_for(event.repository, after) if from_merge and event.repository and after else None
         record = admin_bypass_record(event, pull_request=pull, run_id=run_id, policy_version=policy.version)
-        _deliver(run, delivery, record)
+        reading.deliver(record)
         if from_merge and event.repository:
             key = f"{event.repository.casefold()}#{after}"
             merges[key] = {"record_id": record["record_id"], "actor": event.actor, "at": iso(event.at)}
     elif event.action == "integration_installation.repositories_removed":
         for repository in removed_repositories(org, event):
-            _deliver(run, delivery, repository_removed_record(event, repository, run_id=run_id,
+            reading.deliver(repository_removed_record(event, repository, run_id=run_id,
                                                               policy_version=policy.version))  # fmt: skip
     else:  # protected_branch.* and repository_ruleset.*: who changed a rule
         branch = event.fields.get("branch") or event.fields.get("name")
@@ -284,12 +288,6 @@ def _event_of(change: Document) -> AuditEvent:
         repository=change.get("repository"),
         fields={"org": change["org"], "branch": change.get("branch")},
     )
-
-
-def _deliver(run: BypassRun, delivery: Delivery, record: Record) -> None:
-    record.setdefault("detected_at", iso(delivery.now()))
-    if delivery.deliver(record):
-        run.records.append(record)
 
 
 def _time(value: Any) -> datetime | None:
